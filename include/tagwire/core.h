@@ -1,0 +1,230 @@
+/*
+ * tagwire/core.h - library version, status codes, initialisation, allocator and log hooks, clock.
+ *
+ * Threading: every function in this header is TW_THREADSAFE except tw_init() and tw_shutdown(),
+ * which are serialised internally but must not race with calls that use the library's objects
+ * (call tw_init() before creating objects and tw_shutdown() after freeing them).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TAGWIRE_CORE_H
+#define TAGWIRE_CORE_H
+
+#include "common.h"
+
+TW_BEGIN_DECLS
+
+/* ---- Version ---------------------------------------------------------------------------------- */
+
+#define TW_VERSION_MAJOR 0
+#define TW_VERSION_MINOR 1
+#define TW_VERSION_PATCH 0
+#define TW_VERSION_STRING "0.1.0"
+/* One integer that compares in order: 0x00MMmmpp. */
+#define TW_VERSION_NUM ((TW_VERSION_MAJOR << 16) | (TW_VERSION_MINOR << 8) | TW_VERSION_PATCH)
+
+/* The version of the library actually loaded (may differ from the headers' TW_VERSION_NUM). */
+TW_API TW_THREADSAFE uint32_t tw_version(void);
+/* The same as a static string, e.g. "0.1.0". Never NULL. */
+TW_API TW_THREADSAFE const char *tw_version_string(void);
+
+/* Optional parts, as bits of tw_features(). A bit is set when that part was built in. */
+#define TW_FEATURE_TLS       (1u << 0)  /* mbedTLS 3.6 mutual-TLS transport */
+#define TW_FEATURE_MQTT      (1u << 1)  /* MQTT client */
+#define TW_FEATURE_SPARKPLUG (1u << 2)  /* Sparkplug B edge node */
+#define TW_FEATURE_MODBUS    (1u << 3)  /* Modbus TCP/RTU/Security adapter */
+#define TW_FEATURE_OPCUA     (1u << 4)  /* OPC UA adapter (open62541) */
+#define TW_FEATURE_S7        (1u << 5)  /* Siemens S7 adapter */
+#define TW_FEATURE_EST       (1u << 6)  /* EST enrollment over libcurl */
+#define TW_FEATURE_STORE     (1u << 7)  /* store-and-forward log */
+#define TW_FEATURE_HTTPS     (1u << 8)  /* HTTPS batch uplink */
+#define TW_FEATURE_SIM       (1u << 9)  /* simulator adapter */
+#define TW_FEATURE_TLS13     (1u << 10) /* TLS 1.3 available in the TLS back end */
+
+/* Bitwise OR of the TW_FEATURE_* bits built into the loaded library. */
+TW_API TW_THREADSAFE uint32_t tw_features(void);
+/* The name of one feature bit ("tls", "mqtt", ...), or NULL for an unknown bit. */
+TW_API TW_THREADSAFE const char *tw_feature_name(uint32_t feature_bit);
+
+/* ---- Status codes ----------------------------------------------------------------------------- */
+
+/*
+ * Every fallible call returns a tw_status: TW_OK (0) or a negative error. Codes are only ever
+ * added, never renumbered or reused. Each module owns a range of 50 codes.
+ */
+typedef enum tw_status {
+    TW_OK = 0,
+
+    /* core: -1 .. -49 */
+    TW_ERR_GENERIC = -1,          /* unspecified failure; the handle's last error says more */
+    TW_ERR_NOMEM = -2,            /* an allocation failed */
+    TW_ERR_INVALID_ARG = -3,      /* an argument is NULL, out of range or malformed */
+    TW_ERR_NOT_INITIALIZED = -4,  /* tw_init() was not called */
+    TW_ERR_NOT_FOUND = -5,        /* no such object (tag, file, key, ...) */
+    TW_ERR_EXISTS = -6,           /* an object of that name already exists */
+    TW_ERR_TYPE_MISMATCH = -7,    /* the value's type does not match the tag's type */
+    TW_ERR_RANGE = -8,            /* a value does not fit the target type or limits */
+    TW_ERR_BUSY = -9,             /* the object is in a state that does not allow the call */
+    TW_ERR_AGAIN = -10,           /* would block: try again when the descriptor is ready */
+    TW_ERR_TIMEOUT = -11,         /* an operation did not complete in its time limit */
+    TW_ERR_IO = -12,              /* an operating-system I/O call failed */
+    TW_ERR_CLOSED = -13,          /* the connection or object was closed */
+    TW_ERR_UNSUPPORTED = -14,     /* the feature is not built in or not supported */
+    TW_ERR_VERSION = -15,         /* an options struct carries a version this library lacks */
+    TW_ERR_PARSE = -16,           /* malformed input (a name, an address, a file) */
+    TW_ERR_CONFIG = -17,          /* a configuration is invalid; the message names the problem */
+    TW_ERR_PROTOCOL = -18,        /* a peer sent bytes that violate the protocol */
+    TW_ERR_FULL = -19,            /* a bounded queue or store is full */
+    TW_ERR_CONN_REFUSED = -20,    /* the peer refused the TCP connection */
+    TW_ERR_RESOLVE = -21,         /* the host name could not be resolved */
+    TW_ERR_NO_SPACE = -22,        /* the disk is full (ENOSPC, EDQUOT) */
+    TW_ERR_CORRUPT = -23,         /* stored data failed its integrity check */
+    TW_ERR_CANCELLED = -24,       /* the operation was cancelled (stop, shutdown) */
+    TW_ERR_PERMISSION = -25,      /* the operating system refused access */
+    TW_ERR_UNREACHABLE = -26,     /* network or host unreachable */
+
+    /* tls: -100 .. -149 */
+    TW_ERR_TLS = -100,                 /* TLS failure not covered by a more precise code */
+    TW_ERR_TLS_UNKNOWN_CA = -101,      /* the peer's chain does not lead to a trusted anchor */
+    TW_ERR_TLS_CERT_EXPIRED = -102,    /* a certificate in the peer's chain has expired */
+    TW_ERR_TLS_CERT_NOT_YET_VALID = -103, /* a certificate in the peer's chain is not yet valid */
+    TW_ERR_TLS_HOSTNAME = -104,        /* the peer's certificate does not match the server name */
+    TW_ERR_TLS_PIN = -105,             /* the peer's key matches none of the configured pins */
+    TW_ERR_TLS_REVOKED = -106,         /* a certificate in the peer's chain is revoked (CRL) */
+    TW_ERR_TLS_PEER_REFUSED = -107,    /* the peer aborted the handshake (e.g. our certificate) */
+    TW_ERR_TLS_VERSION = -108,         /* no common protocol version (peer too old) */
+    TW_ERR_TLS_WEAK_KEY = -109,        /* a key or signature is below the security policy */
+    TW_ERR_TLS_CREDENTIALS = -110,     /* our own certificate or key cannot be loaded or used */
+    TW_ERR_TLS_INSECURE = -111,        /* plaintext was not explicitly allowed */
+    TW_ERR_TLS_BAD_CERT = -112,        /* the peer's certificate is malformed or unusable */
+    TW_ERR_TLS_HANDSHAKE = -113,       /* the handshake failed for another protocol reason */
+
+    /* mqtt: -150 .. -199 */
+    TW_ERR_MQTT_REFUSED = -150,        /* CONNACK refused the connection (return code in message) */
+    TW_ERR_MQTT_NOT_AUTHORIZED = -151, /* the broker refused for authorisation (incl. ACL) */
+    TW_ERR_MQTT_MALFORMED = -152,      /* the broker sent a malformed packet */
+    TW_ERR_MQTT_TOO_LARGE = -153,      /* a packet exceeds the maximum packet size */
+    TW_ERR_MQTT_SUBSCRIBE_FAILED = -154, /* SUBACK returned failure */
+    TW_ERR_MQTT_KEEPALIVE = -155,      /* no response to PINGREQ within the keep-alive */
+    TW_ERR_MQTT_NOT_CONNECTED = -156,  /* the session is not connected */
+    TW_ERR_MQTT_INFLIGHT_FULL = -157,  /* the QoS 1 in-flight window is full */
+
+    /* modbus / adapters: -200 .. -249 */
+    TW_ERR_MODBUS_EXCEPTION = -200,    /* the device answered with a Modbus exception */
+    TW_ERR_ADDRESS = -201,             /* a tag address is invalid for the adapter */
+    TW_ERR_ADAPTER = -202,             /* adapter failure not covered by a more precise code */
+    TW_ERR_NO_ADAPTER = -203,          /* no adapter is registered for the URI scheme */
+    TW_ERR_CRC = -204,                 /* a frame failed its checksum */
+
+    /* sparkplug: -250 .. -299 */
+    TW_ERR_SPARKPLUG = -250,           /* Sparkplug protocol violation */
+    TW_ERR_SPARKPLUG_DECODE = -251,    /* a Sparkplug payload could not be decoded */
+    TW_ERR_SPARKPLUG_TOPIC = -252,     /* a topic is not a valid Sparkplug topic */
+
+    /* store: -300 .. -349 */
+    TW_ERR_STORE = -300,               /* store failure not covered by a more precise code */
+    TW_ERR_STORE_LOCKED = -301,        /* another process has the store directory open */
+
+    /* enroll: -350 .. -399 */
+    TW_ERR_EST = -350,                 /* EST failure not covered by a more precise code */
+    TW_ERR_EST_AUTH = -351,            /* the EST server refused our credentials (401/403) */
+    TW_ERR_EST_RETRY_LATER = -352,     /* 202 Accepted or 503: retry after the given delay */
+    TW_ERR_EST_BAD_RESPONSE = -353,    /* the EST response is malformed (PKCS#7, base64, type) */
+    TW_ERR_EST_KEY_MISMATCH = -354,    /* the issued certificate does not match our key */
+    TW_ERR_HTTP = -355,                /* an HTTP request failed (status in the message) */
+    TW_ERR_IDENTITY = -356,            /* a device identity field is invalid */
+
+    /* node / config: -400 .. -449 */
+    TW_ERR_NODE_STATE = -400,          /* the node is not in a state that allows the call */
+
+    TW_STATUS_MIN_ = -1000             /* not a status; keeps the enum signed and wide */
+} tw_status;
+
+/* The code's symbolic name, e.g. "TW_ERR_TIMEOUT"; "TW_ERR_UNKNOWN" for an unknown code. Static. */
+TW_API TW_THREADSAFE const char *tw_status_name(tw_status status);
+/* A short English description, e.g. "operation timed out". Static, never NULL. */
+TW_API TW_THREADSAFE const char *tw_strerror(tw_status status);
+
+/* ---- Log hook ---------------------------------------------------------------------------------- */
+
+typedef enum tw_log_level {
+    TW_LOG_ERROR = 0,
+    TW_LOG_WARN = 1,
+    TW_LOG_INFO = 2,
+    TW_LOG_DEBUG = 3,
+    TW_LOG_TRACE = 4
+} tw_log_level;
+
+/*
+ * Log callback. Runs on whichever thread produced the message (the node thread, an application
+ * thread inside a tw_* call, ...), possibly on several threads at once: it must be thread-safe
+ * and must not call back into tagwire except tw_log_level_name(). `module` is a static string
+ * ("tls", "mqtt", ...); `message` is valid only during the call and carries no trailing newline.
+ */
+typedef void (*tw_log_fn)(tw_log_level level, const char *module, const char *message,
+                          void *user_data);
+
+/* "error", "warn", "info", "debug", "trace". Static. */
+TW_API TW_THREADSAFE const char *tw_log_level_name(tw_log_level level);
+
+/*
+ * Sets the log hook and the most verbose level passed to it. fn == NULL restores the default
+ * (messages at or above `level` go to stderr). May be called at any time.
+ */
+TW_API TW_THREADSAFE void tw_set_log(tw_log_fn fn, tw_log_level level, void *user_data);
+
+/* ---- Allocator hooks --------------------------------------------------------------------------- */
+
+/* Allocator hooks. Each gets the `ctx` given in tw_init_params. They must be thread-safe. */
+typedef void *(*tw_malloc_fn)(size_t size, void *ctx);
+typedef void *(*tw_realloc_fn)(void *ptr, size_t size, void *ctx);
+typedef void (*tw_free_fn)(void *ptr, void *ctx);
+
+/* ---- Initialisation ---------------------------------------------------------------------------- */
+
+#define TW_INIT_PARAMS_VERSION 1
+
+typedef struct tw_init_params {
+    uint32_t version;        /* TW_INIT_PARAMS_VERSION */
+    /* Allocator: all three or none (NULL = libc). Used for all memory tagwire itself allocates;
+     * third-party libraries (mbedTLS, libcurl) use their own. */
+    tw_malloc_fn malloc_fn;
+    tw_realloc_fn realloc_fn;
+    tw_free_fn free_fn;
+    void *alloc_ctx;
+    /* Log hook (NULL = stderr) and level, as tw_set_log(). */
+    tw_log_fn log_fn;
+    tw_log_level log_level;
+    void *log_user_data;
+} tw_init_params;
+
+#define TW_INIT_PARAMS_INIT { TW_INIT_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, TW_LOG_WARN, NULL }
+
+/*
+ * Initialises the library. Reference-counted: every successful tw_init() needs one tw_shutdown().
+ * `params` may be NULL (libc allocator, stderr log at warn). The allocator can be set only by the
+ * first call; a later call with a different allocator fails with TW_ERR_BUSY. Objects cannot be
+ * created before tw_init() (their constructors return TW_ERR_NOT_INITIALIZED).
+ * Errors: TW_ERR_VERSION (unknown params version), TW_ERR_INVALID_ARG (partial allocator),
+ * TW_ERR_BUSY.
+ */
+TW_API tw_status tw_init(const tw_init_params *params);
+
+/* Drops one reference taken by tw_init(); the last one releases global state. Extra calls are
+ * ignored. All objects must be freed before the last tw_shutdown(). */
+TW_API void tw_shutdown(void);
+
+/* Non-zero while the library is initialised. */
+TW_API TW_THREADSAFE int tw_is_initialized(void);
+
+/* ---- Clock ------------------------------------------------------------------------------------- */
+
+/* Wall-clock time in nanoseconds since the Unix epoch (the tag model's timestamp unit). */
+TW_API TW_THREADSAFE int64_t tw_now_ns(void);
+
+/* Releases memory that tagwire allocated and handed to the caller (documented per function). */
+TW_API TW_THREADSAFE void tw_free(void *ptr);
+
+TW_END_DECLS
+
+#endif /* TAGWIRE_CORE_H */

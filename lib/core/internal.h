@@ -1,0 +1,83 @@
+/*
+ * Private helpers of the core module, shared by every other module (never installed).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TW_CORE_INTERNAL_H
+#define TW_CORE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tagwire/core.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TW__PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
+#define TW__LIKELY(x) __builtin_expect(!!(x), 1)
+#define TW__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TW__UNUSED __attribute__((unused))
+#else
+#define TW__PRINTF(fmt_idx, arg_idx)
+#define TW__LIKELY(x) (x)
+#define TW__UNLIKELY(x) (x)
+#define TW__UNUSED
+#endif
+
+#define TW__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define TW__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TW__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- allocation (through the hooks given to tw_init) ---- */
+void *tw__malloc(size_t n);
+void *tw__calloc(size_t count, size_t size); /* overflow-checked, zeroed */
+void *tw__realloc(void *p, size_t n);
+void tw__free(void *p);
+char *tw__strdup(const char *s);           /* NULL in, NULL out */
+char *tw__strndup(const char *s, size_t n);
+
+/* TW_OK when tw_init() has been called, else TW_ERR_NOT_INITIALIZED. */
+tw_status tw__check_init(void);
+
+/* ---- logging ---- */
+bool tw__log_enabled(tw_log_level level);
+void tw__log(tw_log_level level, const char *module, const char *fmt, ...) TW__PRINTF(3, 4);
+void tw__vlog(tw_log_level level, const char *module, const char *fmt, va_list ap)
+    TW__PRINTF(3, 0);
+
+/* ---- per-handle error detail ---- */
+#define TW__ERRMSG_MAX 256
+typedef struct tw__error {
+    tw_status code;
+    char msg[TW__ERRMSG_MAX];
+} tw__error;
+
+/*
+ * Records `code` and a formatted message on `err` (may be NULL), logs it at debug level under
+ * `module`, and returns `code` so callers can write `return tw__err(&h->err, ...)`.
+ */
+tw_status tw__err(tw__error *err, const char *module, tw_status code, const char *fmt, ...)
+    TW__PRINTF(4, 5);
+void tw__err_clear(tw__error *err);
+/* The message, or tw_strerror(code) when none was recorded. Never NULL. */
+const char *tw__err_msg(const tw__error *err);
+
+/* ---- clocks ---- */
+int64_t tw__mono_ns(void); /* CLOCK_MONOTONIC */
+int64_t tw__mono_ms(void);
+
+/* ---- strings ---- */
+/* Copies with truncation and always terminates (dst_size > 0). Returns strlen(src). */
+size_t tw__strlcpy(char *dst, const char *src, size_t dst_size);
+
+/* ---- retry back-off ----
+ * Exponential back-off with "full jitter": a uniform draw in [0, min(cap, base * 2^attempt)].
+ * Pure: `rnd` supplies 32 random bits (NULL = an internal PRNG). attempt 0 is the first retry. */
+typedef uint32_t (*tw__rand_fn)(void *ctx);
+uint32_t tw__backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t cap_ms, tw__rand_fn rnd,
+                        void *rnd_ctx);
+
+/* Maps an errno value to the closest tw_status. */
+tw_status tw__status_from_errno(int err);
+
+#endif /* TW_CORE_INTERNAL_H */

@@ -1,0 +1,1 @@
+tw_module(core SOURCES core.c status.c)
