@@ -15,5 +15,7 @@
 #include "common.h"
 #include "core.h"
 /* TW_UMBRELLA_INCLUDES: module headers are added below, one line each. */
+#include "types.h"
+#include "transport.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
