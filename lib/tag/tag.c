@@ -250,10 +250,29 @@ static tw_status set_any(tw_tag *t, const tw_value *in, tw_quality q, int64_t ts
     return set_bits(t, value_to_bits(&v), q, ts_ns);
 }
 
+/* The common case of a DOUBLE tag whose new value stays inside the deadband: decided with loads
+ * only. Returns non-zero when the value is filtered out; 0 sends it down the full path (which
+ * also settles NaN and every other undecided case). */
+static inline int double_filtered(tw_tag *t, double v, tw_quality q)
+{
+    uint64_t s1 = atomic_load_explicit(&t->state, memory_order_acquire);
+    if ((s1 & ST_LOCK) || s1 < ST_VINC) return 0;
+    double old = bits2d(atomic_load_explicit(&t->value, memory_order_relaxed));
+    uint32_t oq = atomic_load_explicit(&t->quality, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    uint64_t s2 = atomic_load_explicit(&t->state, memory_order_relaxed);
+    double d = v - old;
+    double db = t->deadband_abs;
+    return (s1 | ST_DIRTY) == (s2 | ST_DIRTY) && oq == q && d <= db && d >= -db;
+}
+
 tw_status tw_tag_set_double(tw_tag *tag, double value, tw_quality q, int64_t ts_ns)
 {
     if (TW__UNLIKELY(!tag)) return TW_ERR_INVALID_ARG;
-    if (TW__LIKELY(tag->type == TW_TYPE_DOUBLE)) return set_bits(tag, d2bits(value), q, ts_ns);
+    if (TW__LIKELY(tag->type == TW_TYPE_DOUBLE)) {
+        if (TW__LIKELY(tag->rbe) && double_filtered(tag, value, q)) return TW_OK;
+        return set_bits(tag, d2bits(value), q, ts_ns);
+    }
     tw_value v;
     v.type = TW_TYPE_DOUBLE;
     v.as.d = value;
