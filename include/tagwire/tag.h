@@ -39,6 +39,9 @@
  *     identifiers (they appear in topics), while metric names travel inside the payload and are
  *     defined only as slash-delimited UTF-8. Names are compared byte for byte (case-sensitive,
  *     no Unicode normalisation).
+ * Names Sparkplug itself gives a meaning to ("bdSeq", "Node Control/...", "Device Control/...",
+ * "Properties/...") are valid tag names; whether an application may publish under them is for
+ * the Sparkplug module to decide.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
