@@ -101,6 +101,44 @@ typedef struct tw_value {
     } as;
 } tw_value;
 
+/* ---- Value helpers ------------------------------------------------------------------------------ */
+
+/* Non-zero for the integer, floating-point types (INT8..UINT64, FLOAT, DOUBLE). */
+TW_API TW_THREADSAFE int tw_type_is_numeric(tw_type type);
+
+/*
+ * Converts `in` to type `to` and writes the result to `out` (out may equal in).
+ * Rules (the same ones the tag setters apply):
+ *   - numeric -> numeric: exact when the value fits; floating -> integer rounds to nearest (ties
+ *     away from zero); integer -> floating may round; a value outside the target's range, or a NaN
+ *     or infinity going to an integer type, fails with TW_ERR_RANGE. double -> float keeps NaN and
+ *     infinities and fails with TW_ERR_RANGE when a finite value exceeds the float range.
+ *   - bool <-> numeric: false/true are 0/1; a number converts to bool only when it is 0 or 1.
+ *   - datetime <-> integer types: the integer is ns since the Unix epoch.
+ *   - string -> bytes: the same octets; bytes -> string only when they are valid UTF-8.
+ *     The buffer is not copied: out points at the same memory as in.
+ *   - anything else (string <-> number, NONE, arrays): TW_ERR_TYPE_MISMATCH.
+ * Errors: TW_ERR_INVALID_ARG (NULL pointers, unknown type), TW_ERR_TYPE_MISMATCH, TW_ERR_RANGE,
+ * TW_ERR_PARSE (bytes that are not UTF-8). On error *out is unchanged.
+ */
+TW_API TW_THREADSAFE tw_status tw_value_convert(tw_value *out, const tw_value *in, tw_type to);
+
+/* Non-zero when a and b have the same type and the same value. Floating-point values compare
+ * by value, except that NaN equals NaN (so that "unchanged" is well defined); strings and bytes
+ * compare by content. */
+TW_API TW_THREADSAFE int tw_value_equal(const tw_value *a, const tw_value *b);
+
+/* Non-zero when the len bytes at s are well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF). NUL bytes are accepted. */
+TW_API TW_THREADSAFE int tw_utf8_valid(const void *s, size_t len);
+
+/*
+ * Releases the buffer of a STRING or BYTES value that a tagwire function documented as
+ * "caller-owned" (e.g. tw_tag_get()), and sets v->type to TW_TYPE_NONE. Must not be called on a
+ * value whose buffer the caller does not own. Fixed-size values: only resets the type.
+ */
+TW_API TW_THREADSAFE void tw_value_clear(tw_value *v);
+
 TW_END_DECLS
 
 #endif /* TAGWIRE_TYPES_H */
