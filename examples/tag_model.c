@@ -11,7 +11,6 @@
 #include <stdio.h>
 
 #include <tagwire/tagwire.h>
-#include <tagwire/tag.h> /* until tagwire.h includes it */
 
 static void print_changes(tw_tagset *ts, int cycle)
 {

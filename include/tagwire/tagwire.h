@@ -16,6 +16,7 @@
 #include "core.h"
 /* TW_UMBRELLA_INCLUDES: module headers are added below, one line each. */
 #include "types.h"
+#include "tag.h"
 #include "transport.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
