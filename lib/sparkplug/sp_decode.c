@@ -566,6 +566,10 @@ static void sb_json_str(sbuf *b, const char *s, size_t n)
             char e[2] = {'\\', (char)c};
             sb_put(b, e, 2);
             i++;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            char e[2] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't'};
+            sb_put(b, e, 2);
+            i++;
         } else if (c < 0x20u || c == 0x7fu) {
             sb_printf(b, "\\u%04x", c);
             i++;
