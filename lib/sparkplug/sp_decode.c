@@ -301,10 +301,10 @@ static void map_value(tw_value *v, uint32_t dt, int has_dt, const raw_value *r, 
         break;
     case TW_TYPE_UINT8:
     case TW_TYPE_UINT16:
+    case TW_TYPE_UINT32: /* from int_value, or long_value as some codecs send it */
         if (!intlike) return;
         v->as.u = (uint32_t)r->u;
         break;
-    case TW_TYPE_UINT32:
     case TW_TYPE_UINT64:
         if (!intlike) return;
         v->as.u = r->u;
