@@ -11,7 +11,11 @@ if [ -f "$dest/node_modules/$pkg/package.json" ] &&
   echo "[deps/sparkplug] $pkg $ver present"
   exit 0
 fi
-command -v npm >/dev/null || { echo "[deps/sparkplug] npm is missing (apt: npm)" >&2; exit 1; }
+if ! command -v npm >/dev/null; then
+  # Debian's nodejs comes without npm (other node builds include it)
+  echo "[deps/sparkplug] installing npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
 mkdir -p "$dest"
 cd "$dest"
 [ -f package.json ] || printf '{ "name": "tagwire-sparkplug-deps", "private": true }\n' >package.json
