@@ -107,7 +107,9 @@ typedef struct tw_sp_metric {
  * the metrics in order, and seq. For each metric: name (if non-NULL), alias, timestamp, datatype,
  * is_historical / is_transient / is_null (when flagged), the Quality property (when the quality
  * is not good or TW_SP_METRIC_QUALITY is set), then the value. unit/description are ignored.
- * Fields are in field-number order, so the bytes equal protobuf-c's packing of the same message.
+ * Fields are in field-number order, so the bytes equal protobuf-c's packing of the same message
+ * (for string values without NUL bytes: protobuf-c, holding C strings, cannot carry those; this
+ * encoder writes the len bytes given).
  *
  * Never allocates. On success *out_len is the payload length. When cap is too small (buf may
  * then be NULL with cap 0, to ask for the size) returns TW_ERR_FULL and sets *out_len to the
@@ -187,7 +189,9 @@ typedef struct tw_sp_payload {
 /*
  * Decodes a Sparkplug B payload. On success *out is one allocation holding the payload, its
  * metrics, properties and every string (all valid until tw_sp_payload_free(*out)). Hostile input
- * is safe: the wire structure is checked (nesting depth limited to 32) before decoding.
+ * is safe: the wire structure is checked (nesting depth limited to 32) before decoding. Memory
+ * use is bounded by the input: up to a few hundred bytes per metric (a metric takes at least two
+ * bytes on the wire), so callers bound it by bounding the payload size they accept.
  * `why` (may be NULL) receives a one-line reason on failure.
  * Errors: TW_ERR_INVALID_ARG (out NULL, data NULL with len > 0), TW_ERR_SPARKPLUG_DECODE
  * (malformed), TW_ERR_NOMEM, TW_ERR_NOT_INITIALIZED. TW_THREADSAFE.
