@@ -452,6 +452,30 @@ static void test_decode_lenient(void **state)
     tw_sp_payload_free(p);
 }
 
+/* A command as a host sends it: metric by name, no alias, no timestamp (allowed in NCMD). */
+static void test_command(void **state)
+{
+    (void)state;
+    tw_sp_metric m;
+    memset(&m, 0, sizeof(m));
+    m.name = TW__SP_METRIC_REBIRTH;
+    m.value.type = TW_TYPE_BOOL;
+    m.value.as.b = 1;
+    m.flags = TW_SP_METRIC_NO_ALIAS | TW_SP_METRIC_NO_TIMESTAMP;
+    uint8_t buf[128];
+    size_t len = assert_identical(1700000000000, 0, &m, 1, buf, sizeof(buf));
+    tw_sp_payload *p;
+    assert_int_equal(tw_sp_payload_decode(&p, buf, len, NULL, 0), TW_OK);
+    assert_int_equal(p->metric_count, 1);
+    const tw_sp_decoded_metric *d = &p->metrics[0];
+    assert_string_equal(d->metric.name, "Node Control/Rebirth");
+    assert_false(d->present & (TW_SP_HAS_ALIAS | TW_SP_HAS_TIMESTAMP));
+    assert_true(d->metric.flags & TW_SP_METRIC_NO_ALIAS);
+    assert_int_equal(d->metric.value.type, TW_TYPE_BOOL);
+    assert_int_equal(d->metric.value.as.b, 1);
+    tw_sp_payload_free(p);
+}
+
 static void test_datatypes(void **state)
 {
     (void)state;
@@ -569,6 +593,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_birth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_lenient, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_datatypes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_counters, setup, teardown),
