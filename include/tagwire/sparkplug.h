@@ -264,6 +264,22 @@ typedef struct tw_sp_topic {
  */
 TW_API TW_THREADSAFE tw_status tw_sp_topic_parse(tw_sp_topic *out, const char *topic, size_t len);
 
+/* ---- Host application STATE payload ------------------------------------------------------------ */
+
+/*
+ * Parses a STATE payload (spec 3.0: UTF-8 JSON object with "online": true|false and "timestamp":
+ * ms since the epoch; other keys are ignored). Strict JSON: both keys required, each once,
+ * timestamp a non-negative integer. Errors: TW_ERR_SPARKPLUG_DECODE, TW_ERR_INVALID_ARG.
+ * TW_THREADSAFE.
+ */
+TW_API TW_THREADSAFE tw_status tw_sp_state_parse(int *online, uint64_t *timestamp_ms,
+                                                 const void *payload, size_t len);
+/* Writes {"online":true|false,"timestamp":N} NUL-terminated into buf (buffer contract as
+ * tw_sp_topic_build()). Errors: TW_ERR_FULL, TW_ERR_RANGE (timestamp > INT64_MAX),
+ * TW_ERR_INVALID_ARG. TW_THREADSAFE. */
+TW_API TW_THREADSAFE tw_status tw_sp_state_build(char *buf, size_t cap, size_t *out_len, int online,
+                                                 uint64_t timestamp_ms);
+
 TW_END_DECLS
 
 #endif /* TAGWIRE_SPARKPLUG_H */

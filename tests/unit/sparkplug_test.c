@@ -557,6 +557,39 @@ static void test_topics(void **state)
     assert_null(tw_sp_msg_type_name(TW_SP_MSG_NONE));
 }
 
+static void test_state_payload(void **state)
+{
+    (void)state;
+    int online = -1;
+    uint64_t ts = 0;
+    static const char ok1[] = "{\"online\" : true, \"timestamp\" : 1668114759262}";
+    assert_int_equal(tw_sp_state_parse(&online, &ts, ok1, strlen(ok1)), TW_OK);
+    assert_int_equal(online, 1);
+    assert_int_equal(ts, 1668114759262ull);
+    static const char ok2[] = " {\"timestamp\":0,\"extra\":{\"a\":[1,2.5e3,\"x\\u00e9\",null]},\"online\":false} \n";
+    assert_int_equal(tw_sp_state_parse(&online, &ts, ok2, strlen(ok2)), TW_OK);
+    assert_int_equal(online, 0);
+    assert_int_equal(ts, 0);
+    static const char *const bad[] = {
+        "", "{}", "{\"online\":true}", "{\"timestamp\":1}", "{\"online\":1,\"timestamp\":1}",
+        "{\"online\":true,\"timestamp\":-1}", "{\"online\":true,\"timestamp\":1.5}",
+        "{\"online\":true,\"timestamp\":\"1\"}", "{\"online\":true,\"timestamp\":18446744073709551616}",
+        "{\"online\":true,\"timestamp\":1} x", "{\"online\":true,\"timestamp\":1,}",
+        "{\"online\":true,\"online\":false,\"timestamp\":1}", "{\"online\":true,\"timestamp\":01}",
+        "[true]", "{\"online\":true,\"timestamp\":1", "{\"online\":tru,\"timestamp\":1}",
+        "{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]],\"online\":true,\"timestamp\":1}"};
+    for (size_t i = 0; i < TW__ARRAY_LEN(bad); i++)
+        assert_int_equal(tw_sp_state_parse(&online, &ts, bad[i], strlen(bad[i])), TW_ERR_SPARKPLUG_DECODE);
+    char buf[64];
+    size_t len;
+    assert_int_equal(tw_sp_state_build(buf, sizeof(buf), &len, 1, 1668114759262ull), TW_OK);
+    assert_string_equal(buf, "{\"online\":true,\"timestamp\":1668114759262}");
+    assert_int_equal(len, strlen(buf));
+    assert_int_equal(tw_sp_state_build(buf, 10, &len, 0, 5), TW_ERR_FULL);
+    assert_int_equal(len, strlen("{\"online\":false,\"timestamp\":5}"));
+    assert_int_equal(tw_sp_state_build(buf, sizeof(buf), &len, 0, UINT64_MAX), TW_ERR_RANGE);
+}
+
 static void test_seq_counters(void **state)
 {
     (void)state;
@@ -596,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_datatypes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_counters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_initialized, setup, teardown),
     };
