@@ -20,3 +20,9 @@ add_test(NAME cli.sparkplug_decode
   COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:tagwire_cli>
           $<TARGET_FILE:sparkplug_interop_gen> ${TW_NODE} ${CMAKE_CURRENT_BINARY_DIR}/sparkplug_cli)
 set_tests_properties(cli.sparkplug_decode PROPERTIES LABELS cli TIMEOUT 60)
+
+# The reverse direction: payloads encoded by Tahu (as a host sends commands), decoded by tagwire.
+add_test(NAME interop.sparkplug_tahu_encoded
+  COMMAND ${TW_NODE} ${CMAKE_CURRENT_LIST_DIR}/tahu_encode_check.js $<TARGET_FILE:tagwire_cli>
+          ${CMAKE_CURRENT_BINARY_DIR}/sparkplug_tahu_encoded)
+set_tests_properties(interop.sparkplug_tahu_encoded PROPERTIES LABELS interop TIMEOUT 60)
