@@ -17,6 +17,7 @@
 /* TW_UMBRELLA_INCLUDES: module headers are added below, one line each. */
 #include "types.h"
 #include "tag.h"
+#include "sparkplug.h"
 #include "transport.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */

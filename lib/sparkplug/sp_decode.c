@@ -462,7 +462,7 @@ tw_status tw_sp_payload_decode(tw_sp_payload **out, const void *data, size_t len
                 raw_from_pv(pv, &r);
                 if (!dp->is_null) map_value(&dp->value, pv->type, pv->has_type, &r, &a);
                 if (!strcmp(dp->key, TW_SP_PROP_QUALITY) && r.kind == VK_INT && !dp->is_null) {
-                    o->quality = tw__sp_quality_from_wire((int32_t)(uint32_t)r.u);
+                    o->quality = tw_quality_from_sparkplug((int32_t)(uint32_t)r.u);
                     o->flags |= TW_SP_METRIC_QUALITY;
                 } else if (!strcmp(dp->key, TW_SP_PROP_ENG_UNIT) && dp->value.type == TW_TYPE_STRING) {
                     o->unit = (const char *)dp->value.as.buf.ptr;
@@ -715,7 +715,7 @@ static void render_json(sbuf *b, const tw_sp_payload *p)
         if (m->flags & TW_SP_METRIC_QUALITY) {
             SEP();
             sb_printf(b, "\"quality\":%" PRId32 ",\"quality_name\":\"%s\"",
-                      tw__sp_quality_to_wire(m->quality),
+                      tw_quality_to_sparkplug(m->quality),
                       TW_QUALITY_IS_GOOD(m->quality) ? "good"
                       : TW_QUALITY_IS_UNCERTAIN(m->quality) ? "stale" : "bad");
         }
@@ -777,7 +777,7 @@ static void render_text(sbuf *b, const tw_sp_payload *p)
         if (m->unit) sb_printf(b, " [%s]", m->unit);
         if (d->present & TW_SP_HAS_TIMESTAMP) sb_printf(b, " ts=%" PRId64, m->ts_ms);
         if (m->flags & TW_SP_METRIC_QUALITY)
-            sb_printf(b, " quality=%" PRId32, tw__sp_quality_to_wire(m->quality));
+            sb_printf(b, " quality=%" PRId32, tw_quality_to_sparkplug(m->quality));
         if (m->flags & TW_SP_METRIC_HISTORICAL) sb_put(b, " historical", 11);
         if (m->flags & TW_SP_METRIC_TRANSIENT) sb_put(b, " transient", 10);
         sb_put(b, "\n", 1);

@@ -74,23 +74,6 @@ const char *tw_sp_datatype_name(uint32_t dt)
     return dt < TW__ARRAY_LEN(names) ? names[dt] : "Unknown";
 }
 
-int32_t tw__sp_quality_to_wire(tw_quality q)
-{
-    if (TW_QUALITY_IS_GOOD(q)) return TW__SP_QUALITY_GOOD;
-    if (TW_QUALITY_IS_UNCERTAIN(q)) return TW__SP_QUALITY_STALE;
-    return TW__SP_QUALITY_BAD;
-}
-
-tw_quality tw__sp_quality_from_wire(int32_t q)
-{
-    switch (q) {
-    case TW__SP_QUALITY_GOOD: return TW_QUALITY_GOOD;
-    case TW__SP_QUALITY_BAD: return TW_QUALITY_BAD;
-    case TW__SP_QUALITY_STALE: return TW_QUALITY_UNCERTAIN_LAST_KNOWN;
-    default: return TW_QUALITY_UNCERTAIN;
-    }
-}
-
 static int64_t ns_to_ms_floor(int64_t ns)
 {
     int64_t q = ns / 1000000, r = ns % 1000000;
@@ -234,7 +217,7 @@ static tw_status plan_metric(const tw_sp_metric *m, sp_plan *pl)
     if (f & TW_SP_METRIC_HISTORICAL) n += 2u;
     if (f & TW_SP_METRIC_TRANSIENT) n += 2u;
     if (f & TW_SP_METRIC_NULL) n += 2u;
-    pl->wq = (uint32_t)tw__sp_quality_to_wire(m->quality);
+    pl->wq = (uint32_t)tw_quality_to_sparkplug(m->quality);
     pl->quality = (f & TW_SP_METRIC_QUALITY) || pl->wq != TW__SP_QUALITY_GOOD;
     if (pl->quality) {
         size_t ps = ps_quality_len(pl->wq);
@@ -484,7 +467,7 @@ static tw_status sp_build(tw__sp_ref **out, int how, int64_t timestamp_ms, uint6
             set_string_pv(&s->pv[np], m->description);
             np++;
         }
-        uint32_t wq = (uint32_t)tw__sp_quality_to_wire(m->quality);
+        uint32_t wq = (uint32_t)tw_quality_to_sparkplug(m->quality);
         if (birth || (f & TW_SP_METRIC_QUALITY) || wq != TW__SP_QUALITY_GOOD) {
             Twspb__Payload__PropertyValue *pv = &s->pv[np];
             s->keys[np] = (char *)(uintptr_t)TW_SP_PROP_QUALITY;

@@ -16,8 +16,6 @@
 
 /* tw_quality <-> Sparkplug quality (the mapping documented in tagwire/types.h). Private copies
  * until the tag module's tw_quality_to_sparkplug()/tw_quality_from_sparkplug() land. */
-int32_t tw__sp_quality_to_wire(tw_quality q);
-tw_quality tw__sp_quality_from_wire(int32_t q);
 
 /* The 64-bit integer carried on the wire for an integer-like value (two's complement for signed
  * types, truncated to 32 bits for the int_value types; DATETIME ns -> ms, floor). */

@@ -105,7 +105,7 @@ static int emit(const char *dir, const char *name, int kind, int64_t ts, uint64_
         fprintf(f, "\"datatype\":%" PRIu32 ",", tw_sp_datatype_from_type(x->value.type));
         fprintf(f, "\"is_historical\":%s,", (fl & TW_SP_METRIC_HISTORICAL) ? "true" : "false");
         fprintf(f, "\"is_null\":%s,", (fl & TW_SP_METRIC_NULL) ? "true" : "false");
-        int32_t q = tw__sp_quality_to_wire(x->quality);
+        int32_t q = tw_quality_to_sparkplug(x->quality);
         if (kind == 1 || (fl & TW_SP_METRIC_QUALITY) || q != 192) fprintf(f, "\"quality\":%" PRId32 ",", q);
         else fprintf(f, "\"quality\":null,");
         if (kind == 1 && x->unit) {

@@ -490,13 +490,13 @@ static void test_datatypes(void **state)
     assert_string_equal(tw_sp_datatype_name(10), "Double");
     assert_string_equal(tw_sp_datatype_name(34), "DateTimeArray");
     assert_string_equal(tw_sp_datatype_name(35), "Unknown");
-    assert_int_equal(tw__sp_quality_to_wire(TW_QUALITY_GOOD_LOCAL_OVERRIDE), 192);
-    assert_int_equal(tw__sp_quality_to_wire(TW_QUALITY_UNCERTAIN_INITIAL), 500);
-    assert_int_equal(tw__sp_quality_to_wire(TW_QUALITY_BAD_TIMEOUT), 0);
-    assert_int_equal(tw__sp_quality_from_wire(192), TW_QUALITY_GOOD);
-    assert_int_equal(tw__sp_quality_from_wire(0), TW_QUALITY_BAD);
-    assert_int_equal(tw__sp_quality_from_wire(500), TW_QUALITY_UNCERTAIN_LAST_KNOWN);
-    assert_int_equal(tw__sp_quality_from_wire(7), TW_QUALITY_UNCERTAIN);
+    assert_int_equal(tw_quality_to_sparkplug(TW_QUALITY_GOOD_LOCAL_OVERRIDE), 192);
+    assert_int_equal(tw_quality_to_sparkplug(TW_QUALITY_UNCERTAIN_INITIAL), 500);
+    assert_int_equal(tw_quality_to_sparkplug(TW_QUALITY_BAD_TIMEOUT), 0);
+    assert_int_equal(tw_quality_from_sparkplug(192), TW_QUALITY_GOOD);
+    assert_int_equal(tw_quality_from_sparkplug(0), TW_QUALITY_BAD);
+    assert_int_equal(tw_quality_from_sparkplug(500), TW_QUALITY_UNCERTAIN_LAST_KNOWN);
+    assert_int_equal(tw_quality_from_sparkplug(7), TW_QUALITY_UNCERTAIN);
 }
 
 static void test_topics(void **state)
