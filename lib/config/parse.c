@@ -249,23 +249,23 @@ static size_t normalize(const char *s, char *out, size_t outsz)
     return o;
 }
 
+/* Edit distance with adjacent transpositions (optimal string alignment); strings <= 64 bytes. */
 static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    size_t d[65][65];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
         }
     }
-    return row[lb];
+    return d[la][lb];
 }
 
 static const char *suggest(const char *key, const char *const *allowed, size_t n)
@@ -1088,6 +1088,14 @@ static const char *tokener_problem(enum json_tokener_error e)
     }
 }
 
+/* Number of whitespace bytes right before json[pos] (stops short of json[0]). */
+static size_t strspn_back(const char *json, size_t pos)
+{
+    size_t k = 0;
+    while (k + 1 < pos && strchr(" \t\r\n", json[pos - 1 - k])) k++;
+    return k;
+}
+
 static tw_status syntax_error(pctx *c, const char *json, size_t len, size_t pos, const char *problem)
 {
     size_t line = 1, col = 1;
@@ -1097,12 +1105,12 @@ static tw_status syntax_error(pctx *c, const char *json, size_t len, size_t pos,
         if (ch == '\n') line++, col = 1;
         else if ((ch & 0xC0) != 0x80) col++;
     }
-    char found[32];
-    if (pos >= len) snprintf(found, sizeof found, "end of input");
-    else if (json[pos] > 0x20 && json[pos] < 0x7F) snprintf(found, sizeof found, "'%c'", json[pos]);
-    else snprintf(found, sizeof found, "byte 0x%02X", (unsigned char)json[pos]);
-    snprintf(c->cfg->err, sizeof c->cfg->err, "%s:%zu:%zu: invalid JSON: %s (found %s)", c->name,
-             line, col, problem, found);
+    char found[40] = "";
+    if (pos >= len) found[0] = '\0';
+    else if (json[pos] > 0x20 && json[pos] < 0x7F) snprintf(found, sizeof found, " (found '%c')", json[pos]);
+    else snprintf(found, sizeof found, " (found byte 0x%02X)", (unsigned char)json[pos]);
+    msgf(c->cfg->err, sizeof c->cfg->err, "%s:%zu:%zu: invalid JSON: %s%s", c->name, line, col,
+         problem, found);
     c->cfg->err_code = TW_ERR_PARSE;
     return TW_ERR_PARSE;
 }
@@ -1148,7 +1156,26 @@ tw_status tw__cfg_parse(tw_config *cfg, const char *json, size_t len, const char
         if (!root && jerr == json_tokener_continue) jerr = json_tokener_error_parse_eof;
     }
     json_tokener_free(tok);
-    if (!root) return syntax_error(&c, json, len, pos, tokener_problem(jerr));
+    if (!root) {
+        const char *problem = tokener_problem(jerr);
+        if (pos < len && json[pos] == '/' && pos + 1 < len && (json[pos + 1] == '/' || json[pos + 1] == '*')) {
+            problem = "comments are not allowed (use a \"_comment\" key)";
+        } else if (pos < len && (json[pos] == '}' || json[pos] == ']') && pos > 0 &&
+                   json[pos - 1 - strspn_back(json, pos)] == ',') {
+            problem = "trailing comma is not allowed";
+        } else if (pos > 0 && pos < len && jerr == json_tokener_error_parse_unexpected) {
+            /* complete JSON text followed by more text? */
+            struct json_tokener *t2 = json_tokener_new_ex(TW__CFG_DEPTH);
+            if (t2) {
+                json_tokener_set_flags(t2, JSON_TOKENER_STRICT);
+                json_object *head = json_tokener_parse_ex(t2, json, (int)pos);
+                if (head) problem = "unexpected text after the end of the JSON value";
+                json_object_put(head);
+                json_tokener_free(t2);
+            }
+        }
+        return syntax_error(&c, json, len, pos, problem);
+    }
 
     tw_status st = parse_root(&c, root);
     json_object_put(root);
