@@ -318,7 +318,11 @@ static tw_status need_object(pctx *c, json_object *v)
 static tw_status member(pctx *c, json_object *obj, const char *key, int required, json_object **out)
 {
     *out = NULL;
-    if (json_object_object_get_ex(obj, key, out)) return TW_OK;
+    if (json_object_object_get_ex(obj, key, out)) {
+        /* json-c represents null as a NULL object: present, but no value */
+        if (!*out) return err_key(c, key, "null is not allowed (give a value or leave the key out)");
+        return TW_OK;
+    }
     *out = NULL;
     if (required) return err(c, "missing required key \"%s\"", key);
     return TW_OK;
@@ -1156,6 +1160,8 @@ tw_status tw__cfg_parse(tw_config *cfg, const char *json, size_t len, const char
         if (!root && jerr == json_tokener_continue) jerr = json_tokener_error_parse_eof;
     }
     json_tokener_free(tok);
+    if (!root && jerr == json_tokener_success) /* the text is the literal null */
+        return err(&c, "must be an object (got null)");
     if (!root) {
         const char *problem = tokener_problem(jerr);
         if (pos < len && json[pos] == '/' && pos + 1 < len && (json[pos + 1] == '/' || json[pos + 1] == '*')) {

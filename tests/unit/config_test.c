@@ -335,6 +335,7 @@ static const bad_case bad_cases[] = {
     {"{'a': tru}", TW_ERR_PARSE, "gateway.json:1:10: invalid JSON: invalid literal (expected true or false) (found '}')"},
     /* structure */
     {"['node']", TW_ERR_CONFIG, "gateway.json: $: must be an object (got an array)"},
+    {" null ", TW_ERR_CONFIG, "gateway.json: $: must be an object (got null)"},
     {"{'devics': []}", TW_ERR_CONFIG, "gateway.json: $.devics: unknown key (did you mean \"devices\"?)"},
     {"{'version': 2}", TW_ERR_CONFIG,
      "gateway.json: $.version: unsupported format version (this library reads 1; got 2)"},
@@ -389,6 +390,8 @@ static const bad_case bad_cases[] = {
     {STORE("{'dir': 'spool', 'fsync': 'never', 'fsync_interval_ms': 10}"), TW_ERR_CONFIG,
      "gateway.json: $.store.fsync_interval_ms: only applies with \"fsync\": \"periodic\""},
     {STORE("{'max_age_s': 60}"), TW_ERR_CONFIG, "gateway.json: $.store: missing required key \"dir\""},
+    {STORE("{'dir': null}"), TW_ERR_CONFIG,
+     "gateway.json: $.store.dir: null is not allowed (give a value or leave the key out)"},
     /* devices */
     {HEAD "'devices': []}", TW_ERR_CONFIG, "gateway.json: $.devices: must contain at least one device"},
     {HEAD "'devices': [{'id': 'D', 'tags': [{'name': 'a', 'type': 'bool'}]}, {'id': 'D', 'tags': []}]}", TW_ERR_CONFIG,
