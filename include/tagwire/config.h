@@ -73,6 +73,7 @@ TW_BEGIN_DECLS
 #define TW_CONFIG_MAX_ID_BYTES 128u     /* group, edge node, primary host and device ids */
 #define TW_CONFIG_MAX_NAME_BYTES 255u   /* tag names */
 #define TW_CONFIG_MAX_STRING_BYTES 4096u /* any other string (addresses, URIs, paths, text) */
+#define TW_CONFIG_MAX_SCAN_GROUPS 256u  /* scan groups per device */
 #define TW_CONFIG_FORMAT_VERSION 1      /* the "version" this library reads */
 
 typedef struct tw_config tw_config;               /* a loaded configuration (opaque) */
@@ -223,7 +224,7 @@ TW_API TW_THREADSAFE const char *tw_config_device_scheme(const tw_config_device 
 /* "$.devices[i]": where the device is in the file (for the node's own messages). */
 TW_API TW_THREADSAFE const char *tw_config_device_path(const tw_config_device *dev);
 
-/* Scan groups ("scan_groups"): named poll rates. A device with an adapter and no "scan_groups"
+/* Scan groups ("scan_groups"): named poll rates, at most TW_CONFIG_MAX_SCAN_GROUPS. A device with an adapter and no "scan_groups"
  * has one group "default" at 1000 ms; a device without an adapter has none. */
 TW_API TW_THREADSAFE size_t tw_config_device_scan_group_count(const tw_config_device *dev);
 TW_API TW_THREADSAFE const char *tw_config_device_scan_group_name(const tw_config_device *dev,

@@ -13,39 +13,46 @@
 
 #define TW__CFG_CHUNK_MIN 8192u
 
-void *tw__cfg_alloc(tw__cfg_arena *a, size_t size)
+/* `align` is a power of two no larger than _Alignof(max_align_t). */
+static void *arena_alloc(tw__cfg_arena *a, size_t size, size_t align)
 {
-    const size_t align = _Alignof(max_align_t);
     if (size == 0) size = 1;
     if (size > SIZE_MAX / 2) return NULL;
-    size = (size + align - 1) & ~(align - 1);
     tw__cfg_chunk *c = a->head;
-    if (!c || c->cap - c->used < size) {
+    size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+    if (!c || at > c->cap || c->cap - at < size) {
         size_t cap = size > TW__CFG_CHUNK_MIN ? size : TW__CFG_CHUNK_MIN;
-        c = tw__malloc(sizeof(tw__cfg_chunk) + cap);
-        if (!c) return NULL;
-        c->used = 0;
-        c->cap = cap;
+        tw__cfg_chunk *n = tw__malloc(sizeof(tw__cfg_chunk) + cap);
+        if (!n) return NULL;
+        n->used = 0;
+        n->cap = cap;
         /* a big allocation gets its own chunk behind the current one, so that the current
          * chunk's free space stays usable */
-        if (a->head && cap == size) {
-            c->next = a->head->next;
-            a->head->next = c;
+        if (c && cap == size) {
+            n->next = c->next;
+            c->next = n;
         } else {
-            c->next = a->head;
-            a->head = c;
+            n->next = c;
+            a->head = n;
         }
+        c = n;
+        at = 0;
     }
-    void *p = (char *)c->data + c->used;
-    c->used += size;
+    void *p = (char *)c->data + at;
+    c->used = at + size;
     memset(p, 0, size);
     return p;
+}
+
+void *tw__cfg_alloc(tw__cfg_arena *a, size_t size)
+{
+    return arena_alloc(a, size, _Alignof(max_align_t));
 }
 
 char *tw__cfg_strndup(tw__cfg_arena *a, const char *s, size_t n)
 {
     if (n == SIZE_MAX) return NULL;
-    char *d = tw__cfg_alloc(a, n + 1);
+    char *d = arena_alloc(a, n + 1, 1);
     if (!d) return NULL;
     memcpy(d, s, n);
     d[n] = '\0';

@@ -340,14 +340,17 @@ enum str_kind {
 static tw_status check_tag_name(pctx *c, const char *s, size_t n, json_object *v)
 {
     char got[128];
-    describe(v, got, sizeof got);
     size_t seg = 0; /* start of the current segment */
     for (size_t i = 0; i <= n; i++) {
         if (i < n && s[i] != '/') continue;
-        if (i == seg)
+        if (i == seg) {
+            describe(v, got, sizeof got);
             return err(c, "must be a path of non-empty segments separated by '/' (got %s)", got);
-        if (s[seg] == ' ' || s[i - 1] == ' ')
+        }
+        if (s[seg] == ' ' || s[i - 1] == ' ') {
+            describe(v, got, sizeof got);
             return err(c, "a segment must not begin or end with a space (got %s)", got);
+        }
         seg = i + 1;
     }
     return TW_OK;
@@ -362,18 +365,25 @@ static tw_status get_string(pctx *c, json_object *obj, const char *key, enum str
     if (!v) return TW_OK;
     size_t m = push_key(c, key);
     char got[128];
-    describe(v, got, sizeof got);
-    if (!json_object_is_type(v, json_type_string)) return err(c, "must be a string (got %s)", got);
-    const char *s = json_object_get_string(v);
-    size_t n = (size_t)json_object_get_string_len(v);
-    if (n == 0) return err(c, "must not be empty");
-    if (n > max) return err(c, "must be at most %zu bytes long (got %zu bytes)", max, n);
-    if (strlen(s) != n) return err(c, "must not contain a NUL character (got %s)", got);
-    if (!utf8_valid(s, n)) return err(c, "must be valid UTF-8 (got %s)", got);
-    if (kind != STR_TEXT && has_control(s, n))
-        return err(c, "must not contain control characters (got %s)", got);
-    if (kind == STR_ID && strpbrk(s, "+#/"))
-        return err(c, "must be a Sparkplug id: no '+', '#' or '/' (got %s)", got);
+    const char *problem = NULL;
+    const char *s = NULL;
+    size_t n = 0;
+    if (!json_object_is_type(v, json_type_string)) {
+        problem = "must be a string";
+    } else {
+        s = json_object_get_string(v);
+        n = (size_t)json_object_get_string_len(v);
+        if (n == 0) return err(c, "must not be empty");
+        if (n > max) return err(c, "must be at most %zu bytes long (got %zu bytes)", max, n);
+        if (strlen(s) != n) problem = "must not contain a NUL character";
+        else if (!utf8_valid(s, n)) problem = "must be valid UTF-8";
+        else if (kind != STR_TEXT && has_control(s, n)) problem = "must not contain control characters";
+        else if (kind == STR_ID && strpbrk(s, "+#/")) problem = "must be a Sparkplug id: no '+', '#' or '/'";
+    }
+    if (problem) {
+        describe(v, got, sizeof got);
+        return err(c, "%s (got %s)", problem, got);
+    }
     if (kind == STR_NAME) TRY(check_tag_name(c, s, n, v));
     pop(c, m);
     *out = tw__cfg_strndup(c->arena, s, n);
@@ -762,6 +772,8 @@ static tw_status parse_scan_groups(pctx *c, json_object *arr, tw_config_device *
     }
     size_t n = json_object_array_length(arr);
     if (n == 0) return err(c, "must contain at least one scan group");
+    if (n > TW_CONFIG_MAX_SCAN_GROUPS)
+        return err(c, "must contain at most %u scan groups (got %zu)", TW_CONFIG_MAX_SCAN_GROUPS, n);
     d->group_names = tw__cfg_alloc(c->arena, n * sizeof(char *));
     d->group_rates = tw__cfg_alloc(c->arena, n * sizeof(uint32_t));
     if (!d->group_names || !d->group_rates) return nomem(c);
