@@ -1,0 +1,287 @@
+/*
+ * tagwire/config.h - a gateway's configuration, read from a JSON file and validated.
+ *
+ * A tw_config is an immutable, validated description of one edge node: its Sparkplug identity,
+ * its uplink (broker, TLS files), its store-and-forward settings and its devices with their tags.
+ * It does not open connections, read certificate files or talk to adapters: it only says what the
+ * node should do. The node (tagwire/node.h) consumes it; `tagwire check-config FILE` prints it.
+ *
+ * The file format is documented in examples/gateway.md with a complete example in
+ * examples/gateway.json. In short:
+ *
+ *   { "version": 1,
+ *     "node":    { "group_id": "PlantA", "edge_node_id": "Press7", "primary_host_id": "SCADA" },
+ *     "uplink":  { "broker": "mqtts://broker:8883", "client_id": "...", "keep_alive_s": 30,
+ *                  "tls": { "ca": "ca.crt", "cert": "c.crt", "key": "c.key", "crl": "ca.crl",
+ *                           "server_name": "broker", "pins": ["sha256/<base64>"] } },
+ *     "store":   { "dir": "spool", "max_bytes": 67108864, "max_age_s": 0,
+ *                  "fsync": "periodic", "fsync_interval_ms": 1000, "overflow": "drop_oldest" },
+ *     "devices": [ { "id": "Press", "adapter": "modbus+tcp://127.0.0.1:1502?unit=1",
+ *                    "scan_groups": [ { "name": "fast", "rate_ms": 100 } ],
+ *                    "tags": [ { "name": "Hydraulics/OilTemp", "address": "hr:100",
+ *                                "type": "double", "scan_group": "fast", "deadband": 0.2,
+ *                                "unit": "degC", "description": "...", "min": 0, "max": 150,
+ *                                "scaling": { "raw_min": 0, "raw_max": 1500,
+ *                                             "eng_min": 0, "eng_max": 150 },
+ *                                "access": "read" } ] } ] }
+ *
+ * Rules checked by the loader (each violation is an error; nothing is silently ignored):
+ * - The file is strict JSON (RFC 8259: no comments, no trailing commas), UTF-8, at most
+ *   TW_CONFIG_MAX_FILE_BYTES. A leading UTF-8 byte-order mark is skipped.
+ * - Unknown keys are errors (typos are caught, with a "did you mean" hint). Keys that begin with
+ *   '_' are comments and are ignored everywhere (e.g. "_comment": "...").
+ * - Identifiers (group_id, edge_node_id, primary_host_id, device ids) are Sparkplug ids: 1 to
+ *   TW_CONFIG_MAX_ID_BYTES bytes of UTF-8 without '+', '#', '/' and without control characters.
+ * - Tag names are hierarchical paths: 1 to TW_CONFIG_MAX_NAME_BYTES bytes of UTF-8 without control
+ *   characters (U+0000..U+001F, U+007F); '/' separates segments; every segment is non-empty (no
+ *   leading, trailing or doubled '/') and has no leading or trailing space. Names are unique within
+ *   their device; device ids are unique within the node.
+ * - Relative file and directory paths (tls.ca/cert/key/crl, store.dir) are resolved against the
+ *   directory of the configuration file (or the base_dir given to tw_config_load_string()).
+ *   The files are not opened here: the TLS and store modules report missing files.
+ * - A plaintext "mqtt://" broker needs "insecure": true in "uplink" and no "tls" block;
+ *   "mqtts://" needs "tls" with at least "ca", "cert" and "key" (mutual TLS).
+ * Limitation: JSON objects with a key given twice are not detected (the last value wins): the
+ * JSON parser (json-c) merges them before the loader sees the object.
+ *
+ * Errors: every failure has a message of the form
+ *     "<file>: <JSON path>: <problem>"          e.g.
+ *     gateway.json: $.devices[1].tags[3].deadband: must be a number >= 0 (got "abc")
+ * and, for JSON syntax errors, "<file>:<line>:<column>: invalid JSON: <problem>" (line and column
+ * count from 1; columns count characters). It is read with tw_config_last_error().
+ *
+ * Ownership: every string and object returned by an accessor belongs to the tw_config and stays
+ * valid until tw_config_free(). Accessors given NULL, an index out of range, or a config that is
+ * not loaded return NULL / 0.
+ *
+ * Threading: tw_config_load_file(), tw_config_load_string() and tw_config_free() must not run
+ * concurrently with any other call on the same config. Once loaded, the config never changes: all
+ * accessors are TW_THREADSAFE and may be called from any number of threads.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TAGWIRE_CONFIG_H
+#define TAGWIRE_CONFIG_H
+
+#include "core.h"
+#include "types.h"
+
+TW_BEGIN_DECLS
+
+/* Limits of the format (part of the documented format, only ever raised). */
+#define TW_CONFIG_MAX_FILE_BYTES (64u * 1024u * 1024u) /* whole file */
+#define TW_CONFIG_MAX_ID_BYTES 128u     /* group, edge node, primary host and device ids */
+#define TW_CONFIG_MAX_NAME_BYTES 255u   /* tag names */
+#define TW_CONFIG_MAX_STRING_BYTES 4096u /* any other string (addresses, URIs, paths, text) */
+#define TW_CONFIG_MAX_SCAN_GROUPS 256u  /* scan groups per device */
+#define TW_CONFIG_FORMAT_VERSION 1      /* the "version" this library reads */
+
+typedef struct tw_config tw_config;               /* a loaded configuration (opaque) */
+typedef struct tw_config_device tw_config_device; /* one device, owned by its tw_config */
+typedef struct tw_config_tag tw_config_tag;       /* one tag, owned by its device's tw_config */
+
+/* How a store writes to disk ("fsync" in "store"). Numbers are part of the ABI. */
+typedef enum tw_config_fsync {
+    TW_CONFIG_FSYNC_ALWAYS = 1,   /* "always": fsync after every append (safest, slowest) */
+    TW_CONFIG_FSYNC_PERIODIC = 2, /* "periodic": fsync every fsync_interval_ms (default) */
+    TW_CONFIG_FSYNC_NEVER = 3     /* "never": leave flushing to the operating system */
+} tw_config_fsync;
+
+/* What a full store gives up ("overflow" in "store"). Numbers are part of the ABI. */
+typedef enum tw_config_overflow {
+    TW_CONFIG_OVERFLOW_DROP_OLDEST = 1, /* "drop_oldest": discard the oldest data (default) */
+    TW_CONFIG_OVERFLOW_DROP_NEWEST = 2  /* "drop_newest": refuse new data until there is room */
+} tw_config_overflow;
+
+/* A tag's deadband kind. Numbers are part of the ABI. */
+typedef enum tw_config_deadband {
+    TW_CONFIG_DEADBAND_NONE = 0,     /* every change is reported */
+    TW_CONFIG_DEADBAND_ABSOLUTE = 1, /* "deadband": change in engineering units */
+    TW_CONFIG_DEADBAND_PERCENT = 2   /* "deadband_percent": percent of (max - min) */
+} tw_config_deadband;
+
+/* A tag's access ("access"). Bit 0 = read, bit 1 = write. Numbers are part of the ABI. */
+typedef enum tw_config_access {
+    TW_CONFIG_ACCESS_READ = 1,      /* "read" (default): published, commands refused */
+    TW_CONFIG_ACCESS_WRITE = 2,     /* "write": commands accepted, never read from the source */
+    TW_CONFIG_ACCESS_READ_WRITE = 3 /* "read-write" */
+} tw_config_access;
+
+/* ---- Life cycle ------------------------------------------------------------------------------- */
+
+/*
+ * Creates an empty (not yet loaded) configuration. *out must be released with tw_config_free().
+ * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (out NULL), TW_ERR_NOMEM.
+ */
+TW_API tw_status tw_config_new(tw_config **out);
+
+/*
+ * Reads, parses and validates the JSON file at `path`. On success the config is loaded and
+ * immutable. On failure it stays empty (and may be loaded again) and tw_config_last_error() holds
+ * the message, which begins with `path` as given.
+ * Errors: TW_ERR_INVALID_ARG (NULL argument), TW_ERR_BUSY (already loaded), TW_ERR_NOT_FOUND /
+ * TW_ERR_PERMISSION / TW_ERR_IO (file cannot be read), TW_ERR_RANGE (file larger than
+ * TW_CONFIG_MAX_FILE_BYTES), TW_ERR_PARSE (not JSON: the message gives line and column),
+ * TW_ERR_CONFIG (JSON that breaks a rule: the message gives the JSON path), TW_ERR_NOMEM.
+ */
+TW_API tw_status tw_config_load_file(tw_config *cfg, const char *path);
+
+/*
+ * As tw_config_load_file(), from `len` bytes of JSON text in memory (need not be NUL-terminated).
+ * `name` is used in messages in place of a file name (NULL: "<string>"). Relative paths in the
+ * configuration are resolved against `base_dir` (NULL or "": left relative, i.e. to the process's
+ * working directory). The bytes are not referenced after the call.
+ */
+TW_API tw_status tw_config_load_string(tw_config *cfg, const char *json, size_t len,
+                                       const char *name, const char *base_dir);
+
+/* Releases the config and everything its accessors returned. NULL is ignored. */
+TW_API void tw_config_free(tw_config *cfg);
+
+/* The last load error's message ("" when none): see "Errors" above. Valid until the next load
+ * or tw_config_free(). */
+TW_API const char *tw_config_last_error(const tw_config *cfg);
+
+/* The last load error's status (TW_OK when none). */
+TW_API tw_status tw_config_last_status(const tw_config *cfg);
+
+/* Non-zero once a load succeeded. TW_THREADSAFE once loaded. */
+TW_API TW_THREADSAFE int tw_config_is_loaded(const tw_config *cfg);
+
+/* The name used in messages: the path given to tw_config_load_file() or the `name` given to
+ * tw_config_load_string(). The node uses it to report later problems (e.g. an address the adapter
+ * rejects) together with tw_config_tag_path(). */
+TW_API TW_THREADSAFE const char *tw_config_source(const tw_config *cfg);
+
+/* ---- Node identity ("node") ------------------------------------------------------------------- */
+
+TW_API TW_THREADSAFE const char *tw_config_group_id(const tw_config *cfg);
+TW_API TW_THREADSAFE const char *tw_config_edge_node_id(const tw_config *cfg);
+/* The Sparkplug primary host application id whose STATE the node follows; NULL when absent. */
+TW_API TW_THREADSAFE const char *tw_config_primary_host_id(const tw_config *cfg);
+
+/* ---- Uplink ("uplink") ------------------------------------------------------------------------ */
+
+/* The broker URI as written, e.g. "mqtts://broker.plant.local:8883". */
+TW_API TW_THREADSAFE const char *tw_config_broker_uri(const tw_config *cfg);
+/* The broker's host: a name, an IPv4 literal or an IPv6 literal (without brackets). */
+TW_API TW_THREADSAFE const char *tw_config_broker_host(const tw_config *cfg);
+/* The broker's port: as written, else 8883 for mqtts:// and 1883 for mqtt://. */
+TW_API TW_THREADSAFE uint16_t tw_config_broker_port(const tw_config *cfg);
+/* Non-zero for a plaintext mqtt:// broker (allowed only with "insecure": true). */
+TW_API TW_THREADSAFE int tw_config_insecure(const tw_config *cfg);
+/* The MQTT client id: "client_id", default "<group_id>-<edge_node_id>". */
+TW_API TW_THREADSAFE const char *tw_config_client_id(const tw_config *cfg);
+/* The MQTT keep-alive in seconds: "keep_alive_s", 0..65535, default 30 (0 disables it). */
+TW_API TW_THREADSAFE uint32_t tw_config_keep_alive_s(const tw_config *cfg);
+
+/* TLS files, resolved (see "Relative ... paths" above); NULL when absent (always for mqtt://). */
+TW_API TW_THREADSAFE const char *tw_config_tls_ca_file(const tw_config *cfg);   /* PEM trust anchors */
+TW_API TW_THREADSAFE const char *tw_config_tls_cert_file(const tw_config *cfg); /* PEM client chain */
+TW_API TW_THREADSAFE const char *tw_config_tls_key_file(const tw_config *cfg);  /* PEM client key */
+TW_API TW_THREADSAFE const char *tw_config_tls_crl_file(const tw_config *cfg);  /* optional CRL */
+/* The name to verify the broker's certificate against: "server_name", default the broker host;
+ * NULL for mqtt://. */
+TW_API TW_THREADSAFE const char *tw_config_tls_server_name(const tw_config *cfg);
+/* Public-key pins: "sha256/<base64 of the SHA-256 of the DER SubjectPublicKeyInfo>" (44 base64
+ * characters). The broker's key must match one of them when there is at least one. */
+TW_API TW_THREADSAFE size_t tw_config_tls_pin_count(const tw_config *cfg);
+TW_API TW_THREADSAFE const char *tw_config_tls_pin(const tw_config *cfg, size_t index);
+
+/* ---- Store-and-forward ("store", optional) ---------------------------------------------------- */
+
+/* Non-zero when a "store" block is present (a disk store); zero: in-memory queue only, and the
+ * other tw_config_store_* accessors return 0 / NULL. */
+TW_API TW_THREADSAFE int tw_config_has_store(const tw_config *cfg);
+/* The store directory, resolved. */
+TW_API TW_THREADSAFE const char *tw_config_store_dir(const tw_config *cfg);
+/* Size bound in bytes: "max_bytes", >= 65536, default 67108864 (64 MiB). */
+TW_API TW_THREADSAFE uint64_t tw_config_store_max_bytes(const tw_config *cfg);
+/* Age bound in seconds: "max_age_s", 0 (default) = no age limit. */
+TW_API TW_THREADSAFE uint64_t tw_config_store_max_age_s(const tw_config *cfg);
+TW_API TW_THREADSAFE tw_config_fsync tw_config_store_fsync(const tw_config *cfg);
+/* "fsync_interval_ms" (only with "periodic"), 1..3600000, default 1000. */
+TW_API TW_THREADSAFE uint32_t tw_config_store_fsync_interval_ms(const tw_config *cfg);
+TW_API TW_THREADSAFE tw_config_overflow tw_config_store_overflow(const tw_config *cfg);
+
+/* ---- Devices ("devices", at least one) -------------------------------------------------------- */
+
+TW_API TW_THREADSAFE size_t tw_config_device_count(const tw_config *cfg);
+/* Devices in file order. */
+TW_API TW_THREADSAFE const tw_config_device *tw_config_device_at(const tw_config *cfg, size_t index);
+/* The device with this Sparkplug device id, or NULL. */
+TW_API TW_THREADSAFE const tw_config_device *tw_config_device_find(const tw_config *cfg,
+                                                                   const char *device_id);
+
+/* The Sparkplug device id ("id"). */
+TW_API TW_THREADSAFE const char *tw_config_device_id(const tw_config_device *dev);
+/* The adapter URI as written ("adapter"), e.g. "modbus+tcp://127.0.0.1:1502?unit=1" or "sim://";
+ * NULL when absent: the application pushes the device's values (tw_tag_set_*). The loader checks
+ * only the URI's shape (scheme "://"); the adapter checks the rest when the node starts. */
+TW_API TW_THREADSAFE const char *tw_config_device_adapter(const tw_config_device *dev);
+/* The adapter URI's scheme, e.g. "modbus+tcp" or "sim" (lower case); NULL without an adapter. */
+TW_API TW_THREADSAFE const char *tw_config_device_scheme(const tw_config_device *dev);
+/* "$.devices[i]": where the device is in the file (for the node's own messages). */
+TW_API TW_THREADSAFE const char *tw_config_device_path(const tw_config_device *dev);
+
+/* Scan groups ("scan_groups"): named poll rates, at most TW_CONFIG_MAX_SCAN_GROUPS. A device with an adapter and no "scan_groups"
+ * has one group "default" at 1000 ms; a device without an adapter has none. */
+TW_API TW_THREADSAFE size_t tw_config_device_scan_group_count(const tw_config_device *dev);
+TW_API TW_THREADSAFE const char *tw_config_device_scan_group_name(const tw_config_device *dev,
+                                                                  size_t index);
+/* "rate_ms", 1..86400000. 0 for an index out of range. */
+TW_API TW_THREADSAFE uint32_t tw_config_device_scan_group_rate_ms(const tw_config_device *dev,
+                                                                 size_t index);
+
+TW_API TW_THREADSAFE size_t tw_config_device_tag_count(const tw_config_device *dev);
+/* Tags in file order. */
+TW_API TW_THREADSAFE const tw_config_tag *tw_config_device_tag_at(const tw_config_device *dev,
+                                                                  size_t index);
+/* The tag with this name (exact, byte-wise), or NULL. Constant time on average. */
+TW_API TW_THREADSAFE const tw_config_tag *tw_config_device_tag_find(const tw_config_device *dev,
+                                                                    const char *name);
+
+/* ---- Tags ("tags" of a device) ---------------------------------------------------------------- */
+
+/* The device the tag belongs to. */
+TW_API TW_THREADSAFE const tw_config_device *tw_config_tag_device(const tw_config_tag *tag);
+/* The hierarchical name ("name"), e.g. "Hydraulics/OilTemp". */
+TW_API TW_THREADSAFE const char *tw_config_tag_name(const tw_config_tag *tag);
+/* "$.devices[i].tags[j]": where the tag is in the file. */
+TW_API TW_THREADSAFE const char *tw_config_tag_path(const tw_config_tag *tag);
+/* The address for the device's adapter ("address"; required with an adapter, refused without);
+ * NULL for a pushed tag. Its syntax belongs to the adapter. */
+TW_API TW_THREADSAFE const char *tw_config_tag_address(const tw_config_tag *tag);
+/* The value type ("type"): one of "bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
+ * "uint32", "uint64", "float", "double", "string", "bytes", "datetime" (exact, lower case). */
+TW_API TW_THREADSAFE tw_type tw_config_tag_type(const tw_config_tag *tag);
+/* The tag's scan group name and rate ("scan_group", default the device's first group); NULL / 0
+ * for a pushed tag. */
+TW_API TW_THREADSAFE const char *tw_config_tag_scan_group(const tw_config_tag *tag);
+TW_API TW_THREADSAFE uint32_t tw_config_tag_scan_rate_ms(const tw_config_tag *tag);
+/* The deadband kind; *value (may be NULL) receives the amount (engineering units or percent 0..100;
+ * 0 for none). Deadbands apply to numeric types only. */
+TW_API TW_THREADSAFE tw_config_deadband tw_config_tag_deadband(const tw_config_tag *tag,
+                                                               double *value);
+/* "unit" (e.g. "degC") and "description"; NULL when absent. */
+TW_API TW_THREADSAFE const char *tw_config_tag_unit(const tw_config_tag *tag);
+TW_API TW_THREADSAFE const char *tw_config_tag_description(const tw_config_tag *tag);
+/*
+ * Linear scaling from the adapter's raw value to engineering units ("scaling": raw_min, raw_max,
+ * eng_min, eng_max; raw_min != raw_max, eng_min != eng_max; numeric types only):
+ *     eng = eng_min + (raw - raw_min) * (eng_max - eng_min) / (raw_max - raw_min)
+ * Returns non-zero and fills the four outputs (each may be NULL) when the tag has scaling; returns
+ * 0 and leaves them untouched otherwise.
+ */
+TW_API TW_THREADSAFE int tw_config_tag_scaling(const tw_config_tag *tag, double *raw_min,
+                                               double *raw_max, double *eng_min, double *eng_max);
+/* Engineering range limits ("min", "max"; numeric types only, within the type's range,
+ * min < max when both are given). Return non-zero and fill *value (may be NULL) when set. */
+TW_API TW_THREADSAFE int tw_config_tag_min(const tw_config_tag *tag, double *value);
+TW_API TW_THREADSAFE int tw_config_tag_max(const tw_config_tag *tag, double *value);
+/* "access": read (default), write or read-write. */
+TW_API TW_THREADSAFE tw_config_access tw_config_tag_access(const tw_config_tag *tag);
+
+TW_END_DECLS
+
+#endif /* TAGWIRE_CONFIG_H */
