@@ -18,6 +18,7 @@
 #include "types.h"
 #include "tag.h"
 #include "sparkplug.h"
+#include "config.h"
 #include "transport.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
