@@ -473,7 +473,7 @@ static tw_status progress_connect(tw_mqtt_client *c)
 {
     tw_status st = tw_transport_connect(c->t, c->host, c->o.port);
     if (st == TW_ERR_AGAIN) return TW_OK;
-    if (st != TW_OK) return fail(c, st, "connect: %s", tw_transport_last_error(c->t));
+    if (st != TW_OK) return fail(c, st, "%s", tw_transport_last_error(c->t));
     return queue_connect(c);
 }
 
