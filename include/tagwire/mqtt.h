@@ -25,11 +25,16 @@
  * tw_mqtt_client_ping() after a batch of QoS 0 publishes to learn when the batch arrived.
  * "Received" is not "accepted": see ACLs below.
  *
- * ACL refusals. An MQTT 3.1.1 broker has no way to tell a client that a PUBLISH was refused by its
- * access control: Mosquitto 2 silently drops a refused QoS 0 publish and still answers a refused
- * QoS 1 publish with a normal PUBACK (the interop tests check both). A refused SUBSCRIBE is visible:
- * SUBACK carries 0x80 and the ack reports TW_ERR_MQTT_SUBSCRIBE_FAILED. A refused CONNECT is
- * visible as TW_ERR_MQTT_NOT_AUTHORIZED.
+ * ACL refusals. An MQTT 3.1.1 broker has no way to tell a client that a PUBLISH or a SUBSCRIBE was
+ * refused by its access control. Observed with Mosquitto 2.0.11 (the interop tests pin this down):
+ * a refused QoS 0 publish is dropped silently; a refused QoS 1 publish is answered with an ordinary
+ * PUBACK (so it is "confirmed" although no subscriber gets it); a SUBSCRIBE to a filter the client
+ * may not read is granted and simply delivers nothing. Only the broker's log shows the denial.
+ * One exception: with "max_queued_messages 0" Mosquitto 2.0.11 closes the connection right after
+ * denying a QoS 0 publish; the client sees TW_ERR_CLOSED and nothing after it is confirmed.
+ * A refused CONNECT is always visible: TW_ERR_MQTT_NOT_AUTHORIZED (Mosquitto answers a wrong
+ * password with return code 5). MQTT 5 would report refusals as reason code 0x87 in PUBACK/SUBACK
+ * (verified with mosquitto_pub -V mqttv5); this client does not implement MQTT 5 yet.
  *
  * Memory. All buffers are allocated by tw_mqtt_client_new(): an input buffer of max_packet_size
  * bytes, an output ring of out_buffer_size bytes, and the in-flight table of max_inflight entries.
