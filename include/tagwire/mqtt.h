@@ -1,7 +1,8 @@
 /*
- * tagwire/mqtt.h - MQTT 3.1.1 client session over a tw_transport.
+ * tagwire/mqtt.h - MQTT 3.1.1 and 5.0 client session over a tw_transport.
  *
- * A tw_mqtt_client speaks MQTT 3.1.1 (protocol level 4) over any tw_transport (mutual TLS from
+ * A tw_mqtt_client speaks MQTT 3.1.1 (protocol level 4, the default) or MQTT 5.0 (level 5, see
+ * tw_mqtt_options.protocol_version) over any tw_transport (mutual TLS from
  * tagwire/tls.h, or a custom transport). It never blocks unless a function says so: it is driven
  * either by tw_mqtt_client_step() (waits up to a timeout, then does all pending work) or by the
  * caller's own poll loop: wait for tw_mqtt_client_fd() to be ready for tw_mqtt_client_events(),
@@ -32,9 +33,11 @@
  * may not read is granted and simply delivers nothing. Only the broker's log shows the denial.
  * One exception: with "max_queued_messages 0" Mosquitto 2.0.11 closes the connection right after
  * denying a QoS 0 publish; the client sees TW_ERR_CLOSED and nothing after it is confirmed.
- * A refused CONNECT is always visible: TW_ERR_MQTT_NOT_AUTHORIZED (Mosquitto answers a wrong
- * password with return code 5). MQTT 5 would report refusals as reason code 0x87 in PUBACK/SUBACK
- * (verified with mosquitto_pub -V mqttv5); this client does not implement MQTT 5 yet.
+ * With protocol_version 5 a refused QoS 1 publish is reported: its ack has status
+ * TW_ERR_MQTT_NOT_AUTHORIZED and reason_code 0x87. QoS 0 refusals stay invisible (QoS 0 has no
+ * acknowledgement) and Mosquitto 2.0.11 still grants an unreadable SUBSCRIBE. Publish with QoS 1
+ * and MQTT 5 where a refusal must not go unnoticed. A refused CONNECT is always visible:
+ * TW_ERR_MQTT_NOT_AUTHORIZED (Mosquitto answers a wrong password with 5, or 0x87 in MQTT 5).
  *
  * Memory. All buffers are allocated by tw_mqtt_client_new(): an input buffer of max_packet_size
  * bytes, an output ring of out_buffer_size bytes, and the in-flight table of max_inflight entries.
@@ -96,11 +99,17 @@ typedef struct tw_mqtt_options {
     int reconnect;                /* non-zero: reconnect automatically (default 1) */
     uint32_t reconnect_min_ms;    /* default 500 */
     uint32_t reconnect_max_ms;    /* default 30000 */
+    /* Protocol: 4 = MQTT 3.1.1 (default; 0 means 4), 5 = MQTT 5.0. With 5 the broker's reason codes
+     * become visible: a PUBACK or SUBACK refusal (e.g. 0x87 by ACL) is reported in the ack, a
+     * DISCONNECT from the broker ends the connection with its reason in the message, and the
+     * broker's Receive Maximum / Maximum Packet Size / Maximum QoS / Retain Available / Server
+     * Keep Alive are honoured. Our Maximum Packet Size (max_packet_size) is announced to it. */
+    int protocol_version;
 } tw_mqtt_options;
 
 #define TW_MQTT_OPTIONS_INIT                                                                        \
     { TW_MQTT_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 60, 0, NULL, NULL, 0, 0, 0,               \
-      0, 0, 0, 0, 1, 500, 30000 }
+      0, 0, 0, 0, 1, 500, 30000, 4 }
 
 /* An incoming application message. Every pointer is valid only during the callback. */
 typedef struct tw_mqtt_message {
@@ -132,10 +141,14 @@ typedef struct tw_mqtt_ack {
     tw_mqtt_ack_type type;
     uint64_t token;          /* the token the request got when it was queued */
     uint16_t packet_id;      /* 0 for PINGRESP */
-    /* TW_OK: acknowledged. TW_ERR_MQTT_SUBSCRIBE_FAILED: SUBACK 0x80. TW_ERR_CLOSED: the connection
-     * ended before the ack arrived (the broker may or may not have the packet). */
+    /* TW_OK: acknowledged. TW_ERR_MQTT_SUBSCRIBE_FAILED: SUBACK 0x80 (or, MQTT 5, any SUBACK
+     * reason code >= 0x80). MQTT 5 only: TW_ERR_MQTT_NOT_AUTHORIZED (PUBACK 0x87, refused by ACL),
+     * TW_ERR_MQTT_REJECTED (another PUBACK or UNSUBACK reason code >= 0x80). TW_ERR_CLOSED: the
+     * connection ended before the ack arrived (the broker may or may not have the packet). */
     tw_status status;
     int granted_qos;         /* SUBACK: 0 or 1 granted, -1 on failure; else 0 */
+    int reason_code;         /* the code the broker sent (SUBACK return code; MQTT 5 reason code;
+                                0 for success and for PINGRESP), -1 when the connection ended */
 } tw_mqtt_ack;
 
 /*
@@ -204,6 +217,8 @@ TW_API tw_status tw_mqtt_client_disconnect(tw_mqtt_client *c, int timeout_ms);
  * a caller may keep calling step after an error: the client reconnects by itself when enabled.
  * Errors: TW_ERR_MQTT_MALFORMED, TW_ERR_MQTT_TOO_LARGE, TW_ERR_PROTOCOL, TW_ERR_MQTT_KEEPALIVE,
  * TW_ERR_MQTT_REFUSED, TW_ERR_MQTT_NOT_AUTHORIZED, TW_ERR_CLOSED, TW_ERR_TIMEOUT, transport errors.
+ * MQTT 5: a DISCONNECT from the broker ends the connection with TW_ERR_MQTT_NOT_AUTHORIZED
+ * (reason 0x87), TW_ERR_MQTT_KEEPALIVE (0x8D), TW_ERR_MQTT_TOO_LARGE (0x95) or TW_ERR_CLOSED.
  */
 TW_API tw_status tw_mqtt_client_step(tw_mqtt_client *c, int timeout_ms);
 
@@ -257,7 +272,9 @@ TW_API tw_status tw_mqtt_client_flush(tw_mqtt_client *c, int timeout_ms);
  * The confirmed watermark: the largest token T such that the broker has acknowledged T or a later
  * request of the same connection, so every packet with a token <= T queued on the current (or, once
  * disconnected, the last) connection reached the broker. 0 before the first acknowledgement.
- * Tokens of an earlier connection above its final watermark are never confirmed.
+ * When a connection ends (state callback with WAITING or DISCONNECTED), every packet with a token
+ * above the watermark read at that moment is lost for good: re-publish it. Acknowledgements on the
+ * next connection move the watermark past those old tokens without confirming them.
  */
 TW_API uint64_t tw_mqtt_client_confirmed(const tw_mqtt_client *c);
 

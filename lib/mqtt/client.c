@@ -1,4 +1,4 @@
-/* MQTT 3.1.1 client session over a tw_transport. SPDX-License-Identifier: Apache-2.0 */
+/* MQTT 3.1.1 / 5.0 client session over a tw_transport. SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -27,6 +27,14 @@ struct tw_mqtt_client {
     tw__error err;
 
     tw_mqtt_state state;
+    uint8_t version;           /* protocol level: 4 or 5 */
+    /* MQTT 5 limits announced in CONNACK (defaults when absent) */
+    uint32_t server_max_packet;
+    size_t window;             /* min(max_inflight, server Receive Maximum) */
+    uint8_t server_max_qos, server_retain;
+    uint16_t keep_alive_s;     /* effective: ours, or the server's Server Keep Alive */
+    uint32_t ping_timeout_ms;  /* effective */
+    int ping_user;             /* ping_timeout_ms was given in the options */
     int connack_wait;  /* CONNECTING: transport up, CONNACK awaited */
     int want;          /* the user asked to be connected (reconnect allowed) */
     int blocking;      /* inside connect_blocking: failures end in DISCONNECTED */
@@ -123,7 +131,7 @@ static void set_state(tw_mqtt_client *c, tw_mqtt_state s, tw_status reason)
 }
 
 static void report(tw_mqtt_client *c, tw_mqtt_ack_type type, uint64_t token, uint16_t pid,
-                   tw_status st, int granted)
+                   tw_status st, int granted, int reason)
 {
     if (!c->ack_fn) return;
     tw_mqtt_ack a;
@@ -132,6 +140,7 @@ static void report(tw_mqtt_client *c, tw_mqtt_ack_type type, uint64_t token, uin
     a.packet_id = pid;
     a.status = st;
     a.granted_qos = granted;
+    a.reason_code = reason;
     c->ack_fn(c, &a, c->ack_ud);
 }
 
@@ -152,12 +161,12 @@ static void fail_pending(tw_mqtt_client *c)
             c->inf_count--;
             c->inf_unacked--;
             report(c, (tw_mqtt_ack_type)copy.type, copy.token, copy.packet_id, TW_ERR_CLOSED,
-                   copy.type == TW_MQTT_ACK_SUBACK ? -1 : 0);
+                   copy.type == TW_MQTT_ACK_SUBACK ? -1 : 0, -1);
         } else {
             uint64_t tok = c->ping_token[c->ping_head];
             c->ping_head = (c->ping_head + 1) % MAX_PINGS;
             c->ping_count--;
-            report(c, TW_MQTT_ACK_PINGRESP, tok, 0, TW_ERR_CLOSED, 0);
+            report(c, TW_MQTT_ACK_PINGRESP, tok, 0, TW_ERR_CLOSED, 0, -1);
         }
     }
     c->inf_head = c->inf_count = c->inf_unacked = 0;
@@ -170,6 +179,12 @@ static void reset_io(tw_mqtt_client *c)
     c->in_len = 0;
     c->out_head = c->out_len = 0;
     c->connack_wait = 0;
+    c->server_max_packet = TW__MQTT_MAX_REMAINING + 5u;
+    c->window = c->inf_cap;
+    c->server_max_qos = 1;
+    c->server_retain = 1;
+    c->keep_alive_s = c->o.keep_alive_s;
+    c->ping_timeout_ms = c->o.ping_timeout_ms;
 }
 
 /*
@@ -235,7 +250,8 @@ static tw_status queue_connect(tw_mqtt_client *c)
 {
     tw__mqtt_connect k;
     memset(&k, 0, sizeof k);
-    k.level = 4;
+    k.level = c->version;
+    k.max_packet_size = c->version == 5 ? (uint32_t)c->in_cap : 0;
     k.clean_session = 1;
     k.keep_alive = c->o.keep_alive_s;
     k.client_id = (const uint8_t *)c->client_id;
@@ -314,18 +330,35 @@ static tw_status handle_ack(tw_mqtt_client *c, tw__mqtt_packet *p, uint8_t type)
         return fail(c, TW_ERR_PROTOCOL, "%s for packet id %u, which is not awaiting one",
                     tw__mqtt_type_name(p->type), (unsigned)p->packet_id);
     tw_status st = TW_OK;
-    int granted = 0;
-    if (type == TW_MQTT_ACK_SUBACK) {
+    int granted = 0, reason = p->reason_code;
+    if (type == TW_MQTT_ACK_SUBACK || (type == TW_MQTT_ACK_UNSUBACK && c->version == 5)) {
         if (p->list_len != 1)
-            return fail(c, TW_ERR_PROTOCOL, "SUBACK with %zu return codes for a SUBSCRIBE of 1 filter", p->list_len);
-        if (p->list[0] == 0x80) {
+            return fail(c, TW_ERR_PROTOCOL, "%s with %zu codes for a request of 1 filter",
+                        tw__mqtt_type_name(p->type), p->list_len);
+        reason = p->list[0];
+    }
+    if (type == TW_MQTT_ACK_SUBACK) {
+        if (reason >= 0x80) {
             st = TW_ERR_MQTT_SUBSCRIBE_FAILED;
             granted = -1;
-            tw__log(TW_LOG_WARN, MOD, "SUBSCRIBE (packet id %u) refused by the broker (SUBACK 0x80)",
-                    (unsigned)p->packet_id);
+        } else if (reason > 1) {
+            return fail(c, TW_ERR_PROTOCOL, "SUBACK granted QoS %d, more than the QoS 1 requested", reason);
         } else {
-            granted = p->list[0];
+            granted = reason;
         }
+    } else if (reason >= 0x80) {
+        st = reason == 0x87 && type == TW_MQTT_ACK_PUBACK ? TW_ERR_MQTT_NOT_AUTHORIZED : TW_ERR_MQTT_REJECTED;
+    }
+    if (st != TW_OK) {
+        if (p->props.reason_string)
+            tw__log(TW_LOG_WARN, MOD, "%s for packet id %u: reason code 0x%02x (%s): %.*s",
+                    tw__mqtt_type_name(p->type), (unsigned)p->packet_id, (unsigned)reason,
+                    tw__mqtt_reason_name((uint8_t)reason), (int)p->props.reason_string_len,
+                    (const char *)p->props.reason_string);
+        else
+            tw__log(TW_LOG_WARN, MOD, "%s for packet id %u: refused, code 0x%02x (%s)",
+                    tw__mqtt_type_name(p->type), (unsigned)p->packet_id, (unsigned)reason,
+                    tw__mqtt_reason_name((uint8_t)reason));
     }
     e->acked = 1;
     uint64_t token = e->token;
@@ -333,7 +366,7 @@ static tw_status handle_ack(tw_mqtt_client *c, tw__mqtt_packet *p, uint8_t type)
     c->inf_unacked--;
     confirm(c, token);
     pop_acked(c);
-    report(c, (tw_mqtt_ack_type)type, token, p->packet_id, st, granted);
+    report(c, (tw_mqtt_ack_type)type, token, p->packet_id, st, granted, reason);
     return TW_OK;
 }
 
@@ -345,9 +378,27 @@ static tw_status handle_packet(tw_mqtt_client *c, tw__mqtt_packet *p)
         static const char *const why[] = {"accepted", "unacceptable protocol version",
                                           "identifier rejected", "server unavailable",
                                           "bad user name or password", "not authorized"};
-        if (p->return_code) {
+        if (p->return_code && c->version == 4) {
             tw_status st = p->return_code >= 4 ? TW_ERR_MQTT_NOT_AUTHORIZED : TW_ERR_MQTT_REFUSED;
             return fail(c, st, "CONNACK return code %u (%s)", (unsigned)p->return_code, why[p->return_code]);
+        }
+        if (p->return_code) {
+            uint8_t rc = p->return_code;
+            tw_status st = (rc == 0x86 || rc == 0x87 || rc == 0x8A || rc == 0x8C) ? TW_ERR_MQTT_NOT_AUTHORIZED
+                                                                                 : TW_ERR_MQTT_REFUSED;
+            return fail(c, st, "CONNACK reason code 0x%02x (%s)%s%.*s", (unsigned)rc, tw__mqtt_reason_name(rc),
+                        p->props.reason_string ? ": " : "", (int)p->props.reason_string_len,
+                        p->props.reason_string ? (const char *)p->props.reason_string : "");
+        }
+        if (c->version == 5) {
+            const tw__mqtt_props *pp = &p->props;
+            if (TW__MQTT_HAS(*pp, 39)) c->server_max_packet = pp->max_packet_size;
+            if (TW__MQTT_HAS(*pp, 33) && pp->receive_max < c->window) c->window = pp->receive_max;
+            if (TW__MQTT_HAS(*pp, 36)) c->server_max_qos = pp->max_qos;
+            if (TW__MQTT_HAS(*pp, 37)) c->server_retain = pp->retain_available;
+            if (TW__MQTT_HAS(*pp, 19)) c->keep_alive_s = pp->server_keep_alive;
+            if (TW__MQTT_HAS(*pp, 19) && !c->ping_user && pp->server_keep_alive)
+                c->ping_timeout_ms = pp->server_keep_alive * 1000u;
         }
         c->connack_wait = 0;
         c->attempt = 0;
@@ -361,6 +412,8 @@ static tw_status handle_packet(tw_mqtt_client *c, tw__mqtt_packet *p)
         if (p->qos > 1)
             return fail(c, TW_ERR_PROTOCOL, "PUBLISH with QoS %u, above the QoS 1 this client subscribes with",
                         (unsigned)p->qos);
+        if (TW__MQTT_HAS(p->props, 35))
+            return fail(c, TW_ERR_PROTOCOL, "PUBLISH with a Topic Alias, but this client allows none");
         /* Terminate the topic in place: move it over its length prefix. */
         uint8_t *topic = (uint8_t *)p->topic - 2;
         memmove(topic, p->topic, p->topic_len);
@@ -395,7 +448,7 @@ static tw_status handle_packet(tw_mqtt_client *c, tw__mqtt_packet *p)
         c->ping_head = (c->ping_head + 1) % MAX_PINGS;
         c->ping_count--;
         confirm(c, tok);
-        report(c, TW_MQTT_ACK_PINGRESP, tok, 0, TW_OK, 0);
+        report(c, TW_MQTT_ACK_PINGRESP, tok, 0, TW_OK, 0, 0);
         return TW_OK;
     }
     case TW__MQTT_CONNACK:
@@ -404,6 +457,19 @@ static tw_status handle_packet(tw_mqtt_client *c, tw__mqtt_packet *p)
     case TW__MQTT_PUBREL:
     case TW__MQTT_PUBCOMP:
         return fail(c, TW_ERR_PROTOCOL, "%s, but this client never uses QoS 2", tw__mqtt_type_name(p->type));
+    case TW__MQTT_DISCONNECT:
+        if (c->version == 5) {
+            uint8_t rc = p->reason_code;
+            tw_status st = rc == 0x87 ? TW_ERR_MQTT_NOT_AUTHORIZED : rc == 0x8D ? TW_ERR_MQTT_KEEPALIVE
+                         : rc == 0x95 ? TW_ERR_MQTT_TOO_LARGE : TW_ERR_CLOSED;
+            return fail(c, st, "the broker sent DISCONNECT with reason code 0x%02x (%s)%s%.*s", (unsigned)rc,
+                        tw__mqtt_reason_name(rc), p->props.reason_string ? ": " : "",
+                        (int)p->props.reason_string_len,
+                        p->props.reason_string ? (const char *)p->props.reason_string : "");
+        }
+        return fail(c, TW_ERR_PROTOCOL, "the broker sent DISCONNECT, which only clients send in MQTT 3.1.1");
+    case TW__MQTT_AUTH:
+        return fail(c, TW_ERR_PROTOCOL, "the broker sent AUTH, but this client uses no enhanced authentication");
     default:
         return fail(c, TW_ERR_PROTOCOL, "the broker sent %s, which only clients send",
                     tw__mqtt_type_name(p->type));
@@ -419,7 +485,8 @@ static tw_status parse_input(tw_mqtt_client *c)
         if (ring_free(c) < 8) break; /* room for the PUBACK a packet may need: flush first */
         tw__mqtt_packet p;
         char why[160];
-        st = tw__mqtt_decode(c->in + pos, c->in_len - pos, c->o.max_packet_size, &p, NULL, why, sizeof why);
+        st = tw__mqtt_decode_v(c->version, c->in + pos, c->in_len - pos, c->o.max_packet_size, &p, NULL, why,
+                               sizeof why);
         if (st == TW_ERR_AGAIN) { st = TW_OK; break; }
         if (st != TW_OK) return fail(c, st, "malformed packet from the broker: %s", why);
         pos += p.size;
@@ -487,9 +554,9 @@ static tw_status timers(tw_mqtt_client *c)
         return TW_OK;
     }
     if (c->state != TW_MQTT_CONNECTED) return TW_OK;
-    if (c->ping_count && now - c->ping_time[c->ping_head] >= (int64_t)c->o.ping_timeout_ms)
-        return fail(c, TW_ERR_MQTT_KEEPALIVE, "no PINGRESP within %u ms", (unsigned)c->o.ping_timeout_ms);
-    if (c->o.keep_alive_s && !c->ping_count && now - c->last_tx >= (int64_t)c->o.keep_alive_s * 1000)
+    if (c->ping_count && now - c->ping_time[c->ping_head] >= (int64_t)c->ping_timeout_ms)
+        return fail(c, TW_ERR_MQTT_KEEPALIVE, "no PINGRESP within %u ms", (unsigned)c->ping_timeout_ms);
+    if (c->keep_alive_s && !c->ping_count && now - c->last_tx >= (int64_t)c->keep_alive_s * 1000)
         (void)queue_ping(c, NULL);
     return TW_OK;
 }
@@ -539,8 +606,8 @@ int tw_mqtt_client_timeout_ms(const tw_mqtt_client *c)
         return clamp_ms(c->deadline - now);
     case TW_MQTT_CONNECTED: {
         int64_t t = -1;
-        if (c->ping_count) t = c->ping_time[c->ping_head] + c->o.ping_timeout_ms - now;
-        else if (c->o.keep_alive_s) t = c->last_tx + (int64_t)c->o.keep_alive_s * 1000 - now;
+        if (c->ping_count) t = c->ping_time[c->ping_head] + c->ping_timeout_ms - now;
+        else if (c->keep_alive_s) t = c->last_tx + (int64_t)c->keep_alive_s * 1000 - now;
         else return -1;
         if (tw_transport_pending(c->t) > 0) t = 0;
         return clamp_ms(t);
@@ -629,7 +696,8 @@ static tw_status check_options(tw_mqtt_options *o)
         BADOPT("options: client id is not valid UTF-8 of at most 65535 bytes");
     if (o->username && (strlen(o->username) > 65535 || !tw__mqtt_utf8_ok((const uint8_t *)o->username, strlen(o->username))))
         BADOPT("options: user name is not valid UTF-8 of at most 65535 bytes");
-    if (o->password && !o->username) BADOPT("options: a password requires a user name (MQTT 3.1.1)");
+    if (o->password && !o->username && o->protocol_version != 5)
+        BADOPT("options: a password requires a user name (MQTT 3.1.1)");
     if (o->password_len > 65535) BADOPT("options: password longer than 65535 bytes");
     if (o->will_topic) {
         if (!tw__mqtt_topic_ok((const uint8_t *)o->will_topic, strlen(o->will_topic)))
@@ -638,6 +706,8 @@ static tw_status check_options(tw_mqtt_options *o)
         if (o->will_payload_len > 65535) BADOPT("options: will payload longer than 65535 bytes");
         if (o->will_payload_len && !o->will_payload) BADOPT("options: will payload is NULL");
     }
+    if (!o->protocol_version) o->protocol_version = 4;
+    if (o->protocol_version != 4 && o->protocol_version != 5) BADOPT("options: protocol_version must be 4 (MQTT 3.1.1) or 5");
     if (!o->max_packet_size) o->max_packet_size = 256u * 1024u;
     if (!o->out_buffer_size) o->out_buffer_size = 256u * 1024u;
     if (!o->max_inflight) o->max_inflight = 64;
@@ -695,6 +765,9 @@ tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport, cons
                (unsigned)o.out_buffer_size, need);
     }
     c->t = transport;
+    c->version = (uint8_t)o.protocol_version;
+    c->ping_user = opts->ping_timeout_ms != 0;
+    reset_io(c);
     c->next_pid = 1;
     c->next_token = 1;
     c->state = TW_MQTT_DISCONNECTED;
@@ -802,7 +875,10 @@ static tw_status check_queue(tw_mqtt_client *c, size_t size, int needs_id)
     if (!size || size > c->out_cap - RESERVE)
         return tw__err(&c->err, MOD, TW_ERR_MQTT_TOO_LARGE, "packet of %zu bytes does not fit the output buffer of %zu bytes",
                        size, c->out_cap);
-    if (needs_id && c->inf_count >= c->inf_cap)
+    if (size > c->server_max_packet)
+        return tw__err(&c->err, MOD, TW_ERR_MQTT_TOO_LARGE, "packet of %zu bytes exceeds the broker's maximum packet size %u",
+                       size, (unsigned)c->server_max_packet);
+    if (needs_id && c->inf_count >= c->window)
         return tw__err(&c->err, MOD, TW_ERR_MQTT_INFLIGHT_FULL, "%zu requests await an acknowledgement", c->inf_count);
     if (ring_free(c) < size + RESERVE) {
         tw_status st = flush_out(c);
@@ -834,15 +910,20 @@ tw_status tw_mqtt_client_publish(tw_mqtt_client *c, const char *topic, const voi
     size_t tl = strlen(topic);
     if (!tw__mqtt_topic_ok((const uint8_t *)topic, tl))
         return tw__err(&c->err, MOD, TW_ERR_INVALID_ARG, "publish: topic is empty, too long, not UTF-8 or has a wildcard");
-    size_t size = tw__mqtt_publish_size(tl, len, qos);
+    int v5 = c->version == 5;
+    if (c->state == TW_MQTT_CONNECTED && (qos > c->server_max_qos || (retain && !c->server_retain)))
+        return tw__err(&c->err, MOD, TW_ERR_UNSUPPORTED, "publish: the broker announced %s",
+                       qos > c->server_max_qos ? "Maximum QoS 0" : "Retain Available 0");
+    size_t size = tw__mqtt_publish_size_x(tl, len, qos, v5 ? 1 : 0);
     tw_status st = check_queue(c, size, qos);
     if (st) return st;
     uint16_t pid = qos ? pid_alloc(c) : 0;
-    uint32_t rem = (uint32_t)(2 + tl + (qos ? 2 : 0) + len);
+    uint32_t rem = (uint32_t)(2 + tl + (qos ? 2 : 0) + (v5 ? 1 : 0) + len);
     ring_put_header(c, (uint8_t)((TW__MQTT_PUBLISH << 4) | (qos << 1) | (retain ? 1 : 0)), rem);
     ring_put_u16(c, (uint16_t)tl);
     ring_put(c, topic, tl);
     if (qos) ring_put_u16(c, pid);
+    if (v5) ring_put(c, "", 1); /* property length 0 */
     ring_put(c, payload, len);
     uint64_t tok = qos ? add_inflight(c, TW_MQTT_ACK_PUBACK, pid) : c->next_token++;
     if (token) *token = tok;
@@ -857,12 +938,14 @@ static tw_status sub_unsub(tw_mqtt_client *c, const char *filter, int qos, int s
         return tw__err(&c->err, MOD, TW_ERR_INVALID_ARG, "%s: invalid topic filter", sub ? "subscribe" : "unsubscribe");
     if (sub && (qos < 0 || qos > 1))
         return tw__err(&c->err, MOD, TW_ERR_INVALID_ARG, "subscribe: QoS must be 0 or 1");
-    uint32_t rem = (uint32_t)(2 + 2 + fl + (sub ? 1 : 0));
+    int v5 = c->version == 5;
+    uint32_t rem = (uint32_t)(2 + (v5 ? 1 : 0) + 2 + fl + (sub ? 1 : 0));
     tw_status st = check_queue(c, 1 + tw__mqtt_varint_len(rem) + rem, 1);
     if (st) return st;
     uint16_t pid = pid_alloc(c);
     ring_put_header(c, (uint8_t)(((sub ? TW__MQTT_SUBSCRIBE : TW__MQTT_UNSUBSCRIBE) << 4) | 2), rem);
     ring_put_u16(c, pid);
+    if (v5) ring_put(c, "", 1); /* property length 0 */
     ring_put_u16(c, (uint16_t)fl);
     ring_put(c, filter, fl);
     if (sub) {

@@ -1,5 +1,6 @@
 /*
- * Private: MQTT 3.1.1 packet codec (OASIS MQTT Version 3.1.1 Plus Errata 01).
+ * Private: MQTT packet codec: 3.1.1 (OASIS MQTT Version 3.1.1 Plus Errata 01, protocol level 4)
+ * and 5.0 (OASIS MQTT Version 5.0, protocol level 5: properties and reason codes).
  *
  * Decoding is strict: a packet that breaks a MUST of the specification about its format is
  * rejected with TW_ERR_MQTT_MALFORMED and a message naming the rule; a packet larger than the
@@ -26,15 +27,35 @@ enum {
     TW__MQTT_UNSUBACK = 11,
     TW__MQTT_PINGREQ = 12,
     TW__MQTT_PINGRESP = 13,
-    TW__MQTT_DISCONNECT = 14
+    TW__MQTT_DISCONNECT = 14,
+    TW__MQTT_AUTH = 15 /* MQTT 5 only */
 };
 
 #define TW__MQTT_MAX_REMAINING 268435455u /* four bytes of variable length integer */
 #define TW__MQTT_MAX_HEADER 5u            /* type byte + four length bytes */
 
+/* MQTT 5 properties of one packet that this client looks at (others are validated and skipped). */
+typedef struct tw__mqtt_props {
+    uint64_t present;                /* bit n set: property identifier n was present */
+    uint32_t max_packet_size;        /* 39 */
+    uint32_t session_expiry;         /* 17 */
+    uint16_t receive_max;            /* 33 */
+    uint16_t topic_alias_max;        /* 34 */
+    uint16_t topic_alias;            /* 35 */
+    uint16_t server_keep_alive;      /* 19 */
+    uint8_t max_qos;                 /* 36 */
+    uint8_t retain_available;        /* 37 */
+    const uint8_t *reason_string;    /* 31 */
+    uint16_t reason_string_len;
+    const uint8_t *assigned_client_id; /* 18 */
+    uint16_t assigned_client_id_len;
+} tw__mqtt_props;
+
+#define TW__MQTT_HAS(props, id) (((props).present >> (id)) & 1u)
+
 /* CONNECT contents (encode input, decode output). Strings are (pointer, length), not terminated. */
 typedef struct tw__mqtt_connect {
-    uint8_t level;           /* protocol level: 4 */
+    uint8_t level;           /* protocol level: 4 (3.1.1) or 5 */
     uint8_t clean_session;
     uint16_t keep_alive;
     const uint8_t *client_id; uint16_t client_id_len;
@@ -46,6 +67,7 @@ typedef struct tw__mqtt_connect {
     const uint8_t *username; uint16_t username_len;
     int has_password;
     const uint8_t *password; uint16_t password_len;
+    uint32_t max_packet_size; /* level 5: Maximum Packet Size property to send (0 = none) */
 } tw__mqtt_connect;
 
 /* One decoded packet. Only the fields of its type are meaningful. */
@@ -65,6 +87,9 @@ typedef struct tw__mqtt_packet {
     const uint8_t *list; size_t list_len;
     /* CONNECT */
     tw__mqtt_connect connect;
+    /* MQTT 5: the reason code (0 when absent) and properties; SUBACK/UNSUBACK codes are in list */
+    uint8_t reason_code;
+    tw__mqtt_props props;
 } tw__mqtt_packet;
 
 /*
@@ -75,6 +100,12 @@ typedef struct tw__mqtt_packet {
  */
 tw_status tw__mqtt_decode(const uint8_t *buf, size_t len, uint32_t max_packet, tw__mqtt_packet *pkt,
                           size_t *need, char *err, size_t errlen);
+/* The same for protocol level `version` (4 or 5). A CONNECT is decoded by its own level. */
+tw_status tw__mqtt_decode_v(uint8_t version, const uint8_t *buf, size_t len, uint32_t max_packet,
+                            tw__mqtt_packet *pkt, size_t *need, char *err, size_t errlen);
+
+/* A short English name of an MQTT 5 reason code ("Not authorized", ...); "unknown" otherwise. */
+const char *tw__mqtt_reason_name(uint8_t code);
 
 /* Walks a SUBSCRIBE (with_qos = 1) or UNSUBSCRIBE (0) list validated by tw__mqtt_decode.
  * Returns 1 and advances *pos while an entry remains, else 0. */
@@ -102,6 +133,16 @@ tw_status tw__mqtt_encode_connack(uint8_t *buf, size_t cap, int session_present,
 tw_status tw__mqtt_encode_publish(uint8_t *buf, size_t cap, const uint8_t *topic, uint16_t topic_len,
                                   const void *payload, size_t payload_len, int qos, int retain,
                                   int dup, uint16_t packet_id, size_t *len);
+/* Level 5: the same with an empty property list. */
+tw_status tw__mqtt_encode_publish5(uint8_t *buf, size_t cap, const uint8_t *topic, uint16_t topic_len,
+                                   const void *payload, size_t payload_len, int qos, int retain,
+                                   int dup, uint16_t packet_id, size_t *len);
+/* Level 5 acknowledgements with a reason code and no properties: PUBACK..PUBCOMP, DISCONNECT;
+ * SUBACK / UNSUBACK with n reason codes. */
+tw_status tw__mqtt_encode_reason5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                                  uint8_t reason, size_t *len);
+tw_status tw__mqtt_encode_codes5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                                 const uint8_t *codes, size_t n, size_t *len);
 /* PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: type byte + packet id. */
 tw_status tw__mqtt_encode_ack(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id, size_t *len);
 /* SUBSCRIBE (qos array used) or UNSUBSCRIBE (qos NULL) of n filters. */
@@ -122,8 +163,10 @@ tw_status tw__mqtt_encode_empty(uint8_t *buf, size_t cap, uint8_t type, size_t *
  */
 size_t tw__mqtt_publish_head(uint8_t *hdr, const uint8_t *topic, uint16_t topic_len,
                              size_t payload_len, int qos, int retain, int dup, uint16_t packet_id);
-/* Size of the whole PUBLISH packet, or 0 when it would exceed the protocol maximum. */
+/* Size of the whole PUBLISH packet, or 0 when it would exceed the protocol maximum. `extra` bytes
+ * (the level 5 property length byte) are added to the variable header. */
 size_t tw__mqtt_publish_size(size_t topic_len, size_t payload_len, int qos);
+size_t tw__mqtt_publish_size_x(size_t topic_len, size_t payload_len, int qos, size_t extra);
 
 /* "CONNECT", "PUBLISH", ...; "reserved" for 0 and 15. */
 const char *tw__mqtt_type_name(uint8_t type);

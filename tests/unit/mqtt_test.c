@@ -1041,6 +1041,236 @@ static void test_options_validation(void **state)
     free(m);
 }
 
+/* ---- MQTT 5 -------------------------------------------------------------------------------- */
+
+static tw__mqtt_packet decode5_ok(const uint8_t *buf, size_t len)
+{
+    tw__mqtt_packet p;
+    char err[160];
+    tw_status st = tw__mqtt_decode_v(5, buf, len, 1u << 20, &p, NULL, err, sizeof err);
+    if (st != TW_OK) print_message("decode5 failed: %s (%s)\n", tw_status_name(st), err);
+    assert_int_equal(st, TW_OK);
+    assert_int_equal(p.size, len);
+    return p;
+}
+
+#define EXPECT_MALFORMED5(...)                                                                     \
+    do {                                                                                           \
+        const uint8_t b_[] = {__VA_ARGS__};                                                        \
+        tw__mqtt_packet p_;                                                                        \
+        char e_[160] = "";                                                                         \
+        tw_status s_ = tw__mqtt_decode_v(5, b_, sizeof b_, 1u << 20, &p_, NULL, e_, sizeof e_);     \
+        if (s_ != TW_ERR_MQTT_MALFORMED) print_message("line %d: got %s\n", __LINE__, tw_status_name(s_)); \
+        assert_int_equal(s_, TW_ERR_MQTT_MALFORMED);                                               \
+        assert_true(strlen(e_) > 5);                                                               \
+    } while (0)
+
+static void test_v5_codec(void **state)
+{
+    (void)state;
+    uint8_t buf[256];
+    size_t len;
+    /* CONNECT level 5 with Maximum Packet Size and a will */
+    tw__mqtt_connect c;
+    memset(&c, 0, sizeof c);
+    c.level = 5;
+    c.clean_session = 1;
+    c.keep_alive = 9;
+    c.client_id = (const uint8_t *)"v5";
+    c.client_id_len = 2;
+    c.has_will = 1;
+    c.will_topic = (const uint8_t *)"w";
+    c.will_topic_len = 1;
+    c.will_payload = (const uint8_t *)"x";
+    c.will_payload_len = 1;
+    c.max_packet_size = 70000;
+    assert_int_equal(tw__mqtt_encode_connect(buf, sizeof buf, &c, &len), TW_OK);
+    tw__mqtt_packet p = decode5_ok(buf, len);
+    assert_int_equal(p.connect.level, 5);
+    assert_int_equal(p.connect.max_packet_size, 70000);
+    assert_true(TW__MQTT_HAS(p.props, 39));
+    assert_memory_equal(p.connect.will_topic, "w", 1);
+    /* the same bytes are not a level 4 packet of another meaning: decoded by their own level */
+    assert_int_equal(decode_ok(buf, len).connect.level, 5);
+    /* PUBLISH with an empty property list */
+    assert_int_equal(tw__mqtt_encode_publish5(buf, sizeof buf, (const uint8_t *)"a/b", 3, "pay", 3, 1, 0, 0, 5, &len), TW_OK);
+    p = decode5_ok(buf, len);
+    assert_int_equal(p.packet_id, 5);
+    assert_int_equal(p.payload_len, 3);
+    assert_memory_equal(p.payload, "pay", 3);
+    /* read as level 4, the property byte would be payload: the level matters */
+    assert_int_equal(decode_ok(buf, len).payload_len, 4);
+    /* PUBACK with reason 0x87 */
+    assert_int_equal(tw__mqtt_encode_reason5(buf, sizeof buf, TW__MQTT_PUBACK, 9, 0x87, &len), TW_OK);
+    p = decode5_ok(buf, len);
+    assert_int_equal(p.packet_id, 9);
+    assert_int_equal(p.reason_code, 0x87);
+    assert_string_equal(tw__mqtt_reason_name(0x87), "Not authorized");
+    /* PUBACK with a reason string and a user property */
+    const uint8_t pa[] = {0x40, 0x12, 0, 9, 0x87, 0x0E, 31, 0, 3, 'a', 'c', 'l', 38, 0, 1, 'k', 0, 2, 'v', 'v'};
+    assert_int_equal(sizeof pa, 20);
+    p = decode5_ok(pa, sizeof pa);
+    assert_int_equal(p.props.reason_string_len, 3);
+    assert_memory_equal(p.props.reason_string, "acl", 3);
+    /* short forms: PUBACK of 2 bytes is success, DISCONNECT of 0 bytes is normal */
+    const uint8_t pa2[] = {0x40, 0x02, 0, 9};
+    assert_int_equal(decode5_ok(pa2, sizeof pa2).reason_code, 0);
+    const uint8_t dc[] = {0xE0, 0x00};
+    assert_int_equal(decode5_ok(dc, sizeof dc).reason_code, 0);
+    assert_int_equal(tw__mqtt_encode_reason5(buf, sizeof buf, TW__MQTT_DISCONNECT, 0, 0x8B, &len), TW_OK);
+    assert_int_equal(decode5_ok(buf, len).reason_code, 0x8B);
+    /* SUBACK / UNSUBACK codes */
+    const uint8_t codes[] = {0x01, 0x87};
+    assert_int_equal(tw__mqtt_encode_codes5(buf, sizeof buf, TW__MQTT_SUBACK, 3, codes, 2, &len), TW_OK);
+    p = decode5_ok(buf, len);
+    assert_int_equal(p.list_len, 2);
+    assert_int_equal(p.list[1], 0x87);
+    const uint8_t ucodes[] = {0x11};
+    assert_int_equal(tw__mqtt_encode_codes5(buf, sizeof buf, TW__MQTT_UNSUBACK, 3, ucodes, 1, &len), TW_OK);
+    assert_int_equal(decode5_ok(buf, len).list[0], 0x11);
+    /* CONNACK with properties */
+    const uint8_t ca[] = {0x20, 0x0E, 0x00, 0x00, 0x0B, 33, 0, 2, 39, 0, 0, 0, 100, 19, 0, 7};
+    p = decode5_ok(ca, sizeof ca);
+    assert_int_equal(p.props.receive_max, 2);
+    assert_int_equal(p.props.max_packet_size, 100);
+    assert_int_equal(p.props.server_keep_alive, 7);
+    /* rejections */
+    EXPECT_MALFORMED5(0x40, 0x04, 0, 9, 0x87, 0x05);                 /* property length too long */
+    EXPECT_MALFORMED5(0x40, 0x07, 0, 9, 0x00, 0x03, 35, 0, 1);       /* Topic Alias not allowed in PUBACK */
+    EXPECT_MALFORMED5(0x40, 0x03, 0, 9, 0x42);                       /* invalid PUBACK reason code */
+    EXPECT_MALFORMED5(0x20, 0x09, 0, 0, 0x06, 33, 0, 1, 33, 0, 1);    /* duplicate Receive Maximum */
+    EXPECT_MALFORMED5(0x20, 0x06, 0, 0, 0x03, 33, 0, 0);             /* Receive Maximum 0 */
+    EXPECT_MALFORMED5(0x20, 0x05, 0, 0, 0x02, 36, 2);                /* Maximum QoS 2 is not 0/1 */
+    EXPECT_MALFORMED5(0x20, 0x02, 0, 0);                             /* CONNACK without properties */
+    EXPECT_MALFORMED5(0x20, 0x03, 0, 0x05, 0);                       /* level 4 return code 5 */
+    EXPECT_MALFORMED5(0x20, 0x05, 0, 0, 0x02, 99, 0);                /* unknown property */
+    EXPECT_MALFORMED5(0x20, 0x08, 0, 0, 0x05, 31, 0, 2, 0xC0, 0x80); /* reason string not UTF-8 */
+    EXPECT_MALFORMED5(0x90, 0x04, 0, 1, 0, 0x03);                    /* invalid SUBACK code */
+    EXPECT_MALFORMED5(0x30, 0x04, 0, 0, 0, 'x');                     /* empty topic without alias */
+    EXPECT_MALFORMED5(0x82, 0x07, 0, 1, 0, 0, 1, 'a', 0xC0);         /* subscription options reserved */
+    EXPECT_MALFORMED5(0xE0, 0x01, 0x05);                             /* invalid DISCONNECT reason */
+    EXPECT_MALFORMED5(0xE0, 0x03, 0x00, 0x01, 0xFF);                 /* property id varint cut */
+    EXPECT_MALFORMED(0xF0, 0x00);                                    /* AUTH is reserved in 3.1.1 */
+    const uint8_t auth[] = {0xF0, 0x00};
+    assert_int_equal(decode5_ok(auth, sizeof auth).type, TW__MQTT_AUTH);
+}
+
+static void test_v5_session(void **state)
+{
+    (void)state;
+    tw_mqtt_options o = TW_MQTT_OPTIONS_INIT;
+    o.host = "h";
+    o.port = 1;
+    o.protocol_version = 5;
+    o.max_packet_size = 5000;
+    fixture *f = fx_new(&o);
+    assert_int_equal(tw_mqtt_client_connect(f->c), TW_OK);
+    tw__mqtt_packet p = mt_take(f->m);
+    assert_int_equal(p.connect.level, 5);
+    assert_int_equal(p.connect.max_packet_size, 5000);
+    /* CONNACK: Receive Maximum 2, Maximum Packet Size 100, Server Keep Alive 7 s */
+    const uint8_t ca[] = {0x20, 0x0E, 0x00, 0x00, 0x0B, 33, 0, 2, 39, 0, 0, 0, 100, 19, 0, 7};
+    mt_send(f->m, ca, sizeof ca);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_OK);
+    assert_int_equal(tw_mqtt_client_state(f->c), TW_MQTT_CONNECTED);
+    assert_int_equal(tw_mqtt_client_timeout_ms(f->c), 7000);
+    uint64_t t1, t2;
+    assert_int_equal(tw_mqtt_client_publish(f->c, "a", "1", 1, 1, 0, &t1), TW_OK);
+    assert_int_equal(tw_mqtt_client_publish(f->c, "a", "2", 1, 1, 0, &t2), TW_OK);
+    assert_int_equal(tw_mqtt_client_publish(f->c, "a", "3", 1, 1, 0, NULL), TW_ERR_MQTT_INFLIGHT_FULL);
+    static uint8_t big[200];
+    assert_int_equal(tw_mqtt_client_publish(f->c, "a", big, sizeof big, 0, 0, NULL), TW_ERR_MQTT_TOO_LARGE);
+    assert_non_null(strstr(tw_mqtt_client_last_error(f->c), "broker's maximum packet size"));
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_OK);
+    tw__mqtt_packet p1, p2;
+    {
+        tw__mqtt_packet q;
+        assert_int_equal(tw__mqtt_decode_v(5, f->m->c2s + mt_taken, f->m->c2s_len - mt_taken, 1u << 20, &q, NULL, NULL, 0), TW_OK);
+        mt_taken += q.size;
+        p1 = q;
+        assert_int_equal(tw__mqtt_decode_v(5, f->m->c2s + mt_taken, f->m->c2s_len - mt_taken, 1u << 20, &q, NULL, NULL, 0), TW_OK);
+        mt_taken += q.size;
+        p2 = q;
+    }
+    assert_int_equal(p1.payload_len, 1); /* the property byte was not taken as payload */
+    assert_memory_equal(p1.payload, "1", 1);
+    /* the first refused by ACL (0x87), the second accepted with "no matching subscribers" */
+    uint8_t b[16];
+    size_t len;
+    assert_int_equal(tw__mqtt_encode_reason5(b, sizeof b, TW__MQTT_PUBACK, p1.packet_id, 0x87, &len), TW_OK);
+    mt_send(f->m, b, len);
+    assert_int_equal(tw__mqtt_encode_reason5(b, sizeof b, TW__MQTT_PUBACK, p2.packet_id, 0x10, &len), TW_OK);
+    mt_send(f->m, b, len);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_OK);
+    assert_int_equal(f->ev.nacks, 2);
+    assert_int_equal(f->ev.acks[0].token, t1);
+    assert_int_equal(f->ev.acks[0].status, TW_ERR_MQTT_NOT_AUTHORIZED);
+    assert_int_equal(f->ev.acks[0].reason_code, 0x87);
+    assert_int_equal(f->ev.acks[1].status, TW_OK);
+    assert_int_equal(f->ev.acks[1].reason_code, 0x10);
+    /* SUBSCRIBE carries a property length; SUBACK 0x87 fails it */
+    assert_int_equal(tw_mqtt_client_subscribe(f->c, "s/#", 1, NULL), TW_OK);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_OK);
+    tw__mqtt_packet sp;
+    assert_int_equal(tw__mqtt_decode_v(5, f->m->c2s + mt_taken, f->m->c2s_len - mt_taken, 1u << 20, &sp, NULL, NULL, 0), TW_OK);
+    mt_taken += sp.size;
+    assert_int_equal(sp.type, TW__MQTT_SUBSCRIBE);
+    uint8_t code = 0x87;
+    assert_int_equal(tw__mqtt_encode_codes5(b, sizeof b, TW__MQTT_SUBACK, sp.packet_id, &code, 1, &len), TW_OK);
+    mt_send(f->m, b, len);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_OK);
+    assert_int_equal(f->ev.acks[2].status, TW_ERR_MQTT_SUBSCRIBE_FAILED);
+    assert_int_equal(f->ev.acks[2].reason_code, 0x87);
+    /* an incoming PUBLISH with properties; a Topic Alias is refused */
+    const uint8_t in[] = {0x30, 0x0A, 0, 1, 't', 0x05, 2, 0, 0, 0, 9, 'z'}; /* Message Expiry 9 */
+    mt_send(f->m, in, sizeof in);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_OK);
+    assert_int_equal(f->ev.nmsgs, 1);
+    assert_int_equal(f->ev.payload_len[0], 1);
+    assert_int_equal(f->ev.payloads[0][0], 'z');
+    /* DISCONNECT from the broker with a reason */
+    const uint8_t dc[] = {0xE0, 0x08, 0x87, 0x06, 31, 0, 3, 'a', 'c', 'l'};
+    mt_send(f->m, dc, sizeof dc);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_ERR_MQTT_NOT_AUTHORIZED);
+    assert_non_null(strstr(tw_mqtt_client_last_error(f->c), "0x87"));
+    assert_non_null(strstr(tw_mqtt_client_last_error(f->c), "acl"));
+    fx_free(f);
+
+    /* CONNACK refusals */
+    f = fx_new(&o);
+    assert_int_equal(tw_mqtt_client_connect(f->c), TW_OK);
+    const uint8_t bad[] = {0x20, 0x03, 0x00, 0x86, 0x00};
+    mt_send(f->m, bad, sizeof bad);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_ERR_MQTT_NOT_AUTHORIZED);
+    assert_non_null(strstr(tw_mqtt_client_last_error(f->c), "0x86"));
+    fx_free(f);
+    f = fx_new(&o);
+    assert_int_equal(tw_mqtt_client_connect(f->c), TW_OK);
+    const uint8_t busy[] = {0x20, 0x03, 0x00, 0x89, 0x00};
+    mt_send(f->m, busy, sizeof busy);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_ERR_MQTT_REFUSED);
+    fx_free(f);
+    /* a Topic Alias from the broker is a protocol error (we allow none) */
+    f = fx_new(&o);
+    assert_int_equal(tw_mqtt_client_connect(f->c), TW_OK);
+    const uint8_t ok[] = {0x20, 0x03, 0x00, 0x00, 0x00};
+    mt_send(f->m, ok, sizeof ok);
+    const uint8_t alias[] = {0x30, 0x07, 0, 0, 0x03, 35, 0, 1, 'q'};
+    mt_send(f->m, alias, sizeof alias);
+    assert_int_equal(tw_mqtt_client_process(f->c), TW_ERR_PROTOCOL);
+    assert_non_null(strstr(tw_mqtt_client_last_error(f->c), "Topic Alias"));
+    fx_free(f);
+    /* protocol_version other than 4/5 */
+    o.protocol_version = 3;
+    memt *m = calloc(1, sizeof *m);
+    tw_transport *t;
+    assert_int_equal(tw_transport_new_custom(&t, &mt_ops, m), TW_OK);
+    tw_mqtt_client *c;
+    assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_INVALID_ARG);
+    tw_transport_free(t);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1061,6 +1291,8 @@ int main(void)
         cmocka_unit_test(test_session_keepalive),
         cmocka_unit_test(test_session_reconnect_backoff),
         cmocka_unit_test(test_options_validation),
+        cmocka_unit_test(test_v5_codec),
+        cmocka_unit_test(test_v5_session),
     };
     return cmocka_run_group_tests(tests, setup_init, teardown_init);
 }
