@@ -589,7 +589,8 @@ unsigned tw_mqtt_client_events(const tw_mqtt_client *c)
     if (tw_mqtt_client_fd(c) < 0) return 0;
     unsigned ev = tw_transport_events(c->t);
     if (c->state == TW_MQTT_CONNECTING && !c->connack_wait) return ev;
-    ev |= TW_POLL_IN;
+    /* Input is read only while there is room for it and for the PUBACKs it may need. */
+    if (c->in_len < c->in_cap && ring_free(c) >= 8) ev |= TW_POLL_IN;
     if (c->out_len) ev |= TW_POLL_OUT;
     return ev;
 }
