@@ -31,6 +31,7 @@ typedef struct broker {
 } broker;
 
 static broker B;
+static char *g_extra_dir; /* a test's own temporary directory, removed by teardown */
 static pid_t g_peers[16];
 static int g_npeers;
 
@@ -271,6 +272,9 @@ static int teardown(void **state)
     for (int i = 0; i < g_npeers; i++) twt_stop(g_peers[i]);
     g_npeers = 0;
     broker_cleanup(&B);
+    if (g_extra_dir) twt_rmtree(g_extra_dir);
+    free(g_extra_dir);
+    g_extra_dir = NULL;
     tw_shutdown();
     return 0;
 }
@@ -553,7 +557,7 @@ static void test_password_auth(void **state)
 {
     (void)state;
     require_peers();
-    char *dir = twt_mkdtemp("tw-mqtt-pw");
+    char *dir = g_extra_dir = twt_mkdtemp("tw-mqtt-pw");
     assert_non_null(dir);
     char pw[600], extra[800];
     snprintf(pw, sizeof pw, "%s/passwd", dir);
@@ -585,14 +589,12 @@ static void test_password_auth(void **state)
     assert_int_equal(tw_mqtt_client_connect_blocking(c, 5000), TW_OK);
     assert_int_equal(tw_mqtt_client_disconnect(c, 1000), TW_OK);
     tw_mqtt_client_free(c);
-    twt_rmtree(dir);
-    free(dir);
 }
 
 /* Starts a broker with users dev (may write and read tw/allowed/#) and spy (may read #). */
-static char *acl_broker(const char *more)
+static void acl_broker(const char *more)
 {
-    char *dir = twt_mkdtemp("tw-mqtt-acl");
+    char *dir = g_extra_dir = twt_mkdtemp("tw-mqtt-acl");
     assert_non_null(dir);
     char pw[600], acl[600], extra[1600];
     snprintf(pw, sizeof pw, "%s/passwd", dir);
@@ -605,7 +607,6 @@ static char *acl_broker(const char *more)
     fclose(f);
     snprintf(extra, sizeof extra, "allow_anonymous false\npassword_file %s\nacl_file %s\n%s", pw, acl, more);
     broker_start(&B, extra);
-    return dir;
 }
 
 static tw_mqtt_client *acl_client(rec *r)
@@ -631,7 +632,7 @@ static void test_acl_refusals_are_silent_in_3_1_1(void **state)
     (void)state;
     require_peers();
     /* the broker's default queue limit; see the next test for "max_queued_messages 0" */
-    char *dir = acl_broker("max_queued_messages 1000");
+    acl_broker("max_queued_messages 1000");
     const char *out = sub_start("spy", "tw/#", "spy", "spypw");
     rec *r = calloc(1, sizeof *r);
     tw_mqtt_client *c = acl_client(r);
@@ -664,8 +665,6 @@ static void test_acl_refusals_are_silent_in_3_1_1(void **state)
     free(got);
     tw_mqtt_client_free(c);
     free(r);
-    twt_rmtree(dir);
-    free(dir);
 }
 
 /*
@@ -678,7 +677,7 @@ static void test_acl_denied_qos0_closes_with_unlimited_queue(void **state)
 {
     (void)state;
     require_peers();
-    char *dir = acl_broker("max_queued_messages 0");
+    acl_broker("max_queued_messages 0");
     rec *r = calloc(1, sizeof *r);
     tw_mqtt_client *c = acl_client(r);
     uint64_t t_ok, t_after;
@@ -695,8 +694,6 @@ static void test_acl_denied_qos0_closes_with_unlimited_queue(void **state)
     assert_int_equal(tw_mqtt_client_confirmed(c), t_ok); /* nothing after the refusal confirmed */
     tw_mqtt_client_free(c);
     free(r);
-    twt_rmtree(dir);
-    free(dir);
 }
 
 /* ---- MQTT 5 -------------------------------------------------------------------------------- */
@@ -731,7 +728,7 @@ static void test_v5_acl_refusals_are_reported(void **state)
     (void)state;
     require_peers();
     g_proto = 5;
-    char *dir = acl_broker("max_queued_messages 1000");
+    acl_broker("max_queued_messages 1000");
     const char *out = sub_start("spy", "tw/#", "spy", "spypw");
     rec *r = calloc(1, sizeof *r);
     tw_mqtt_client *c = acl_client(r);
@@ -764,8 +761,6 @@ static void test_v5_acl_refusals_are_reported(void **state)
     free(got);
     tw_mqtt_client_free(c);
     free(r);
-    twt_rmtree(dir);
-    free(dir);
 }
 
 int main(void)
