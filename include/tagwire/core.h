@@ -108,6 +108,7 @@ typedef enum tw_status {
     TW_ERR_MQTT_KEEPALIVE = -155,      /* no response to PINGREQ within the keep-alive */
     TW_ERR_MQTT_NOT_CONNECTED = -156,  /* the session is not connected */
     TW_ERR_MQTT_INFLIGHT_FULL = -157,  /* the QoS 1 in-flight window is full */
+    TW_ERR_MQTT_REJECTED = -158,       /* the broker rejected a request (MQTT 5 reason code) */
 
     /* modbus / adapters: -200 .. -249 */
     TW_ERR_MODBUS_EXCEPTION = -200,    /* the device answered with a Modbus exception */

@@ -53,6 +53,7 @@
     X(TW_ERR_MQTT_KEEPALIVE, "MQTT keep-alive timed out")                                    \
     X(TW_ERR_MQTT_NOT_CONNECTED, "MQTT session not connected")                               \
     X(TW_ERR_MQTT_INFLIGHT_FULL, "MQTT in-flight window full")                               \
+    X(TW_ERR_MQTT_REJECTED, "MQTT request rejected by broker")                               \
     X(TW_ERR_MODBUS_EXCEPTION, "Modbus exception response")                                  \
     X(TW_ERR_ADDRESS, "invalid tag address")                                                 \
     X(TW_ERR_ADAPTER, "adapter error")                                                       \
