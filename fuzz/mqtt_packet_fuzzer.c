@@ -18,13 +18,6 @@
 #include "tagwire/mqtt.h"
 #include "tagwire/sys/transport.h"
 
-/*
- * The module's sources are compiled into this file so that libFuzzer's coverage instrumentation
- * (-fsanitize=fuzzer applies to the fuzzer's own sources only) sees the decoder and the session.
- * The static library's copies of these objects are then not linked in.
- */
-#include "mqtt/codec.c"
-#include "mqtt/client.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

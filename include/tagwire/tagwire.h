@@ -19,6 +19,7 @@
 #include "tag.h"
 #include "sparkplug.h"
 #include "config.h"
+#include "mqtt.h"
 #include "transport.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
