@@ -28,7 +28,7 @@ static bool check_field(const char *name, const char *v, size_t max, const char 
         if (is_alnum(c)) continue;
         if (i > 0 && strchr(extra, c) && c != '\0') continue;
         if (why) {
-            if ((unsigned char)c >= 0x21 && (unsigned char)c < 0x7f)
+            if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f)
                 snprintf(why, why_size,
                          "%s: character '%c' at offset %zu is not allowed (allowed: A-Z a-z 0-9 %s%s)",
                          name, c, i, extra, i == 0 ? "; the first must be alphanumeric" : "");
