@@ -251,6 +251,8 @@ static tw_status curl_status(tw_enroll *e, CURLcode rc, const char *errbuf, bool
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
         if (client_cert && looks_like_cert_alert(m))
             return tw__err(&e->err, MOD, TW_ERR_EST_AUTH,
                            "%s: the EST server refused our client certificate: %s", url, m);
@@ -258,7 +260,7 @@ static tw_status curl_status(tw_enroll *e, CURLcode rc, const char *errbuf, bool
             return tw__err(&e->err, MOD, TW_ERR_TLS_HANDSHAKE, "%s: TLS handshake failed: %s", url, m);
         return tw__err(&e->err, MOD, TW_ERR_IO, "%s: connection failed: %s", url, m);
     default:
-        return tw__err(&e->err, MOD, TW_ERR_EST, "%s: %s", url, m);
+        return tw__err(&e->err, MOD, TW_ERR_EST, "%s: curl error %d: %s", url, (int)rc, m);
     }
 }
 
@@ -267,6 +269,46 @@ typedef struct est_auth {
     const char *key_file;
     bool basic;
 } est_auth;
+
+static void set_tls(tw_enroll *e, CURL *c, const est_auth *auth)
+{
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)TW__MIN(e->timeout_ms, 10000u));
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (e->server_ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, e->server_ca_file);
+    if (!e->use_system_trust) curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+    if (auth->cert_file) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, auth->cert_file);
+        curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(c, CURLOPT_SSLKEY, auth->key_file);
+        curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+}
+
+/*
+ * With TLS 1.3 a server checks our certificate after our side of the handshake has finished; when
+ * it refuses, it sends an alert and closes, and a request already being written may only see a
+ * connection reset, the alert lost. To tell "certificate refused" from a network failure, this
+ * probe repeats just the handshake with TLS 1.2, where the server decides inside the handshake.
+ * Returns true when the server refused our certificate (errbuf gets its words).
+ */
+static bool probe_cert_refused(tw_enroll *e, const char *url, const est_auth *auth, char *errbuf)
+{
+    CURL *c = curl_easy_init();
+    if (!c) return false;
+    errbuf[0] = '\0';
+    set_tls(e, c, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    return rc != CURLE_OK && looks_like_cert_alert(errbuf);
+}
 
 /* One HTTP exchange. Transport failures return their status; any HTTP answer returns TW_OK. */
 static tw_status http_once(tw_enroll *e, const char *op, const char *body, size_t body_len,
@@ -286,23 +328,11 @@ static tw_status http_once(tw_enroll *e, const char *op, const char *body, size_
         hdrs = curl_slist_append(hdrs, "Content-Type: application/pkcs10");
         hdrs = curl_slist_append(hdrs, "Content-Transfer-Encoding: base64");
     }
+    set_tls(e, c, auth);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)TW__MIN(e->timeout_ms, 10000u));
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (e->server_ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, e->server_ca_file);
-    if (!e->use_system_trust) curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-    if (auth->cert_file) {
-        curl_easy_setopt(c, CURLOPT_SSLCERT, auth->cert_file);
-        curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-        curl_easy_setopt(c, CURLOPT_SSLKEY, auth->key_file);
-        curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-    }
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1); /* RFC 7030: HTTP/1.1 */
     if (auth->basic && e->username) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(c, CURLOPT_USERNAME, e->username);
@@ -323,6 +353,15 @@ static tw_status http_once(tw_enroll *e, const char *op, const char *body, size_
     tw_status st = TW_OK;
     if (rc != CURLE_OK) {
         if (resp->too_large) rc = CURLE_WRITE_ERROR;
+        bool transport = rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
+                         rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM;
+        if (auth->cert_file && transport && !looks_like_cert_alert(errbuf)) {
+            char probe[CURL_ERROR_SIZE];
+            if (probe_cert_refused(e, url, auth, probe)) {
+                tw__log(TW_LOG_DEBUG, MOD, "%s; the TLS 1.2 probe says: %s", errbuf, probe);
+                memcpy(errbuf, probe, sizeof probe);
+            }
+        }
         st = curl_status(e, rc, errbuf, auth->cert_file != NULL, url);
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -804,7 +843,7 @@ tw_status tw_enroll_step(tw_enroll *e, int64_t now)
     if (st == TW_ERR_EST_RETRY_LATER) {
         delay = e->retry_after_s;
     } else {
-        delay = tw__backoff_ms(e->step_failures, e->backoff_base_ms, e->backoff_cap_ms, NULL, NULL) / 1000;
+        delay = (tw__backoff_ms(e->step_failures, e->backoff_base_ms, e->backoff_cap_ms, NULL, NULL) + 999) / 1000;
         if (e->step_failures < 30) e->step_failures++;
     }
     if (delay < 1) delay = 1;
