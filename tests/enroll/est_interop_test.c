@@ -7,6 +7,7 @@
  * certificate for another key, 503.
  */
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -549,6 +550,50 @@ static void test_renewal_step(void **state)
     tw_enroll_free(e);
 }
 
+/* A 2-minute certificate renewed by the step function on the real clock, before it expires. */
+static void test_short_lived_renewal(void **state)
+{
+    (void)state;
+    start_fake("short", "120");
+    char dir[512];
+    new_creds(dir, sizeof dir);
+    tw_enroll_options o;
+    events ev;
+    opts(&o, g_fake_url, dir, &ev);
+    o.username = "dev";
+    o.password = "x";
+    o.renew_fraction = 0.25; /* renew after 30 s rather than 80 s, to keep the test short */
+    tw_enroll *e = make(&o);
+    expect(e, tw_enroll_enroll(e), TW_OK);
+    tw_credential_info first, info;
+    inspect(dir, &first);
+    assert_true(first.has_current);
+    assert_true(first.not_after - first.not_before >= 115 && first.not_after - first.not_before <= 125);
+    assert_string_equal(first.uri, "urn:tagwire:acme:p7:SN42");
+    int64_t renewed_at = 0;
+    for (int i = 0; i < 240 && !renewed_at; i++) { /* at most 60 s */
+        tw_status st = tw_enroll_step(e, 0);
+        if (st != TW_OK) print_error("step: %s\n", tw_enroll_last_error(e));
+        assert_int_equal(st, TW_OK);
+        if (ev.count[TW_ENROLL_EVENT_RENEWED]) renewed_at = (int64_t)time(NULL);
+        else usleep(250 * 1000);
+    }
+    assert_true(renewed_at != 0);
+    assert_true(renewed_at >= tw_enroll_renew_time(first.not_before, first.not_after, 0.25)); /* not early */
+    assert_true(renewed_at < first.not_after);  /* before expiry */
+    assert_int_equal(ev.count[TW_ENROLL_EVENT_EXPIRING], 1);
+    assert_int_equal(ev.count[TW_ENROLL_EVENT_EXPIRED], 0);
+    expect(e, tw_enroll_commit(e), TW_OK);
+    inspect(dir, &info);
+    assert_true(info.has_current);
+    assert_true(info.not_after > first.not_after);
+    assert_string_not_equal(info.serial, first.serial);
+    /* the new one is not due yet */
+    expect(e, tw_enroll_step(e, 0), TW_OK);
+    assert_int_equal(ev.count[TW_ENROLL_EVENT_RENEWED], 1);
+    tw_enroll_free(e);
+}
+
 static void test_cli(void **state)
 {
     (void)state;
@@ -591,6 +636,7 @@ int main(void)
         cmocka_unit_test_teardown(test_key_mismatch, stop_fake),
         cmocka_unit_test_teardown(test_reenroll, stop_fake),
         cmocka_unit_test_teardown(test_renewal_step, stop_fake),
+        cmocka_unit_test_teardown(test_short_lived_renewal, stop_fake),
         cmocka_unit_test_teardown(test_cli, stop_fake),
     };
     return cmocka_run_group_tests_name("est_interop", tests, group_setup, group_teardown);

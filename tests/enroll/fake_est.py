@@ -15,6 +15,7 @@ modes (they apply to POST /simpleenroll and /simplereenroll; GET /cacerts always
   not-pkcs7     200 with the base64 of a certificate (DER) instead of a PKCS#7
   wrong-key     issue a certificate, but for another key than the CSR's
   server-error  503 without Retry-After (a plain server failure)
+  short N       issue certificates valid for N seconds from now (openssl ca -enddate)
 Every request is appended to PKI_DIR/fake_est.log as "METHOD PATH STATUS".
 """
 import base64
@@ -24,6 +25,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 
 port = int(sys.argv[1])
 pki = sys.argv[2]
@@ -61,6 +63,22 @@ def issue(csr_der):
         else:
             run("openssl", "req", "-inform", "DER", "-in", csr, "-out", os.path.join(d, "req.pem"))
         cert = os.path.join(d, "cert.pem")
+        if mode == "short":
+            cnf = os.path.join(d, "ca.cnf")
+            with open(cnf, "w") as f:
+                f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\nnew_certs_dir = %s\n"
+                        "serial = %s/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+                        "copy_extensions = copy\n[p]\ncommonName = supplied\nserialNumber = optional\n" % (d, d, d))
+            open(os.path.join(d, "index.txt"), "w").close()
+            with open(os.path.join(d, "serial"), "w") as f:
+                f.write("%04X\n" % (0x1000 + state["posts"]))
+            fmt = "%y%m%d%H%M%SZ"
+            now = time.time()
+            run("openssl", "ca", "-batch", "-config", cnf, "-in", os.path.join(d, "req.pem"),
+                "-cert", os.path.join(pki, "ca.pem"), "-keyfile", os.path.join(pki, "ca.key"),
+                "-preserveDN", "-notext", "-startdate", time.strftime(fmt, time.gmtime(now - 1)),
+                "-enddate", time.strftime(fmt, time.gmtime(now + int(arg))), "-out", cert)
+            return pkcs7_of([cert, os.path.join(pki, "ca.pem")])
         run("openssl", "x509", "-req", "-in", os.path.join(d, "req.pem"), "-CA", os.path.join(pki, "ca.pem"),
             "-CAkey", os.path.join(pki, "ca.key"), "-set_serial", str(1000 + state["posts"]), "-days", "1",
             "-out", cert)
