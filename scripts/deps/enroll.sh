@@ -16,8 +16,14 @@ fi
 go=$(command -v go || true)
 [ -n "$go" ] || go=/usr/local/go/bin/go
 if [ ! -x "$go" ]; then
-  echo "[deps/enroll] Go toolchain not found; the EST interop tests will fail" >&2
-  exit 1
+  echo "[deps/enroll] no Go toolchain: installing Debian's golang-go"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null; }
+  go=$(command -v go || true)
+  if [ -z "$go" ]; then
+    echo "[deps/enroll] Go toolchain not found; the EST interop tests will fail" >&2
+    exit 1
+  fi
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)

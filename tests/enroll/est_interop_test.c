@@ -316,6 +316,31 @@ static void test_wrong_credentials(void **state)
     same_snapshot("before", "after3");
 }
 
+static void test_csrattrs(void **state)
+{
+    (void)state;
+    char dir[512];
+    new_creds(dir, sizeof dir);
+    tw_enroll_options o;
+    events ev;
+    opts(&o, g_est_url, dir, &ev);
+    o.label = "csrattrs"; /* estserver's mock CA answers RFC 7030 4.5.2's example under this label */
+    tw_enroll *e = make(&o);
+    unsigned char *der = NULL;
+    size_t len = 0;
+    expect(e, tw_enroll_get_csrattrs(e, &der, &len), TW_OK);
+    assert_non_null(der);
+    assert_true(len > 10);
+    assert_int_equal(der[0], 0x30);
+    static const unsigned char challenge_pw_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x07};
+    bool found = false;
+    for (size_t i = 0; i + sizeof challenge_pw_oid <= len; i++)
+        if (!memcmp(der + i, challenge_pw_oid, sizeof challenge_pw_oid)) found = true;
+    assert_true(found);
+    tw_free(der);
+    tw_enroll_free(e);
+}
+
 static void test_server_down(void **state)
 {
     (void)state;
@@ -630,6 +655,7 @@ int main(void)
         cmocka_unit_test_teardown(test_enroll_bootstrap_cert, stop_fake),
         cmocka_unit_test_teardown(test_enroll_basic_credentials, stop_fake),
         cmocka_unit_test_teardown(test_wrong_credentials, stop_fake),
+        cmocka_unit_test_teardown(test_csrattrs, stop_fake),
         cmocka_unit_test_teardown(test_server_down, stop_fake),
         cmocka_unit_test_teardown(test_retry_after, stop_fake),
         cmocka_unit_test_teardown(test_malformed_pkcs7, stop_fake),
