@@ -29,7 +29,7 @@
  * instant of a power loss the directory holds a usable, matching key and chain: on open,
  * unreferenced or incomplete generations are removed. Readers should resolve a link once
  * (tw_credential_inspect() returns resolved paths) so that key and chain come from one generation.
- * One process at a time may modify a directory.
+ * Updates are serialised between processes by flock() on DIR/.lock.
  *
  * Threading: a tw_enroll object is used by one thread at a time. tw_enroll_renew_time(),
  * tw_enroll_status_retriable() and tw_credential_inspect() are TW_THREADSAFE. The event callback

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +39,29 @@ static tw_status errno_err(tw__error *err, const char *what, const char *path)
 {
     int e = errno;
     return tw__err(err, MOD, tw__status_from_errno(e), "%s %s: %s", what, path, strerror(e));
+}
+
+/* Serialises updates of one directory between processes (flock on DIR/.lock; released by
+ * unlock_dir or when the process dies). Returns the descriptor or -1. */
+static int lock_dir(const char *dir)
+{
+    char p[PATH_MAX];
+    int n = snprintf(p, sizeof p, "%s/.lock", dir);
+    if (n < 0 || (size_t)n >= sizeof p) return -1;
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void unlock_dir(int fd)
+{
+    if (fd >= 0) close(fd); /* closing releases the lock */
 }
 
 static tw_status fsync_dir(const char *dir, tw__error *err)
@@ -166,12 +190,8 @@ static bool file_exists(const char *dir, const char *gen, const char *name)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
-tw_status tw__store_open(const char *dir, tw__error *err)
+static tw_status store_tidy(const char *dir, tw__error *err)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return errno_err(err, "cannot create", dir);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return tw__err(err, MOD, TW_ERR_CONFIG, "%s is not a directory", dir);
     char cur[64] = "", pend[64] = "";
     if (read_link(dir, "current", cur, sizeof cur) != TW_OK) cur[0] = '\0';
     if (read_link(dir, "pending", pend, sizeof pend) != TW_OK) pend[0] = '\0';
@@ -245,11 +265,10 @@ static tw_status set_link(const char *dir, const char *name, const char *gen, tw
     return fsync_dir(dir, err);
 }
 
-tw_status tw__store_put(const char *dir, const char *key_pem, size_t key_len, const char *chain_pem,
-                        size_t chain_len, bool make_current, tw__error *err)
+static tw_status store_put(const char *dir, const char *key_pem, size_t key_len, const char *chain_pem,
+                           size_t chain_len, bool make_current, tw__error *err)
 {
-    tw_status st = tw__store_open(dir, err);
-    if (st != TW_OK) return st;
+    tw_status st = TW_OK;
     long n = next_gen(dir);
     if (n < 0) return errno_err(err, "cannot read", dir);
     char gen[32], gdir[PATH_MAX], old[64] = "";
@@ -278,7 +297,7 @@ tw_status tw__store_put(const char *dir, const char *key_pem, size_t key_len, co
     return TW_OK;
 }
 
-tw_status tw__store_commit(const char *dir, tw__error *err)
+static tw_status store_commit(const char *dir, tw__error *err)
 {
     char pend[64], cur[64], src[PATH_MAX], dst[PATH_MAX];
     tw_status st = read_link(dir, "pending", pend, sizeof pend);
@@ -302,7 +321,7 @@ tw_status tw__store_commit(const char *dir, tw__error *err)
     return TW_OK;
 }
 
-tw_status tw__store_rollback(const char *dir, tw__error *err)
+static tw_status store_rollback(const char *dir, tw__error *err)
 {
     char pend[64], p[PATH_MAX];
     tw_status st = read_link(dir, "pending", pend, sizeof pend);
@@ -313,5 +332,49 @@ tw_status tw__store_rollback(const char *dir, tw__error *err)
     st = fsync_dir(dir, err);
     remove_gen(dir, pend);
     tw__log(TW_LOG_INFO, MOD, "credential store %s: dropped pending %s", dir, pend);
+    return st;
+}
+
+tw_status tw__store_open(const char *dir, tw__error *err)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return errno_err(err, "cannot create", dir);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return tw__err(err, MOD, TW_ERR_CONFIG, "%s is not a directory", dir);
+    int fd = lock_dir(dir);
+    if (fd < 0) return errno_err(err, "cannot lock", dir);
+    tw_status s = store_tidy(dir, err);
+    unlock_dir(fd);
+    return s;
+}
+
+tw_status tw__store_put(const char *dir, const char *key_pem, size_t key_len, const char *chain_pem,
+                        size_t chain_len, bool make_current, tw__error *err)
+{
+    tw_status st = tw__store_open(dir, err);
+    if (st != TW_OK) return st;
+    int fd = lock_dir(dir);
+    if (fd < 0) return errno_err(err, "cannot lock", dir);
+    st = store_tidy(dir, err); /* another process may have left debris since */
+    if (st == TW_OK) st = store_put(dir, key_pem, key_len, chain_pem, chain_len, make_current, err);
+    unlock_dir(fd);
+    return st;
+}
+
+tw_status tw__store_commit(const char *dir, tw__error *err)
+{
+    int fd = lock_dir(dir);
+    if (fd < 0) return errno_err(err, "cannot lock", dir);
+    tw_status st = store_commit(dir, err);
+    unlock_dir(fd);
+    return st;
+}
+
+tw_status tw__store_rollback(const char *dir, tw__error *err)
+{
+    int fd = lock_dir(dir);
+    if (fd < 0) return errno_err(err, "cannot lock", dir);
+    tw_status st = store_rollback(dir, err);
+    unlock_dir(fd);
     return st;
 }
