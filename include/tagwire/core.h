@@ -134,6 +134,7 @@ typedef enum tw_status {
     TW_ERR_EST_KEY_MISMATCH = -354,    /* the issued certificate does not match our key */
     TW_ERR_HTTP = -355,                /* an HTTP request failed (status in the message) */
     TW_ERR_IDENTITY = -356,            /* a device identity field is invalid */
+    TW_ERR_EST_SERVER = -357,          /* the EST server failed (HTTP 5xx); retriable */
 
     /* node / config: -400 .. -449 */
     TW_ERR_NODE_STATE = -400,          /* the node is not in a state that allows the call */

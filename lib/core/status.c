@@ -71,6 +71,7 @@
     X(TW_ERR_EST_KEY_MISMATCH, "issued certificate does not match the key")                  \
     X(TW_ERR_HTTP, "HTTP request failed")                                                    \
     X(TW_ERR_IDENTITY, "invalid device identity")                                            \
+    X(TW_ERR_EST_SERVER, "EST server error (retriable)")                                     \
     X(TW_ERR_NODE_STATE, "node not in a state that allows the call")
 
 const char *tw_status_name(tw_status status)
