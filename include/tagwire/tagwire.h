@@ -20,6 +20,8 @@
 #include "sparkplug.h"
 #include "config.h"
 #include "mqtt.h"
+#include "device.h"
+#include "enroll.h"
 #include "transport.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
