@@ -662,6 +662,8 @@ typedef struct tls_conn {
     int64_t saved_not_after;
     /* per handshake */
     int offered, verified, pin_match, pin_fail, sign_fail;
+    char v_subject[200], v_issuer[200], v_key[48]; /* leaf seen by the verify callback */
+    mbedtls_x509_time v_from, v_to;
     unsigned want;
     int64_t start_ns, hs_deadline, post_deadline;
     tw_status inner_st;
@@ -704,6 +706,14 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flag
 {
     tls_conn *c = ctx;
     c->verified = 1;
+    if (depth == 0) { /* for error messages: the session's peer certificate is gone on failure */
+        mbedtls_x509_dn_gets(c->v_subject, sizeof c->v_subject, &crt->subject);
+        mbedtls_x509_dn_gets(c->v_issuer, sizeof c->v_issuer, &crt->issuer);
+        c->v_from = crt->valid_from;
+        c->v_to = crt->valid_to;
+        snprintf(c->v_key, sizeof c->v_key, "%s-%u", mbedtls_pk_get_name(&crt->pk),
+                 (unsigned)mbedtls_pk_get_bitlen(&crt->pk));
+    }
     tw_tls_config *cfg = c->cfg;
     if (cfg->npins == 0) return 0;
     /* Called for each certificate from the trust anchor down to the leaf (depth 0, last). */
@@ -756,12 +766,9 @@ static const char *alert_name(int a)
 static tw_status map_verify(tls_conn *c)
 {
     uint32_t f = mbedtls_ssl_get_verify_result(&c->ssl);
-    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
-    char subj[200] = "?", issuer[200] = "?", when[40] = "?";
-    if (peer) {
-        mbedtls_x509_dn_gets(subj, sizeof subj, &peer->subject);
-        mbedtls_x509_dn_gets(issuer, sizeof issuer, &peer->issuer);
-    }
+    char when[40] = "?";
+    const char *subj = c->verified ? c->v_subject : "?";
+    const char *issuer = c->verified ? c->v_issuer : "?";
     const char *name = c->cfg->server_name ? c->cfg->server_name : c->host;
     if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
         return tw__err(c->err, MOD, TW_ERR_TLS_UNKNOWN_CA,
@@ -771,12 +778,12 @@ static tw_status map_verify(tls_conn *c)
         return tw__err(c->err, MOD, TW_ERR_TLS_REVOKED,
                        "revoked: server certificate \"%s\" (or its chain) is listed in the CRL", subj);
     if (f & MBEDTLS_X509_BADCERT_EXPIRED) {
-        if (peer) fmt_time(when, sizeof when, &peer->valid_to);
+        if (c->verified) fmt_time(when, sizeof when, &c->v_to);
         return tw__err(c->err, MOD, TW_ERR_TLS_CERT_EXPIRED,
                        "expired: server certificate \"%s\" (or its chain) expired (leaf not after %s)", subj, when);
     }
     if (f & MBEDTLS_X509_BADCERT_FUTURE) {
-        if (peer) fmt_time(when, sizeof when, &peer->valid_from);
+        if (c->verified) fmt_time(when, sizeof when, &c->v_from);
         return tw__err(c->err, MOD, TW_ERR_TLS_CERT_NOT_YET_VALID,
                        "not yet valid: server certificate \"%s\" (or its chain) is valid only from %s", subj, when);
     }
@@ -784,8 +791,7 @@ static tw_status map_verify(tls_conn *c)
         return tw__err(c->err, MOD, TW_ERR_TLS_HOSTNAME,
                        "hostname mismatch: server certificate \"%s\" is not valid for \"%s\"", subj, name);
     if (f & (MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_MD)) {
-        char k[64] = "?";
-        if (peer) snprintf(k, sizeof k, "%s-%u", mbedtls_pk_get_name(&peer->pk), (unsigned)mbedtls_pk_get_bitlen(&peer->pk));
+        const char *k = c->verified ? c->v_key : "?";
         return tw__err(c->err, MOD, TW_ERR_TLS_WEAK_KEY,
                        "weak key: server chain \"%s\" uses a key or signature below policy (leaf key %s%s%s)",
                        subj, k, (f & MBEDTLS_X509_BADCERT_BAD_MD) ? ", weak hash" : "",
@@ -1037,6 +1043,7 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         c->start_ns = tw__mono_ns();
         c->hs_deadline = tw__mono_ms() + c->cfg->hs_ms;
         c->verified = c->pin_match = c->pin_fail = c->sign_fail = 0;
+        c->v_subject[0] = c->v_issuer[0] = c->v_key[0] = 0;
         c->inner_st = TW_OK;
         c->inner_msg[0] = 0;
         c->st = ST_TCP;
