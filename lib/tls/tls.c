@@ -910,7 +910,6 @@ static tw_status setup_ssl(tls_conn *c)
     pthread_mutex_unlock(&cfg->mu);
 
     if (c->have_conf && c->creds == cur) {
-        creds_unref(cur);
         if (c->used && mbedtls_ssl_session_reset(&c->ssl) != 0) free_ssl(c);
     } else {
         free_ssl(c);
@@ -1051,6 +1050,10 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
             tw__log(TW_LOG_WARN, MOD, "connecting to %s:%u without a client certificate", host, (unsigned)port);
     } else if (strcmp(host, c->host) != 0 || port != c->port) {
         return tw__err(c->err, MOD, TW_ERR_BUSY, "a connect to %s:%u is in progress", c->host, (unsigned)c->port);
+    }
+    if (c->st == ST_POST && tw__mono_ms() >= TW__MIN(c->post_deadline, c->hs_deadline)) {
+        finish_open(c); /* handshake complete and no verdict from a silent server: accepted */
+        return TW_OK;
     }
     if (tw__mono_ms() >= c->hs_deadline) {
         static const char *const phase[] = {"", "TCP connect", "TLS handshake", "server's first message", ""};

@@ -83,8 +83,9 @@ tw_status tw_transport_connect_blocking(tw_transport *t, const char *host, uint1
             return tw__err(&t->err, MOD, TW_ERR_TIMEOUT, "connect to %s:%u: no answer within %u ms",
                            host, (unsigned)port, (unsigned)t->opts.connect_timeout_ms);
         }
+        /* Slices: a transport may have a timer of its own (the TLS post-handshake wait). */
         unsigned ev = tw_transport_events(t);
-        st = tw_transport_wait(t, ev ? ev : TW_POLL_IN, (int)left);
+        st = tw_transport_wait(t, ev ? ev : TW_POLL_IN, (int)TW__MIN(left, 50));
         if (st == TW_ERR_IO) return st;
     }
 }
