@@ -1074,7 +1074,12 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         c->st = ST_HS;
     }
     if (c->st == ST_HS) {
-        int ret = mbedtls_ssl_handshake(&c->ssl);
+        int ret, spins = 0;
+        /* mbedTLS may return WANT_READ with a further record already buffered (two records in
+         * one segment): the socket will not signal it, so go on while input is pending. */
+        do {
+            ret = mbedtls_ssl_handshake(&c->ssl);
+        } while (ret == MBEDTLS_ERR_SSL_WANT_READ && mbedtls_ssl_check_pending(&c->ssl) && ++spins < 64);
         if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
             c->want = ret == MBEDTLS_ERR_SSL_WANT_READ ? TW_POLL_IN : TW_POLL_OUT;
             return TW_ERR_AGAIN;
@@ -1091,7 +1096,7 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         }
     }
     /* ST_POST (TLS 1.3): the server's verdict on our certificate arrives after our Finished. */
-    for (;;) {
+    for (int spins = 0;;) {
         int ret = mbedtls_ssl_read(&c->ssl, &c->stash, 1);
         if (ret == 1) {
             c->has_stash = 1;
@@ -1101,6 +1106,7 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
             save_session(c);
             break;
         }
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ && mbedtls_ssl_check_pending(&c->ssl) && ++spins < 64) continue;
         if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
             if (tw__mono_ms() >= c->post_deadline) break; /* silent server: accepted */
             c->want = ret == MBEDTLS_ERR_SSL_WANT_READ ? TW_POLL_IN : TW_POLL_OUT;
@@ -1143,7 +1149,7 @@ static tw_status tls_read(void *ctx, void *buf, size_t len, size_t *nread)
     tw_status st = flush_pending(c);
     if (st != TW_OK && st != TW_ERR_AGAIN) return fail(c, st);
     size_t n = len > (size_t)INT32_MAX ? (size_t)INT32_MAX : len;
-    for (;;) {
+    for (int spins = 0;;) {
         int ret = mbedtls_ssl_read(&c->ssl, buf, n);
         if (ret > 0) {
             *nread = (size_t)ret;
@@ -1153,6 +1159,7 @@ static tw_status tls_read(void *ctx, void *buf, size_t len, size_t *nread)
             save_session(c);
             continue;
         }
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ && mbedtls_ssl_check_pending(&c->ssl) && ++spins < 64) continue;
         if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
             c->want = ret == MBEDTLS_ERR_SSL_WANT_READ ? TW_POLL_IN : TW_POLL_OUT;
             return TW_ERR_AGAIN;

@@ -1,6 +1,7 @@
 /* The transport wrapper and the plain TCP transport. SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -314,8 +315,12 @@ tw_status tw__tcp_connect(tw__tcp *c, const char *host, uint16_t port)
         memmove(h, h + 1, hl - 2);
         h[hl - 2] = '\0';
     }
+    /* Literal addresses skip AI_ADDRCONFIG (a netlink round trip per call in glibc). */
+    unsigned char abuf[16];
+    if (inet_pton(AF_INET, h, abuf) == 1 || inet_pton(AF_INET6, h, abuf) == 1)
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     int gai = getaddrinfo(h, portstr, &hints, &c->ai_list);
-    if (gai != 0) {
+    if (gai != 0 && !(hints.ai_flags & AI_NUMERICHOST)) {
         hints.ai_flags = AI_NUMERICSERV; /* AI_ADDRCONFIG hides ::1 on hosts without IPv6 routes */
         gai = getaddrinfo(h, portstr, &hints, &c->ai_list);
     }
