@@ -189,7 +189,20 @@ typedef struct tw_tls_options {
  * Creates a mutual-TLS transport using `cfg` (which it references; the caller may free cfg
  * afterwards). `opts` may be NULL (plain TCP underneath). The config needs trust anchors and own
  * credentials by the time the transport connects (else TW_ERR_CONFIG at connect).
- * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_NOMEM.
+ * Non-blocking use: while tw_transport_connect() returns TW_ERR_AGAIN, call it again when the
+ * descriptor is ready for tw_transport_events() or at the latest after 50 ms: the handshake
+ * deadline and the post-handshake wait are timers that no descriptor signals.
+ * After a write, tw_transport_events() may ask for TW_POLL_OUT: a record is queued inside the
+ * transport; the next read or write call sends it.
+ * Connect errors, each with a message naming the reason in tw_transport_last_error():
+ * TW_ERR_TLS_UNKNOWN_CA, TW_ERR_TLS_CERT_EXPIRED, TW_ERR_TLS_CERT_NOT_YET_VALID,
+ * TW_ERR_TLS_HOSTNAME, TW_ERR_TLS_PIN, TW_ERR_TLS_REVOKED, TW_ERR_TLS_CRL, TW_ERR_TLS_WEAK_KEY
+ * (server side); TW_ERR_TLS_PEER_REFUSED (the server aborted the handshake with an alert, e.g. it
+ * wants or rejects our certificate; with TLS 1.3 this is detected by the post-handshake wait),
+ * TW_ERR_TLS_VERSION (no common version, e.g. a TLS 1.1 server), TW_ERR_TLS_CREDENTIALS (our key
+ * could not sign), TW_ERR_TLS_HANDSHAKE (other negotiation failure), TW_ERR_TIMEOUT,
+ * TW_ERR_CONN_REFUSED, TW_ERR_RESOLVE, TW_ERR_UNREACHABLE, TW_ERR_CONFIG (no trust anchors).
+ * Errors of this call: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_NOMEM.
  */
 TW_API tw_status tw_transport_new_tls(tw_transport **out, tw_tls_config *cfg,
                                       const tw_tls_options *opts);

@@ -908,6 +908,8 @@ static tw_status setup_ssl(tls_conn *c)
     tw__creds *cur = cfg->creds;
     if (cur) atomic_fetch_add(&cur->refs, 1);
     pthread_mutex_unlock(&cfg->mu);
+    if (!cur)
+        tw__log(TW_LOG_WARN, MOD, "connecting to %s:%u without a client certificate", c->host, (unsigned)c->port);
 
     if (c->have_conf && c->creds == cur) {
         if (c->used && mbedtls_ssl_session_reset(&c->ssl) != 0) free_ssl(c);
@@ -1046,8 +1048,6 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         c->inner_st = TW_OK;
         c->inner_msg[0] = 0;
         c->st = ST_TCP;
-        if (!c->cfg->creds)
-            tw__log(TW_LOG_WARN, MOD, "connecting to %s:%u without a client certificate", host, (unsigned)port);
     } else if (strcmp(host, c->host) != 0 || port != c->port) {
         return tw__err(c->err, MOD, TW_ERR_BUSY, "a connect to %s:%u is in progress", c->host, (unsigned)c->port);
     }

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -562,6 +563,74 @@ static void rotation(int tls12)
 static void test_rotation_tls13(void **s) { (void)s; rotation(0); }
 static void test_rotation_tls12(void **s) { (void)s; rotation(1); }
 
+/* ---- credential reload from another thread while connections are made ---- */
+
+typedef struct rotator {
+    tw_tls_config *cfg;
+    unsigned char *cert[2], *key[2];
+    size_t cert_len[2], key_len[2];
+    volatile int stop;
+    int swaps, failures;
+} rotator;
+
+static unsigned char *slurp(const char *path, size_t *len);
+
+static void *rotate_thread(void *arg)
+{
+    rotator *r = arg;
+    for (int i = 0; !r->stop && i < 100000; i++) {
+        int k = i & 1;
+        if (tw_tls_config_set_credentials_mem(r->cfg, r->cert[k], r->cert_len[k], r->key[k], r->key_len[k], NULL))
+            r->failures++;
+        r->swaps++;
+        int64_t na;
+        if (tw_tls_config_own_not_after(r->cfg, &na) != TW_OK) r->failures++;
+        struct timespec ts = {0, 2 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void test_rotation_concurrent(void **s)
+{
+    (void)s;
+    peer p;
+    s_server_start(&p, "server", NULL);
+    rotator r = {0};
+    r.cfg = cfg_new("client");
+    const char *names[2][2] = {{"client.pem", "client.key"}, {"client2.pem", "client2.key"}};
+    for (int k = 0; k < 2; k++) {
+        r.cert[k] = slurp(pki(0, names[k][0]), &r.cert_len[k]);
+        r.key[k] = slurp(pki(1, names[k][1]), &r.key_len[k]);
+        assert_non_null(r.cert[k]);
+        assert_non_null(r.key[k]);
+    }
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, rotate_thread, &r), 0);
+    tw_transport *t;
+    assert_int_equal(tw_transport_new_tls(&t, r.cfg, NULL), TW_OK);
+    int ok = 0;
+    for (int i = 0; i < 15; i++) {
+        tw_status st = tw_transport_connect_blocking(t, "localhost", p.port);
+        if (st == TW_OK) ok++;
+        else print_message("connect %d: %s\n", i, tw_transport_last_error(t));
+        tw_transport_close(t);
+    }
+    r.stop = 1;
+    pthread_join(th, NULL);
+    tw_transport_free(t);
+    tw_tls_config_free(r.cfg);
+    for (int k = 0; k < 2; k++) {
+        free(r.cert[k]);
+        free(r.key[k]);
+    }
+    peer_stop(&p);
+    print_message("%d credential swaps during 15 handshakes\n", r.swaps);
+    assert_int_equal(ok, 15);
+    assert_int_equal(r.failures, 0);
+    assert_true(r.swaps > 0);
+}
+
 /* ---- opaque key: a signing callback with a key held by the test ---- */
 
 typedef struct held_key {
@@ -677,6 +746,7 @@ int main(void)
         cmocka_unit_test_teardown(test_resumption_tls12, stop_live),
         cmocka_unit_test_teardown(test_rotation_tls13, stop_live),
         cmocka_unit_test_teardown(test_rotation_tls12, stop_live),
+        cmocka_unit_test_teardown(test_rotation_concurrent, stop_live),
         cmocka_unit_test_teardown(test_opaque_signer, stop_live),
     };
     return cmocka_run_group_tests_name("tls.interop", tests, group_setup, group_teardown);
