@@ -16,6 +16,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/psa_util.h>
 
+#include "tagwire/sys/transport.h"
 #include "tagwire/tls.h"
 
 static char *g_pki;
@@ -563,6 +564,85 @@ static void rotation(int tls12)
 static void test_rotation_tls13(void **s) { (void)s; rotation(0); }
 static void test_rotation_tls12(void **s) { (void)s; rotation(1); }
 
+/* ---- TLS layered over a custom transport that accepts little and often refuses ---- */
+
+typedef struct throttle {
+    tw_transport *tcp;
+    unsigned reads, writes;
+} throttle;
+
+static tw_status th_connect(void *x, const char *h, uint16_t p) { return tw_transport_connect(((throttle *)x)->tcp, h, p); }
+static tw_status th_read(void *x, void *b, size_t l, size_t *n)
+{
+    throttle *t = x;
+    if (++t->reads % 3 == 0) return TW_ERR_AGAIN;
+    return tw_transport_read(t->tcp, b, l > 61 ? 61 : l, n);
+}
+static tw_status th_write(void *x, const void *b, size_t l, size_t *n)
+{
+    throttle *t = x;
+    if (++t->writes % 2 == 0) return TW_ERR_AGAIN;
+    return tw_transport_write(t->tcp, b, l > 97 ? 97 : l, n);
+}
+static int th_fd(void *x) { return tw_transport_fd(((throttle *)x)->tcp); }
+static unsigned th_events(void *x) { return tw_transport_events(((throttle *)x)->tcp) | TW_POLL_OUT; }
+static void th_close(void *x) { tw_transport_close(((throttle *)x)->tcp); }
+static void th_destroy(void *x)
+{
+    throttle *t = x;
+    tw_transport_free(t->tcp);
+    free(t);
+}
+static const tw_transport_ops throttle_ops = {TW_TRANSPORT_OPS_VERSION, th_connect, th_read, th_write, th_fd,
+                                              th_events, NULL, th_close, th_destroy, 0};
+
+static void test_layered_throttled(void **s)
+{
+    (void)s;
+    peer p;
+    const char *extra[] = {"-rev", NULL};
+    s_server_start(&p, "server", extra);
+    tw_tls_config *cfg = cfg_new("client");
+    throttle *th = calloc(1, sizeof *th);
+    assert_int_equal(tw_transport_new_tcp_insecure(&th->tcp, NULL), TW_OK);
+    tw_transport *inner;
+    assert_int_equal(tw_transport_new_custom(&inner, &throttle_ops, th), TW_OK);
+    tw_tls_options o = TW_TLS_OPTIONS_INIT;
+    o.inner = inner;
+    tw_transport *t;
+    assert_int_equal(tw_transport_new_tls(&t, cfg, &o), TW_OK);
+    tw_status st = tw_transport_connect_blocking(t, "localhost", p.port);
+    if (st) fail_msg("connect: %s", tw_transport_last_error(t));
+    /* lines long enough to span several records' worth of throttled writes */
+    for (int k = 0; k < 5; k++) {
+        char line[100];
+        for (int i = 0; i < 90; i++) line[i] = (char)('a' + (i * 7 + k) % 26);
+        line[90] = 0;
+        rev_roundtrip(t, line);
+    }
+    /* one large write: the records pass the throttle in pieces, queued ones flushed later */
+    size_t big = 20000;
+    char *buf = malloc(big + 1);
+    for (size_t i = 0; i < big; i++) buf[i] = (i % 100 == 99) ? '\n' : (char)('A' + i % 26);
+    assert_int_equal(tw_transport_write_all(t, buf, big), TW_OK);
+    size_t have = 0;
+    char *echo = malloc(big + 1);
+    while (have < big) {
+        size_t n = 0;
+        st = tw_transport_read_blocking(t, echo + have, big - have, &n);
+        if (st) fail_msg("read after %zu: %s", have, tw_transport_last_error(t));
+        have += n;
+    }
+    /* each 99-character line comes back reversed */
+    for (size_t l = 0; l < big / 100; l++)
+        for (size_t i = 0; i < 99; i++) assert_int_equal(echo[l * 100 + i], buf[l * 100 + 98 - i]);
+    free(buf);
+    free(echo);
+    tw_transport_free(t); /* frees the inner transport too */
+    tw_tls_config_free(cfg);
+    peer_stop(&p);
+}
+
 /* ---- credential reload from another thread while connections are made ---- */
 
 typedef struct rotator {
@@ -747,6 +827,7 @@ int main(void)
         cmocka_unit_test_teardown(test_rotation_tls13, stop_live),
         cmocka_unit_test_teardown(test_rotation_tls12, stop_live),
         cmocka_unit_test_teardown(test_rotation_concurrent, stop_live),
+        cmocka_unit_test_teardown(test_layered_throttled, stop_live),
         cmocka_unit_test_teardown(test_opaque_signer, stop_live),
     };
     return cmocka_run_group_tests_name("tls.interop", tests, group_setup, group_teardown);
