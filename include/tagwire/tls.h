@@ -155,6 +155,16 @@ TW_API tw_status tw_tls_config_add_pin(tw_tls_config *cfg, const char *pin);
 TW_API tw_status tw_tls_config_set_versions(tw_tls_config *cfg, unsigned min_version,
                                             unsigned max_version);
 
+/*
+ * Narrows the cipher suites offered to `suites` (IANA numbers, in order of preference), e.g.
+ * {0x1302, 0xC02C} for AES-256-GCM only. Only members of the default set may be named (TLS 1.3:
+ * 0x1301 0x1302 0x1303; TLS 1.2 ECDHE with AES-GCM or ChaCha20-Poly1305: 0xC02B 0xC02C 0xCCA9
+ * 0xC02F 0xC030 0xCCA8): nothing weaker can be configured. n == 0 restores the default.
+ * Errors: TW_ERR_INVALID_ARG, TW_ERR_UNSUPPORTED (a suite outside the default set; named in
+ * tw_tls_config_last_error()).
+ */
+TW_API tw_status tw_tls_config_set_suites(tw_tls_config *cfg, const uint16_t *suites, size_t n);
+
 /* Session resumption on reconnect (session tickets / session IDs; default on). A transport keeps
  * the last session of its own connections, for the same host and port only. */
 TW_API tw_status tw_tls_config_set_resumption(tw_tls_config *cfg, int enabled);

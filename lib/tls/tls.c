@@ -219,6 +219,7 @@ struct tw_tls_config {
     uint8_t pins[MAX_PINS][32];
     int npins;
     uint16_t min_ver, max_ver;
+    int suites[16]; /* 0-terminated; suites[0] == 0: the default list */
     int resumption;
     uint32_t hs_ms, io_ms, post_ms;
     tw__error err;
@@ -638,6 +639,21 @@ static const int default_suites[] = {
     MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     0};
 
+tw_status tw_tls_config_set_suites(tw_tls_config *c, const uint16_t *suites, size_t n)
+{
+    if (!c || (n && !suites) || n > 15) return TW_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++) {
+        int ok = 0;
+        for (const int *d = default_suites; *d; d++) ok |= *d == suites[i];
+        if (!ok)
+            return tw__err(&c->err, MOD, TW_ERR_UNSUPPORTED,
+                           "cipher suite 0x%04x is not an AEAD + ECDHE suite of the default set", suites[i]);
+    }
+    for (size_t i = 0; i < n; i++) c->suites[i] = suites[i];
+    c->suites[n] = 0;
+    return TW_OK;
+}
+
 static const uint16_t default_groups[] = {MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
                                           MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
                                           MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, 0};
@@ -932,7 +948,7 @@ static tw_status setup_ssl(tls_conn *c)
             mbedtls_ssl_conf_verify(&c->conf, verify_cb, c);
             mbedtls_ssl_conf_min_tls_version(&c->conf, (mbedtls_ssl_protocol_version)cfg->min_ver);
             mbedtls_ssl_conf_max_tls_version(&c->conf, (mbedtls_ssl_protocol_version)cfg->max_ver);
-            mbedtls_ssl_conf_ciphersuites(&c->conf, default_suites);
+            mbedtls_ssl_conf_ciphersuites(&c->conf, cfg->suites[0] ? cfg->suites : default_suites);
             mbedtls_ssl_conf_groups(&c->conf, default_groups);
 #if defined(MBEDTLS_SSL_SESSION_TICKETS)
             mbedtls_ssl_conf_session_tickets(&c->conf, cfg->resumption ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED

@@ -232,6 +232,33 @@ static void ok_s_server(int tls12)
 static void test_s_server_tls13(void **s) { (void)s; ok_s_server(0); }
 static void test_s_server_tls12(void **s) { (void)s; ok_s_server(1); }
 
+static void test_suites(void **s)
+{
+    (void)s;
+    peer p;
+    s_server_start(&p, "server", NULL);
+    tw_tls_config *cfg = cfg_new("client");
+    static const uint16_t weak[] = {0x002F}; /* TLS_RSA_WITH_AES_128_CBC_SHA */
+    assert_int_equal(tw_tls_config_set_suites(cfg, weak, 1), TW_ERR_UNSUPPORTED);
+    static const uint16_t only[] = {0x1302, 0xC02C}; /* AES-256-GCM, TLS 1.3 and 1.2 (ECDSA) */
+    assert_int_equal(tw_tls_config_set_suites(cfg, only, 2), TW_OK);
+    tw_transport *t = NULL;
+    tw_tls_info i13 = {0}, i12 = {0};
+    tw_status st = try_connect(cfg, p.port, &t);
+    if (st == TW_OK) info_of(t, &i13);
+    tw_transport_free(t);
+    cfg_tls12(cfg);
+    tw_status st12 = try_connect(cfg, p.port, &t);
+    if (st12 == TW_OK) info_of(t, &i12);
+    tw_transport_free(t);
+    tw_tls_config_free(cfg);
+    peer_stop(&p);
+    assert_int_equal(st, TW_OK);
+    assert_int_equal(i13.suite_id, 0x1302);
+    assert_int_equal(st12, TW_OK);
+    assert_int_equal(i12.suite_id, 0xC02C);
+}
+
 /* ---- success against Mosquitto 2 with require_certificate ---- */
 
 static void ok_mosquitto(int tls12)
@@ -805,6 +832,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_s_server_tls13, stop_live),
         cmocka_unit_test_teardown(test_s_server_tls12, stop_live),
+        cmocka_unit_test_teardown(test_suites, stop_live),
         cmocka_unit_test_teardown(test_mosquitto_tls13, stop_live),
         cmocka_unit_test_teardown(test_mosquitto_tls12, stop_live),
         cmocka_unit_test_teardown(test_unknown_ca, stop_live),
