@@ -846,9 +846,10 @@ static tw_status map_ssl(tls_conn *c, int ret, int during_hs)
         return tw__err(c->err, MOD, TW_ERR_TLS_PEER_REFUSED,
                        "handshake refused by peer: %s:%u sent alert %s (%d)%s", c->host, (unsigned)c->port,
                        alert_name(a), a,
-                       (a == 116 || a == 40 || a == 42 || a == 46 || a == 48 || a == 43 || a == 45 || a == 44 || a == 49)
+                       (a == 116 || a == 42 || a == 46 || a == 48 || a == 43 || a == 45 || a == 44 || a == 49)
                            ? ": it did not accept our client certificate"
-                           : "");
+                       : a == 40 ? ": it rejected our client certificate (or has no parameters in common)"
+                                 : "");
     }
     case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
         return tw__err(c->err, MOD, TW_ERR_TLS_VERSION,
