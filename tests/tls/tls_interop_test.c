@@ -259,6 +259,29 @@ static void test_suites(void **s)
     assert_int_equal(i12.suite_id, 0xC02C);
 }
 
+static void test_io_timeout(void **s)
+{
+    (void)s;
+    peer p;
+    s_server_start(&p, "server", NULL);
+    tw_tls_config *cfg = cfg_new("client");
+    assert_int_equal(tw_tls_config_set_timeouts(cfg, 0, 300, 0), TW_OK);
+    tw_transport *t = NULL;
+    tw_status st = try_connect(cfg, p.port, &t);
+    char buf[16];
+    size_t n = 0;
+    int64_t t0 = tw_now_ns();
+    tw_status rst = st == TW_OK ? tw_transport_read_blocking(t, buf, sizeof buf, &n) : st;
+    int64_t ms = (tw_now_ns() - t0) / 1000000;
+    tw_transport_free(t);
+    tw_tls_config_free(cfg);
+    peer_stop(&p);
+    print_message("silent peer: %s after %lld ms\n", tw_status_name(rst), (long long)ms);
+    assert_int_equal(st, TW_OK);
+    assert_int_equal(rst, TW_ERR_TIMEOUT);
+    assert_true(ms >= 250 && ms < 3000);
+}
+
 /* ---- success against Mosquitto 2 with require_certificate ---- */
 
 static void ok_mosquitto(int tls12)
@@ -833,6 +856,7 @@ int main(void)
         cmocka_unit_test_teardown(test_s_server_tls13, stop_live),
         cmocka_unit_test_teardown(test_s_server_tls12, stop_live),
         cmocka_unit_test_teardown(test_suites, stop_live),
+        cmocka_unit_test_teardown(test_io_timeout, stop_live),
         cmocka_unit_test_teardown(test_mosquitto_tls13, stop_live),
         cmocka_unit_test_teardown(test_mosquitto_tls12, stop_live),
         cmocka_unit_test_teardown(test_unknown_ca, stop_live),
