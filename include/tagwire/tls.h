@@ -177,7 +177,8 @@ TW_API tw_status tw_tls_config_set_resumption(tw_tls_config *cfg, int enabled);
  * server reports a rejected client certificate only after the client's handshake has completed;
  * the connect therefore waits up to this long for the server's first message (a session ticket,
  * data or an alert) before reporting success (default 500 ms; it is usually over in one round
- * trip; 0 keeps the current value). Errors: TW_ERR_INVALID_ARG.
+ * trip; 0 keeps the current value). The values apply to transports created afterwards.
+ * Errors: TW_ERR_INVALID_ARG (handshake_ms > 1 h, io_ms > 24 h, post_handshake_ms > 60 s).
  */
 TW_API tw_status tw_tls_config_set_timeouts(tw_tls_config *cfg, uint32_t handshake_ms,
                                             uint32_t io_ms, uint32_t post_handshake_ms);
