@@ -1059,7 +1059,7 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         tw__strlcpy(c->host, host, sizeof c->host);
         c->port = port;
         c->start_ns = tw__mono_ns();
-        c->hs_deadline = tw__mono_ms() + c->cfg->hs_ms;
+        c->hs_deadline = tw__mono_ms() + c->self->opts.connect_timeout_ms;
         c->verified = c->pin_match = c->pin_fail = c->sign_fail = 0;
         c->v_subject[0] = c->v_issuer[0] = c->v_key[0] = 0;
         c->inner_st = TW_OK;
@@ -1077,7 +1077,7 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         int ph = c->st;
         reset_conn(c);
         return tw__err(c->err, MOD, TW_ERR_TIMEOUT, "timeout: %s with %s:%u did not complete within %u ms",
-                       phase[ph], host, (unsigned)port, (unsigned)c->cfg->hs_ms);
+                       phase[ph], host, (unsigned)port, (unsigned)c->self->opts.connect_timeout_ms);
     }
     if (c->st == ST_TCP) {
         st = tw_transport_connect(c->inner, host, port);
