@@ -98,6 +98,7 @@ typedef enum tw_status {
     TW_ERR_TLS_INSECURE = -111,        /* plaintext was not explicitly allowed */
     TW_ERR_TLS_BAD_CERT = -112,        /* the peer's certificate is malformed or unusable */
     TW_ERR_TLS_HANDSHAKE = -113,       /* the handshake failed for another protocol reason */
+    TW_ERR_TLS_CRL = -114,             /* a configured CRL is expired, not yet valid or untrusted */
 
     /* mqtt: -150 .. -199 */
     TW_ERR_MQTT_REFUSED = -150,        /* CONNACK refused the connection (return code in message) */

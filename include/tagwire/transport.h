@@ -68,9 +68,21 @@ TW_API tw_status tw_transport_read(tw_transport *t, void *buf, size_t len, size_
 
 /*
  * Writes up to `len` bytes; *nwritten is set to the count accepted (may be less than len).
- * TW_ERR_AGAIN: nothing could be written now. TW_ERR_CLOSED / TW_ERR_IO: connection unusable.
+ * Bytes accepted are the transport's to deliver: a TLS transport may hold an encrypted record
+ * that the socket did not take yet; it then asks for TW_POLL_OUT and sends it on the next
+ * read/write call. TW_ERR_AGAIN: nothing could be written now.
+ * TW_ERR_CLOSED / TW_ERR_IO / TW_ERR_TLS_*: connection unusable.
  */
 TW_API tw_status tw_transport_write(tw_transport *t, const void *buf, size_t len, size_t *nwritten);
+
+/*
+ * Blocking helpers bounded by the I/O timeout (tw_transport_options.io_timeout_ms, for TLS
+ * tw_tls_config_set_timeouts()). tw_transport_read_blocking() waits until at least one byte is
+ * available and returns what is there (up to len); tw_transport_write_all() writes all `len`
+ * bytes. Errors: as tw_transport_read() / tw_transport_write(), and TW_ERR_TIMEOUT.
+ */
+TW_API tw_status tw_transport_read_blocking(tw_transport *t, void *buf, size_t len, size_t *nread);
+TW_API tw_status tw_transport_write_all(tw_transport *t, const void *buf, size_t len);
 
 /* The file descriptor to poll, or -1 when not connected. */
 TW_API int tw_transport_fd(const tw_transport *t);

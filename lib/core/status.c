@@ -45,6 +45,7 @@
     X(TW_ERR_TLS_INSECURE, "plaintext connection not explicitly allowed")                    \
     X(TW_ERR_TLS_BAD_CERT, "peer certificate malformed or unusable")                         \
     X(TW_ERR_TLS_HANDSHAKE, "TLS handshake failed")                                          \
+    X(TW_ERR_TLS_CRL, "certificate revocation list expired or untrusted")                    \
     X(TW_ERR_MQTT_REFUSED, "MQTT connection refused by broker")                              \
     X(TW_ERR_MQTT_NOT_AUTHORIZED, "MQTT operation not authorised by broker")                 \
     X(TW_ERR_MQTT_MALFORMED, "malformed MQTT packet")                                        \

@@ -1,6 +1,7 @@
 /* The transport wrapper and the plain TCP transport. SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -83,8 +84,9 @@ tw_status tw_transport_connect_blocking(tw_transport *t, const char *host, uint1
             return tw__err(&t->err, MOD, TW_ERR_TIMEOUT, "connect to %s:%u: no answer within %u ms",
                            host, (unsigned)port, (unsigned)t->opts.connect_timeout_ms);
         }
+        /* Slices: a transport may have a timer of its own (the TLS post-handshake wait). */
         unsigned ev = tw_transport_events(t);
-        st = tw_transport_wait(t, ev ? ev : TW_POLL_IN, (int)left);
+        st = tw_transport_wait(t, ev ? ev : TW_POLL_IN, (int)TW__MIN(left, 50));
         if (st == TW_ERR_IO) return st;
     }
 }
@@ -103,6 +105,50 @@ tw_status tw_transport_write(tw_transport *t, const void *buf, size_t len, size_
     *nwritten = 0;
     if (!len) return TW_OK;
     return record(t, t->ops->write(t->ctx, buf, len, nwritten), "write");
+}
+
+tw_status tw_transport_read_blocking(tw_transport *t, void *buf, size_t len, size_t *nread)
+{
+    if (!t || (!buf && len) || !nread) return TW_ERR_INVALID_ARG;
+    *nread = 0;
+    if (!len) return TW_OK;
+    int64_t deadline = tw__mono_ms() + t->opts.io_timeout_ms;
+    for (;;) {
+        tw_status st = tw_transport_read(t, buf, len, nread);
+        if (st != TW_ERR_AGAIN) return st;
+        int64_t left = deadline - tw__mono_ms();
+        if (left <= 0)
+            return tw__err(&t->err, MOD, TW_ERR_TIMEOUT, "read: nothing received within %u ms",
+                           (unsigned)t->opts.io_timeout_ms);
+        unsigned ev = tw_transport_events(t);
+        st = tw_transport_wait(t, ev ? ev : TW_POLL_IN, (int)left);
+        if (st == TW_ERR_IO) return tw__err(&t->err, MOD, st, "read: poll failed");
+    }
+}
+
+tw_status tw_transport_write_all(tw_transport *t, const void *buf, size_t len)
+{
+    if (!t || (!buf && len)) return TW_ERR_INVALID_ARG;
+    const unsigned char *p = buf;
+    int64_t deadline = tw__mono_ms() + t->opts.io_timeout_ms;
+    while (len > 0) {
+        size_t n = 0;
+        tw_status st = tw_transport_write(t, p, len, &n);
+        if (st == TW_OK) {
+            p += n;
+            len -= n;
+            continue;
+        }
+        if (st != TW_ERR_AGAIN) return st;
+        int64_t left = deadline - tw__mono_ms();
+        if (left <= 0)
+            return tw__err(&t->err, MOD, TW_ERR_TIMEOUT, "write: peer did not take data within %u ms",
+                           (unsigned)t->opts.io_timeout_ms);
+        unsigned ev = tw_transport_events(t);
+        st = tw_transport_wait(t, ev ? ev : TW_POLL_OUT, (int)left);
+        if (st == TW_ERR_IO) return tw__err(&t->err, MOD, st, "write: poll failed");
+    }
+    return TW_OK;
 }
 
 int tw_transport_fd(const tw_transport *t)
@@ -269,8 +315,12 @@ tw_status tw__tcp_connect(tw__tcp *c, const char *host, uint16_t port)
         memmove(h, h + 1, hl - 2);
         h[hl - 2] = '\0';
     }
+    /* Literal addresses skip AI_ADDRCONFIG (a netlink round trip per call in glibc). */
+    unsigned char abuf[16];
+    if (inet_pton(AF_INET, h, abuf) == 1 || inet_pton(AF_INET6, h, abuf) == 1)
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     int gai = getaddrinfo(h, portstr, &hints, &c->ai_list);
-    if (gai != 0) {
+    if (gai != 0 && !(hints.ai_flags & AI_NUMERICHOST)) {
         hints.ai_flags = AI_NUMERICSERV; /* AI_ADDRCONFIG hides ::1 on hosts without IPv6 routes */
         gai = getaddrinfo(h, portstr, &hints, &c->ai_list);
     }
@@ -326,13 +376,13 @@ void tw__tcp_free(tw__tcp *c)
 /* tw_transport_ops adapters for the insecure public TCP transport */
 typedef struct tcp_public {
     tw__tcp *tcp;
-    int warned;
+    int insecure; /* warn at every connect: plaintext asked for by the application */
 } tcp_public;
 
 static tw_status op_connect(void *ctx, const char *host, uint16_t port)
 {
     tcp_public *p = ctx;
-    if (!p->tcp->connecting && !p->tcp->connected)
+    if (p->insecure && !p->tcp->connecting && !p->tcp->connected)
         tw__log(TW_LOG_WARN, MOD, "INSECURE plaintext TCP connection to %s:%u (no TLS): allowed only "
                 "because tw_transport_new_tcp_insecure() was used", host, (unsigned)port);
     return tw__tcp_connect(p->tcp, host, port);
@@ -352,7 +402,7 @@ static void op_destroy(void *ctx)
 const tw_transport_ops tw__tcp_ops = {TW_TRANSPORT_OPS_VERSION, op_connect, op_read, op_write, op_fd,
                                       op_events, NULL, op_close, op_destroy, 0};
 
-tw_status tw_transport_new_tcp_insecure(tw_transport **out, const tw_transport_options *opts)
+static tw_status new_tcp(tw_transport **out, const tw_transport_options *opts, int insecure)
 {
     if (!out) return TW_ERR_INVALID_ARG;
     *out = NULL;
@@ -362,6 +412,7 @@ tw_status tw_transport_new_tcp_insecure(tw_transport **out, const tw_transport_o
     if ((st = tw__transport_opts(&o, opts))) return st;
     tcp_public *p = tw__calloc(1, sizeof *p);
     if (!p) return TW_ERR_NOMEM;
+    p->insecure = insecure;
     tw_transport *t;
     if ((st = tw__transport_new(&t, &tw__tcp_ops, p, &o))) {
         tw__free(p);
@@ -374,4 +425,14 @@ tw_status tw_transport_new_tcp_insecure(tw_transport **out, const tw_transport_o
     }
     *out = t;
     return TW_OK;
+}
+
+tw_status tw_transport_new_tcp_insecure(tw_transport **out, const tw_transport_options *opts)
+{
+    return new_tcp(out, opts, 1);
+}
+
+tw_status tw__transport_new_tcp_inner(tw_transport **out, const tw_transport_options *opts)
+{
+    return new_tcp(out, opts, 0);
 }
