@@ -23,5 +23,6 @@
 #include "device.h"
 #include "enroll.h"
 #include "transport.h"
+#include "tls.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
