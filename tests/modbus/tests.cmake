@@ -1,0 +1,14 @@
+# Modbus interop: an independent peer built on Debian's libmodbus (tw_mbserver), tests against it.
+pkg_check_modules(LIBMODBUS REQUIRED IMPORTED_TARGET libmodbus)
+
+add_executable(tw_mbserver ${CMAKE_CURRENT_LIST_DIR}/mbserver.c)
+target_link_libraries(tw_mbserver PRIVATE PkgConfig::LIBMODBUS)
+target_compile_definitions(tw_mbserver PRIVATE _DEFAULT_SOURCE)
+
+add_executable(modbus_interop ${CMAKE_CURRENT_LIST_DIR}/modbus_interop_test.c)
+target_link_libraries(modbus_interop PRIVATE twtest tagwire_internal PkgConfig::LIBMODBUS PkgConfig::CMOCKA Threads::Threads)
+target_compile_options(modbus_interop PRIVATE ${TW_WARNINGS})
+target_compile_definitions(modbus_interop PRIVATE TW_MBSERVER="$<TARGET_FILE:tw_mbserver>")
+add_dependencies(modbus_interop tw_mbserver)
+add_test(NAME interop.modbus_tcp COMMAND modbus_interop)
+set_tests_properties(interop.modbus_tcp PROPERTIES LABELS interop TIMEOUT 180)
