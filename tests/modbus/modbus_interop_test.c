@@ -5,6 +5,8 @@
 #include <modbus.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -602,13 +604,58 @@ static void test_hostile(void **state)
     }
 }
 
+/* ---- the CLI against the same server ---- */
+static int run_cli(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int run_cli(char *out, size_t len, const char *fmt, ...)
+{
+    char cmd[1024];
+    int o = snprintf(cmd, sizeof cmd, "%s ", TW_CLI);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + o, sizeof cmd - (size_t)o, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    char out[4096];
+    assert_int_equal(run_cli(out, sizeof out, "read modbus+tcp://127.0.0.1:%u holding-register:40043 coil:6 "
+                                              "holding-register:9002:FLOAT32:CDAB holding-register:9100:STRING[4]", (unsigned)g_port), 0);
+    assert_non_null(strstr(out, "holding-register:40043\t42\tuint16\tgood\t"));
+    assert_non_null(strstr(out, "coil:6\ttrue\tbool\tgood"));
+    assert_non_null(strstr(out, "\t123.456001\tfloat\tgood"));
+    assert_non_null(strstr(out, "\t\"ABCD\"\tstring\tgood"));
+    assert_int_equal(run_cli(out, sizeof out, "write modbus+tcp://127.0.0.1:%u holding-register:6000:FLOAT32:CDAB -21.25", (unsigned)g_port), 0);
+    assert_non_null(strstr(out, "\t-21.25\tfloat\tgood"));
+    assert_int_equal(run_cli(out, sizeof out, "write modbus+tcp://127.0.0.1:%u holding-register:6002:INT16 40000", (unsigned)g_port), 1);
+    assert_non_null(strstr(out, "TW_ERR_RANGE"));
+    assert_int_equal(run_cli(out, sizeof out, "read modbus+tcp://127.0.0.1:%u holding-register:30001", (unsigned)g_port), 1);
+    assert_non_null(strstr(out, "input-register (3xxxx)"));
+    assert_int_equal(run_cli(out, sizeof out, "read modbus+tcp://127.0.0.1:%u holding-register:0x6000", (unsigned)g_port), 1);
+    assert_non_null(strstr(out, "bad-config"));
+    assert_non_null(strstr(out, "illegal data address"));
+    assert_int_equal(run_cli(out, sizeof out, "poll modbus+tcp://127.0.0.1:%u --rate 50 --count 3 --all holding-register:42", (unsigned)g_port), 0);
+    int lines = 0;
+    for (char *p = out; (p = strstr(p, "holding-register:42\t42")); p++) lines++;
+    assert_int_equal(lines, 3);
+    assert_int_equal(run_cli(out, sizeof out, "read"), 2);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_areas),   cmocka_unit_test(test_types_orders), cmocka_unit_test(test_writes),
         cmocka_unit_test(test_coalescing),   cmocka_unit_test(test_exceptions),   cmocka_unit_test(test_kill_restart),
-        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_hostile),     cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
