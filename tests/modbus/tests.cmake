@@ -12,3 +12,11 @@ target_compile_definitions(modbus_interop PRIVATE TW_MBSERVER="$<TARGET_FILE:tw_
 add_dependencies(modbus_interop tw_mbserver tagwire_cli)
 add_test(NAME interop.modbus_tcp COMMAND modbus_interop)
 set_tests_properties(interop.modbus_tcp PROPERTIES LABELS interop TIMEOUT 180)
+
+add_executable(modbus_rtu ${CMAKE_CURRENT_LIST_DIR}/modbus_rtu_test.c)
+target_link_libraries(modbus_rtu PRIVATE twtest tagwire_internal PkgConfig::CMOCKA Threads::Threads)
+target_compile_options(modbus_rtu PRIVATE ${TW_WARNINGS})
+target_compile_definitions(modbus_rtu PRIVATE TW_MBSERVER="$<TARGET_FILE:tw_mbserver>")
+add_dependencies(modbus_rtu tw_mbserver)
+add_test(NAME interop.modbus_rtu COMMAND modbus_rtu)
+set_tests_properties(interop.modbus_rtu PROPERTIES LABELS interop TIMEOUT 120)
