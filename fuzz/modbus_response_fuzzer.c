@@ -22,7 +22,7 @@ static const uint8_t k_fcs[] = {1, 2, 3, 4, 5, 6, 15, 16, 23};
 static void decode_all(const uint8_t *req, const uint8_t *d, size_t dlen, uint8_t tsel)
 {
     static const char *const types[] = {"INT16", "UINT32:CDAB", "INT64:BADC", "FLOAT32:DCBA", "FLOAT64", "STRING[7]",
-                                        "STRING[250]:BADC", "UINT16"};
+                                        "STRING[246]:BADC", "UINT16"};
     uint8_t fc = req[0];
     if (fc == 1 || fc == 2) {
         volatile int acc = 0;

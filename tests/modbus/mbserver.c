@@ -15,6 +15,9 @@
  */
 #include <errno.h>
 #include <modbus.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +139,9 @@ int main(int argc, char **argv)
             if (fd == server) {
                 int c = modbus_tcp_accept(ctx, &server);
                 if (c >= 0) {
+                    /* like libmodbus's own client sockets: no Nagle delay on replies */
+                    int one = 1;
+                    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     FD_SET(c, &all);
                     if (c > maxfd) maxfd = c;
                 }

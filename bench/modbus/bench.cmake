@@ -1,0 +1,10 @@
+# bench_modbus_poll: tagwire's Modbus client vs a plain libmodbus client loop, same server, same run.
+pkg_check_modules(LIBMODBUS REQUIRED IMPORTED_TARGET libmodbus)
+if(NOT TARGET tw_mbserver)
+  add_executable(tw_mbserver ${PROJECT_SOURCE_DIR}/tests/modbus/mbserver.c)
+  target_link_libraries(tw_mbserver PRIVATE PkgConfig::LIBMODBUS)
+  target_compile_definitions(tw_mbserver PRIVATE _DEFAULT_SOURCE)
+endif()
+target_link_libraries(bench_modbus_poll PRIVATE PkgConfig::LIBMODBUS)
+target_compile_definitions(bench_modbus_poll PRIVATE TW_MBSERVER="$<TARGET_FILE:tw_mbserver>")
+add_dependencies(bench_modbus_poll tw_mbserver)
