@@ -397,6 +397,24 @@ static void test_exceptions(void **state)
     assert_true(st.connected); /* an exception is an answer: the link stays */
     assert_int_equal(st.disconnects, 0);
     tw_device_free(d);
+
+    /* items on both sides of an unmapped gap: coalesced, exception 02, then read separately */
+    snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u?max_gap=20", (unsigned)port);
+    assert_int_equal(tw_device_open(&d, uri, NULL, NULL, 0), TW_OK);
+    uint32_t around[2] = {add(d, "holding-register:2999"), add(d, "holding-register:3010")};
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", g_stats);
+    snprintf(g_stats, sizeof g_stats, "%s", stats);
+    long before = stat_count("fc03");
+    assert_int_equal(tw_device_read(d, around, 2, s2), TW_OK);
+    assert_int_equal(s2[0].value.as.u, 2999);
+    assert_int_equal(s2[1].value.as.u, 3010);
+    assert_int_equal(stat_count("fc03") - before, 3); /* the failed coalesced one, then one each */
+    before = stat_count("fc03");
+    assert_int_equal(tw_device_read(d, around, 2, s2), TW_OK); /* learnt: no failed request any more */
+    assert_int_equal(stat_count("fc03") - before, 2);
+    snprintf(g_stats, sizeof g_stats, "%s", saved);
+    tw_device_free(d);
     twt_stop(srv);
 }
 

@@ -32,6 +32,7 @@ typedef struct mb_plan {
     mb_block *blocks;
     size_t nblocks;
     uint64_t last_use;
+    uint8_t *isolate; /* per item: never share a request with another item (learnt from exception 02) */
 } mb_plan;
 
 typedef struct mb_txn {
@@ -395,6 +396,7 @@ static tw_status run_txns(mb_client *c, mb_txn *x, size_t n, char *err, size_t e
 /* ---- planning: coalesce items into blocks ---- */
 
 typedef struct sort_ent {
+    uint32_t isolated;
     uint32_t area;
     uint32_t start, end; /* [start, end) in registers or bits */
     uint32_t idx;
@@ -422,6 +424,7 @@ static uint8_t area_fc(mb_area a)
 
 static void plan_free(mb_plan *p)
 {
+    tw__free(p->isolate);
     tw__free(p->key);
     tw__free(p->item_block);
     tw__free(p->blocks);
@@ -431,10 +434,11 @@ static void plan_free(mb_plan *p)
 static tw_status plan_build(mb_client *c, mb_plan *p, const mb_addr *const *items, size_t n)
 {
     sort_ent *e = tw__malloc(n * sizeof *e);
-    p->key = tw__malloc(n * sizeof *p->key);
-    p->item_block = tw__malloc(n * sizeof *p->item_block);
-    p->blocks = tw__malloc(n * sizeof *p->blocks); /* at most one block per item */
-    if (!e || !p->key || !p->item_block || !p->blocks) {
+    if (!p->key) p->key = tw__malloc(n * sizeof *p->key);
+    if (!p->item_block) p->item_block = tw__malloc(n * sizeof *p->item_block);
+    if (!p->blocks) p->blocks = tw__malloc(n * sizeof *p->blocks); /* at most one block per item */
+    if (!p->isolate) p->isolate = tw__calloc(n, 1);
+    if (!e || !p->key || !p->item_block || !p->blocks || !p->isolate) {
         tw__free(e);
         plan_free(p);
         return TW_ERR_NOMEM;
@@ -446,16 +450,21 @@ static tw_status plan_build(mb_client *c, mb_plan *p, const mb_addr *const *item
         e[i].start = items[i]->offset;
         e[i].end = (uint32_t)items[i]->offset + items[i]->count;
         e[i].idx = (uint32_t)i;
+        e[i].isolated = p->isolate[i];
     }
     qsort(e, n, sizeof *e, cmp_ent);
     size_t nb = 0;
     mb_block *cur = NULL;
     uint32_t cur_end = 0;
+    uint32_t cur_iso = 0;
     for (size_t i = 0; i < n; i++) {
         int bits = e[i].area == MB_AREA_COIL || e[i].area == MB_AREA_DISCRETE;
         uint32_t limit = bits ? c->max_bits : c->max_regs;
         uint32_t gap = bits ? c->max_gap_bits : c->max_gap_regs;
-        int merge = cur && cur->area == (mb_area)e[i].area && e[i].start <= cur_end + gap &&
+        /* an isolated item only shares a request with items at exactly its own registers */
+        int iso = e[i].isolated || cur_iso;
+        int merge = cur && cur->area == (mb_area)e[i].area && e[i].start <= cur_end + (iso ? 0 : gap) &&
+                    (!iso || (e[i].start == cur->start && e[i].end == cur_end)) &&
                     TW__MAX(cur_end, e[i].end) - cur->start <= limit;
         if (!merge) {
             cur = &p->blocks[nb++];
@@ -464,6 +473,7 @@ static tw_status plan_build(mb_client *c, mb_plan *p, const mb_addr *const *item
             cur->fc = area_fc(cur->area);
             cur->start = (uint16_t)e[i].start;
             cur_end = e[i].end;
+            cur_iso = e[i].isolated;
         }
         if (e[i].end > cur_end) cur_end = e[i].end;
         cur->qty = (uint16_t)(cur_end - cur->start);
@@ -539,6 +549,8 @@ static tw_status op_read(void *ctx, void *const *items, size_t n, tw_adapter_res
     const mb_addr *const *it = (const mb_addr *const *)items;
     mb_plan *p = plan_get(c, it, n);
     if (!p) return TW_ERR_NOMEM;
+    int retried = 0;
+again:
     if (p->nblocks > c->txn_cap) {
         mb_txn *nt = tw__realloc(c->txns, p->nblocks * sizeof *nt);
         if (!nt) return TW_ERR_NOMEM;
@@ -556,6 +568,31 @@ static tw_status op_read(void *ctx, void *const *items, size_t n, tw_adapter_res
     for (size_t b = 0; b < p->nblocks; b++) {
         p->blocks[b].st = c->txns[b].st;
         p->blocks[b].q = status_quality(c->txns[b].st, c->txns[b].exception);
+    }
+    if (!retried && st == TW_ERR_MODBUS_EXCEPTION) {
+        /* "Illegal data address" for a request that spans several items may come from a gap
+         * between them that the device does not map: read those items on their own from now on. */
+        int changed = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = p->item_block[i];
+            if (c->txns[b].st != TW_ERR_MODBUS_EXCEPTION || c->txns[b].exception != 0x02 || p->isolate[i]) continue;
+            const mb_block *blk = &p->blocks[b];
+            if (blk->start != it[i]->offset || blk->qty != it[i]->count) {
+                p->isolate[i] = 1;
+                changed = 1;
+            }
+        }
+        if (changed) {
+            tw__log(TW_LOG_INFO, MOD, "%s:%u: illegal data address inside a coalesced request: reading the "
+                    "items involved separately", c->host, (unsigned)c->port);
+            if (plan_build(c, p, it, n) != TW_OK) {
+                plan_free(p);
+                return TW_ERR_NOMEM;
+            }
+            retried = 1;
+            err[0] = '\0';
+            goto again;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         const mb_addr *a = it[i];
