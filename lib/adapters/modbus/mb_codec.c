@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -368,7 +369,7 @@ tw_status mb_tcp_frame(const uint8_t *buf, size_t have, size_t *adu_len, char *e
 /* ---- RTU ---- */
 
 static uint16_t g_crc_table[256];
-static int g_crc_ready;
+static pthread_once_t g_crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
 {
@@ -377,12 +378,11 @@ static void crc_init(void)
         for (int k = 0; k < 8; k++) c = (c & 1) ? (uint16_t)((c >> 1) ^ 0xA001) : (uint16_t)(c >> 1);
         g_crc_table[i] = c;
     }
-    g_crc_ready = 1;
 }
 
 uint16_t mb_crc16(const uint8_t *p, size_t n)
 {
-    if (!g_crc_ready) crc_init(); /* idempotent: racing threads write identical values */
+    pthread_once(&g_crc_once, crc_init);
     uint16_t crc = 0xFFFF;
     for (size_t i = 0; i < n; i++) crc = (uint16_t)((crc >> 8) ^ g_crc_table[(crc ^ p[i]) & 0xFF]);
     return crc;
