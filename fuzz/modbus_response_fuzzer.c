@@ -99,7 +99,12 @@ static tw_status m_write(void *c, const void *b, size_t len, size_t *nw)
     return TW_OK;
 }
 static void m_close(void *c) { ((mem_link *)c)->connected = 0; }
-static const tw_transport_ops k_mem = {TW_TRANSPORT_OPS_VERSION, m_connect, m_read, m_write, NULL, NULL, NULL, m_close, NULL, 0};
+static size_t m_pending(void *c)
+{
+    mem_link *m = c;
+    return m->off < m->n ? m->n - m->off : 0;
+}
+static const tw_transport_ops k_mem = {TW_TRANSPORT_OPS_VERSION, m_connect, m_read, m_write, NULL, NULL, m_pending, m_close, NULL, 0};
 
 static void run_engine(const uint8_t *h, const uint8_t *rest, size_t n)
 {

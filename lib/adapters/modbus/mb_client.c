@@ -230,6 +230,7 @@ static tw_status run_txns(mb_client *c, mb_txn *x, size_t n, char *err, size_t e
     mb_slot slots[MB_MAX_PIPELINE];
     size_t nslots = 0, next = 0, ndone = 0;
     unsigned depth = c->kind == KIND_RTU ? 1 : c->pipeline;
+    int readable = tw_transport_pending(c->t) > 0;
     int64_t timeout_ns = (int64_t)c->timeout_ms * 1000000;
     uint8_t adu[MB_TCP_MAX_ADU];
     char msg[TW__ERRMSG_MAX];
@@ -341,35 +342,41 @@ static tw_status run_txns(mb_client *c, mb_txn *x, size_t n, char *err, size_t e
             fail_rest(x, n, TW_ERR_PROTOCOL);
             return TW_ERR_PROTOCOL;
         }
-        size_t nr = 0;
-        st = tw_transport_read(c->t, c->rx + c->rx_len, sizeof c->rx - c->rx_len, &nr);
-        if (st == TW_OK) {
-            c->rx_len += nr;
-            c->st.bytes_received += nr;
-            if (c->kind == KIND_RTU) c->quiet_since_ns = now_ns();
-            continue;
-        }
-        if (st != TW_ERR_AGAIN) {
-            snprintf(err, errlen, "%s", st == TW_ERR_CLOSED ? "connection closed by the device" : tw_transport_last_error(c->t));
-            if (!err[0]) snprintf(err, errlen, "receive failed: %s", tw_strerror(st));
-            mb_disconnect(c, err);
-            fail_rest(x, n, TW_ERR_CLOSED);
-            return st == TW_ERR_CLOSED ? TW_ERR_CLOSED : st;
-        }
-        int64_t oldest = slots[0].sent_ns;
-        for (size_t i = 1; i < nslots; i++)
-            if (slots[i].sent_ns < oldest) oldest = slots[i].sent_ns;
-        int64_t left = oldest + timeout_ns - now_ns();
-        if (left > 0) {
-            tw_status wst = tw_transport_wait(c->t, TW_POLL_IN, (int)((left + 999999) / 1000000));
+        /* wait first (right after a request nothing is there yet: saves a read that would fail),
+         * then read; until the oldest outstanding request times out */
+        if (!readable) {
+            int64_t oldest = slots[0].sent_ns;
+            for (size_t i = 1; i < nslots; i++)
+                if (slots[i].sent_ns < oldest) oldest = slots[i].sent_ns;
+            int64_t left = oldest + timeout_ns - now_ns();
+            tw_status wst = left > 0 ? tw_transport_wait(c->t, TW_POLL_IN, (int)((left + 999999) / 1000000)) : TW_ERR_TIMEOUT;
             if (wst == TW_ERR_IO) {
                 snprintf(err, errlen, "waiting for the response failed");
                 mb_disconnect(c, err);
                 fail_rest(x, n, TW_ERR_CLOSED);
                 return TW_ERR_CLOSED;
             }
-            if (wst == TW_OK) continue;
+            if (wst == TW_ERR_TIMEOUT) goto timed_out;
         }
+        size_t nr = 0, space = sizeof c->rx - c->rx_len;
+        st = tw_transport_read(c->t, c->rx + c->rx_len, space, &nr);
+        if (st == TW_OK) {
+            c->rx_len += nr;
+            c->st.bytes_received += nr;
+            if (c->kind == KIND_RTU) c->quiet_since_ns = now_ns();
+            readable = nr == space; /* a full buffer: more may be waiting */
+            continue;
+        }
+        if (st == TW_ERR_AGAIN) {
+            readable = 0;
+            continue;
+        }
+        snprintf(err, errlen, "%s", st == TW_ERR_CLOSED ? "connection closed by the device" : tw_transport_last_error(c->t));
+        if (!err[0]) snprintf(err, errlen, "receive failed: %s", tw_strerror(st));
+        mb_disconnect(c, err);
+        fail_rest(x, n, TW_ERR_CLOSED);
+        return st == TW_ERR_CLOSED ? TW_ERR_CLOSED : st;
+    timed_out:
         /* timed out: answers may still come late and would desynchronise the stream (TCP) */
         c->st.timeouts += nslots;
         snprintf(err, errlen, "no response within %u ms (%s %s:%u, unit %u)", (unsigned)c->timeout_ms,
