@@ -99,8 +99,9 @@ TW_API tw_type tw_device_item_type(const tw_device *dev, uint32_t id);
  * value (TW_TYPE_NONE if it never had one) with a bad quality.
  * STRING values point into memory owned by the device, valid until the next read or write on it.
  * Returns TW_OK when every item is good, otherwise the first failure (TW_ERR_TIMEOUT,
- * TW_ERR_MODBUS_EXCEPTION, TW_ERR_PROTOCOL, TW_ERR_CONN_REFUSED, TW_ERR_CLOSED, ...) with the
- * detail in tw_device_last_error(); TW_ERR_INVALID_ARG for an unknown id.
+ * TW_ERR_MODBUS_EXCEPTION, TW_ERR_PROTOCOL, TW_ERR_CRC, TW_ERR_CONN_REFUSED, TW_ERR_CLOSED, ...;
+ * TW_ERR_ADAPTER when the adapter reported success but an item is bad) with the detail in
+ * tw_device_last_error(); TW_ERR_INVALID_ARG for an unknown id (then nothing is read).
  */
 TW_API tw_status tw_device_read(tw_device *dev, const uint32_t *ids, size_t n, tw_sample *out);
 

@@ -386,7 +386,7 @@ static void test_poller_slow_device(void **state)
     assert_true(gs.mean_duration_ns >= 70000000);
     assert_true(gs.max_duration_ns >= gs.mean_duration_ns);
     /* a slow device's cycles still start close to their due times (no backlog) */
-    assert_true(gs.max_lateness_ns < 60000000);
+    assert_true(gs.max_lateness_ns < 150000000); /* a backlog would reach ~250 ms by the 5th cycle */
     /* failing cycles are counted */
     g_fake.sleep_ms = 0;
     g_fake.fail = 1;
