@@ -211,6 +211,30 @@ static void test_rtu_errors(void **state)
     usleep(50000);
     assert_int_equal(tw_device_read(d, &id, 1, &s), TW_OK);
     assert_int_equal(s.quality, TW_QUALITY_GOOD);
+    /* a bad frame in a read of several requests fails only that request's items */
+    uint32_t many[300];
+    char a[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(a, sizeof a, "hr:%d", i);
+        many[i] = add(d, a);
+    }
+    tw_sample *ms = calloc(300, sizeof *ms);
+    usleep(20000);
+    g_corrupt_next = 1;
+    assert_int_equal(tw_device_read(d, many, 300, ms), TW_ERR_CRC);
+    int bad = 0, good = 0;
+    for (int i = 0; i < 300; i++) {
+        if (ms[i].quality == TW_QUALITY_GOOD) {
+            good++;
+            assert_int_equal(ms[i].value.as.u, (uint64_t)i);
+        } else {
+            bad++;
+            assert_int_equal(ms[i].quality, TW_QUALITY_BAD_COMM_FAILURE);
+        }
+    }
+    assert_int_equal(bad, 125); /* the first block (0..124) */
+    assert_int_equal(good, 175);
+    free(ms);
     /* a silent line: timeout, the port stays usable */
     g_swallow = 1;
     assert_int_equal(tw_device_read(d, &id, 1, &s), TW_ERR_TIMEOUT);

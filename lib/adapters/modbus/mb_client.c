@@ -245,7 +245,8 @@ static tw_status run_txns(mb_client *c, mb_txn *x, size_t n, char *err, size_t e
                 /* discard stale input, then keep the line quiet for 3.5 characters */
                 uint8_t junk[64];
                 size_t nr;
-                while (tw_transport_read(c->t, junk, sizeof junk, &nr) == TW_OK && nr) c->quiet_since_ns = now_ns();
+                for (int k = 0; k < 64 && tw_transport_read(c->t, junk, sizeof junk, &nr) == TW_OK && nr; k++)
+                    c->quiet_since_ns = now_ns();
                 c->rx_len = 0;
                 int64_t quiet_until = c->quiet_since_ns + c->t35_ns;
                 while (now_ns() < quiet_until) {
@@ -315,12 +316,24 @@ static tw_status run_txns(mb_client *c, mb_txn *x, size_t n, char *err, size_t e
                 }
             }
             if (st != TW_OK) {
-                /* The stream cannot be trusted any more: count, drop the link, fail what is left. */
-                c->st.protocol_errors++;
-                snprintf(err, errlen, "%s", msg);
-                mb_disconnect(c, msg);
-                if (c->kind == KIND_RTU) c->next_connect_ms = 0; /* reopen at once: only this frame was bad */
                 tw_status fst = st == TW_ERR_CRC ? TW_ERR_CRC : TW_ERR_PROTOCOL;
+                c->st.protocol_errors++;
+                if (first == TW_OK) {
+                    first = fst;
+                    snprintf(err, errlen, "%s", msg);
+                }
+                if (c->kind == KIND_RTU) {
+                    /* Only this frame was bad: fail its request; the next request flushes the line
+                     * and waits for silence, which resynchronises RTU framing. */
+                    x[slots[0].txn].done = 1;
+                    x[slots[0].txn].st = fst;
+                    ndone++;
+                    nslots = 0;
+                    c->rx_len = 0;
+                    break;
+                }
+                /* TCP: the stream cannot be trusted any more: drop the link, fail what is left. */
+                mb_disconnect(c, msg);
                 fail_rest(x, n, fst);
                 return fst;
             }
@@ -379,8 +392,9 @@ static tw_status run_txns(mb_client *c, mb_txn *x, size_t n, char *err, size_t e
     timed_out:
         /* timed out: answers may still come late and would desynchronise the stream (TCP) */
         c->st.timeouts += nslots;
-        snprintf(err, errlen, "no response within %u ms (%s %s:%u, unit %u)", (unsigned)c->timeout_ms,
-                 c->kind == KIND_RTU ? "serial" : "tcp", c->host, (unsigned)c->port, (unsigned)c->unit);
+        if (first == TW_OK || c->kind != KIND_RTU)
+            snprintf(err, errlen, "no response within %u ms (%s %s:%u, unit %u)", (unsigned)c->timeout_ms,
+                     c->kind == KIND_RTU ? "serial" : "tcp", c->host, (unsigned)c->port, (unsigned)c->unit);
         if (c->kind == KIND_RTU) {
             /* a silent RTU device does not break the line: fail the request, keep the port */
             x[slots[0].txn].done = 1;
