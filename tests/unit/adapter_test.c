@@ -1,5 +1,7 @@
 /* Unit tests of the adapter layer: URIs, registry, custom adapters, last-value-kept, sim, poller. */
 #include <math.h>
+#include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -250,6 +252,120 @@ static void test_custom_adapter(void **state)
     assert_int_equal(tw_device_open(&d, "acme://box", NULL, NULL, 0), TW_ERR_NO_ADAPTER);
 }
 
+/* ---- push: an adapter that delivers values through its own descriptor ---- */
+
+typedef struct push_ctx {
+    int pipe[2];
+    tw_adapter_push_fn fn;
+    void *push_data;
+    size_t nsub;
+} push_ctx;
+static push_ctx g_push;
+
+static tw_status push_open(void *rd, void **ctx, const tw_adapter_uri *u, const tw_device_options *o, char *err, size_t errlen)
+{
+    (void)rd; (void)u; (void)o; (void)err; (void)errlen;
+    if (pipe(g_push.pipe) != 0) return TW_ERR_IO;
+    *ctx = &g_push;
+    return TW_OK;
+}
+static void push_close(void *ctx)
+{
+    push_ctx *p = ctx;
+    close(p->pipe[0]);
+    close(p->pipe[1]);
+}
+static tw_status push_subscribe(void *ctx, void *const *items, size_t n, tw_adapter_push_fn fn, void *pd, char *err, size_t errlen)
+{
+    (void)items; (void)err; (void)errlen;
+    push_ctx *p = ctx;
+    p->fn = fn;
+    p->push_data = pd;
+    p->nsub = n;
+    return TW_OK;
+}
+static int push_fds(void *ctx, int *fds, unsigned *events, int max)
+{
+    (void)max;
+    fds[0] = ((push_ctx *)ctx)->pipe[0];
+    events[0] = TW_POLL_IN;
+    return 1;
+}
+/* Each byte on the pipe: high nibble = subscribed index, low nibble = value; 0xFF = a bad sample. */
+static tw_status push_process(void *ctx, char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    push_ctx *p = ctx;
+    uint8_t b[16];
+    ssize_t n = read(p->pipe[0], b, sizeof b);
+    for (ssize_t i = 0; i < n; i++) {
+        tw_adapter_result r;
+        memset(&r, 0, sizeof r);
+        if (b[i] == 0xFF) {
+            r.quality = TW_QUALITY_BAD_COMM_FAILURE;
+            p->fn(0, &r, p->push_data);
+            continue;
+        }
+        r.value.type = TW_TYPE_INT32;
+        r.value.as.i = b[i] & 0x0F;
+        r.quality = TW_QUALITY_GOOD;
+        p->fn((size_t)(b[i] >> 4), &r, p->push_data);
+    }
+    return TW_OK;
+}
+static const tw_adapter_ops k_pushy = {TW_ADAPTER_OPS_VERSION, "pushy", "push test adapter", fake_parse, NULL,
+                                       push_open, push_close, fake_read, NULL, NULL, push_subscribe, push_fds,
+                                       push_process};
+
+static uint32_t g_got_id[8];
+static tw_sample g_got[8];
+static int g_ngot;
+static void on_push(uint32_t id, const tw_sample *s, void *user)
+{
+    assert_ptr_equal(user, &g_ngot);
+    if (g_ngot < 8) {
+        g_got_id[g_ngot] = id;
+        g_got[g_ngot] = *s;
+    }
+    g_ngot++;
+}
+
+static void test_push(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_adapter_register(&k_pushy, NULL), TW_OK);
+    tw_device *d;
+    assert_int_equal(tw_device_open(&d, "pushy://x", NULL, NULL, 0), TW_OK);
+    uint32_t ids[3];
+    for (int i = 0; i < 3; i++) assert_int_equal(tw_device_add_item(d, &ids[i], "reg1"), TW_OK);
+    uint32_t sub[2] = {ids[2], ids[0]}; /* subscribed index 0 -> id 2, index 1 -> id 0 */
+    assert_int_equal(tw_device_subscribe(d, sub, 2, on_push, &g_ngot), TW_OK);
+    int fds[2];
+    unsigned ev[2];
+    assert_int_equal(tw_device_fds(d, fds, ev, 2), 1);
+    assert_int_equal(ev[0], TW_POLL_IN);
+    uint8_t msg[] = {0x05, 0x17, 0xFF};
+    assert_int_equal(write(g_push.pipe[1], msg, sizeof msg), 3);
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    assert_int_equal(poll(&pfd, 1, 1000), 1);
+    g_ngot = 0;
+    assert_int_equal(tw_device_process(d), TW_OK);
+    assert_int_equal(g_ngot, 3);
+    assert_int_equal(g_got_id[0], ids[2]);
+    assert_int_equal(g_got[0].value.as.i, 5);
+    assert_int_equal(g_got[0].quality, TW_QUALITY_GOOD);
+    assert_true(g_got[0].timestamp_ns > 0);
+    assert_int_equal(g_got_id[1], ids[0]);
+    assert_int_equal(g_got[1].value.as.i, 7);
+    /* a bad pushed sample keeps the last value */
+    assert_int_equal(g_got_id[2], ids[2]);
+    assert_int_equal(g_got[2].quality, TW_QUALITY_BAD_COMM_FAILURE);
+    assert_int_equal(g_got[2].value.type, TW_TYPE_INT32);
+    assert_int_equal(g_got[2].value.as.i, 5);
+    tw_device_free(d);
+    assert_int_equal(tw_adapter_unregister("pushy"), TW_OK);
+}
+
 /* ---- simulator ---- */
 
 static void test_sim(void **state)
@@ -407,7 +523,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uri),           cmocka_unit_test(test_open_errors), cmocka_unit_test(test_check_address),
-        cmocka_unit_test(test_custom_adapter), cmocka_unit_test(test_sim),        cmocka_unit_test(test_poller_rate),
+        cmocka_unit_test(test_custom_adapter), cmocka_unit_test(test_push), cmocka_unit_test(test_sim),        cmocka_unit_test(test_poller_rate),
         cmocka_unit_test(test_poller_slow_device),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
