@@ -513,11 +513,10 @@ static void merge_result(dev_item *it, tw_adapter_result *r, int64_t now)
 tw_status tw_device_read(tw_device *d, const uint32_t *ids, size_t n, tw_sample *out)
 {
     if (!d || (!ids && n) || (!out && n)) return TW_ERR_INVALID_ARG;
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] >= d->nitems) return tw__err(&d->err, MOD, TW_ERR_INVALID_ARG, "unknown item id %u", (unsigned)ids[i]);
     if (!n) return TW_OK;
     if (ensure_batch(d, n)) return TW_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
+        if (ids[i] >= d->nitems) return tw__err(&d->err, MOD, TW_ERR_INVALID_ARG, "unknown item id %u", (unsigned)ids[i]);
         dev_item *it = &d->items[ids[i]];
         d->batch_items[i] = it->item;
         tw_adapter_result *r = &d->batch_res[i];
@@ -533,23 +532,28 @@ tw_status tw_device_read(tw_device *d, const uint32_t *ids, size_t n, tw_sample 
     int64_t now = tw_now_ns();
     d->st.reads++;
     d->st.items_read += n;
+    size_t first_bad = n;
     for (size_t i = 0; i < n; i++) {
         dev_item *it = &d->items[ids[i]];
         tw_adapter_result *r = &d->batch_res[i];
         /* A good result must carry the item's type; anything else is an adapter bug. */
-        if (!TW_QUALITY_IS_BAD(r->quality) && r->value.type != it->info.type) r->quality = TW_QUALITY_BAD_TYPE_MISMATCH;
-        if ((r->value.type == TW_TYPE_STRING || r->value.type == TW_TYPE_BYTES) && !TW_QUALITY_IS_BAD(r->quality) &&
-            r->value.as.buf.len > it->info.max_bytes)
-            r->quality = TW_QUALITY_BAD_OUT_OF_RANGE;
+        if (!TW_QUALITY_IS_BAD(r->quality)) {
+            if (r->value.type != it->info.type) r->quality = TW_QUALITY_BAD_TYPE_MISMATCH;
+            else if ((r->value.type == TW_TYPE_STRING || r->value.type == TW_TYPE_BYTES) &&
+                     r->value.as.buf.len > it->info.max_bytes)
+                r->quality = TW_QUALITY_BAD_OUT_OF_RANGE;
+        }
         merge_result(it, r, now);
-        if (TW_QUALITY_IS_BAD(it->last.quality)) d->st.items_bad++;
+        if (TW_QUALITY_IS_BAD(it->last.quality)) {
+            d->st.items_bad++;
+            if (first_bad == n) first_bad = i;
+        }
         out[i] = it->last;
     }
     if (st != TW_OK) return dev_fail(d, st, d->msg);
-    for (size_t i = 0; i < n; i++)
-        if (TW_QUALITY_IS_BAD(out[i].quality))
-            return tw__err(&d->err, MOD, TW_ERR_ADAPTER, "item %u: bad quality 0x%08x", (unsigned)ids[i],
-                           (unsigned)out[i].quality);
+    if (first_bad < n)
+        return tw__err(&d->err, MOD, TW_ERR_ADAPTER, "item %u: bad quality 0x%08x", (unsigned)ids[first_bad],
+                       (unsigned)out[first_bad].quality);
     tw__err_clear(&d->err);
     return TW_OK;
 }

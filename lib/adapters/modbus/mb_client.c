@@ -621,7 +621,10 @@ again:
         res[i].quality = blk->q;
         if (blk->st != TW_OK) continue;
         uint32_t rel = (uint32_t)a->offset - blk->start;
-        if (a->area == MB_AREA_COIL || a->area == MB_AREA_DISCRETE) {
+        if (a->dtype == MB_DT_UINT16 && (a->order == MB_ABCD || a->order == MB_CDAB)) { /* the common case */
+            res[i].value.type = TW_TYPE_UINT16;
+            res[i].value.as.u = (uint64_t)((blk->data[2 * rel] << 8) | blk->data[2 * rel + 1]);
+        } else if (a->area == MB_AREA_COIL || a->area == MB_AREA_DISCRETE) {
             res[i].value.type = TW_TYPE_BOOL;
             res[i].value.as.b = (blk->data[rel / 8] >> (rel % 8)) & 1;
         } else {
