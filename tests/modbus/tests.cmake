@@ -20,3 +20,11 @@ target_compile_definitions(modbus_rtu PRIVATE TW_MBSERVER="$<TARGET_FILE:tw_mbse
 add_dependencies(modbus_rtu tw_mbserver)
 add_test(NAME interop.modbus_rtu COMMAND modbus_rtu)
 set_tests_properties(interop.modbus_rtu PROPERTIES LABELS interop TIMEOUT 120)
+
+# A second independent peer: Debian's pymodbus 3.0 (python3-pymodbus; run with /usr/bin/python3).
+add_executable(modbus_pymodbus ${CMAKE_CURRENT_LIST_DIR}/modbus_pymodbus_test.c)
+target_link_libraries(modbus_pymodbus PRIVATE twtest tagwire_internal PkgConfig::CMOCKA)
+target_compile_options(modbus_pymodbus PRIVATE ${TW_WARNINGS})
+target_compile_definitions(modbus_pymodbus PRIVATE TW_PYMODBUS_SERVER="${CMAKE_CURRENT_LIST_DIR}/pymodbus_server.py")
+add_test(NAME interop.modbus_pymodbus COMMAND modbus_pymodbus)
+set_tests_properties(interop.modbus_pymodbus PROPERTIES LABELS interop TIMEOUT 120)
