@@ -1,0 +1,16 @@
+# bench_modbus_poll: tagwire's Modbus client vs a plain libmodbus client loop, same server, same run.
+# Needs libmodbus (scripts/deps/adapters.apt); skipped with a message when it is missing.
+pkg_check_modules(LIBMODBUS IMPORTED_TARGET libmodbus)
+if(LIBMODBUS_FOUND)
+  if(NOT TARGET tw_mbserver)
+    add_executable(tw_mbserver ${PROJECT_SOURCE_DIR}/tests/modbus/mbserver.c)
+    target_link_libraries(tw_mbserver PRIVATE PkgConfig::LIBMODBUS)
+    target_compile_definitions(tw_mbserver PRIVATE _DEFAULT_SOURCE)
+  endif()
+  add_executable(bench_modbus_poll ${CMAKE_CURRENT_LIST_DIR}/modbus_poll.c)
+  target_link_libraries(bench_modbus_poll PRIVATE tagwire_internal PkgConfig::LIBMODBUS)
+  target_compile_definitions(bench_modbus_poll PRIVATE TW_MBSERVER="$<TARGET_FILE:tw_mbserver>")
+  add_dependencies(bench_modbus_poll tw_mbserver)
+else()
+  message(STATUS "libmodbus not found: bench_modbus_poll is not built")
+endif()

@@ -1,0 +1,33 @@
+/* Private interface of the adapter module (never installed). SPDX-License-Identifier: Apache-2.0 */
+#ifndef TW_ADAPTER_INTERNAL_H
+#define TW_ADAPTER_INTERNAL_H
+
+#include "tagwire/sys/adapter.h"
+
+#define TW__SCHEME_MAX 32
+#define TW__URI_MAX_PARAMS 32
+
+typedef struct tw__uri {
+    tw_adapter_uri pub;
+    const char *keys[TW__URI_MAX_PARAMS];
+    const char *values[TW__URI_MAX_PARAMS];
+    size_t n;
+    char *storage;
+} tw__uri;
+
+/* Parses a URI (see tw_adapter_uri); `err` receives a message. Free with tw__uri_free(). */
+tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen);
+void tw__uri_free(tw__uri *u);
+
+/* Built-in adapters register themselves through this (registry lock held). */
+typedef tw_status (*tw__reg_add_fn)(const tw_adapter_ops *ops, void *reg_data);
+void tw__modbus_register_builtins(tw__reg_add_fn add);
+void tw__sim_register_builtins(tw__reg_add_fn add);
+
+/* Helpers for adapters: strict number parsing. Return 0 on success. */
+int tw__parse_u64(const char *s, uint64_t max, uint64_t *out);
+int tw__parse_double(const char *s, double *out);
+/* Parses a duration "10s", "250ms", "2m", "1h" or a bare number of seconds into ns. */
+int tw__parse_duration_ns(const char *s, int64_t *out);
+
+#endif

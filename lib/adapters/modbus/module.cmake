@@ -1,0 +1,2 @@
+# adapters/modbus: Modbus TCP, Modbus/TCP Security (over a caller-supplied TLS transport) and RTU.
+tw_module(adapter_modbus SOURCES mb_codec.c mb_client.c mb_serial.c LIBS m DEFINES TW_HAVE_MODBUS)
