@@ -24,5 +24,6 @@
 #include "enroll.h"
 #include "transport.h"
 #include "tls.h"
+#include "adapter.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
