@@ -36,6 +36,7 @@
 #define SEG_HDR 8u
 #define PARSE_MAX_RECORD (256u * 1024u * 1024u) /* hard cap when reading, whatever the options */
 #define CUR_BUF 65536u
+#define SEQ_LIMIT (UINT64_C(1) << 62) /* sequence numbers stay below this (no wrap, ever) */
 #define CK_SIZE 76u
 #define STATE_MAX 4096u
 #define STATE_KEY_MAX 64u
@@ -146,6 +147,7 @@ struct tw_store {
     uint64_t durable;
     uint64_t live_records, live_bytes;
     int64_t newest_ts;
+    uint64_t newest_seq; /* seq of the newest live record */
     uint64_t unsynced;
     int64_t unsynced_since_ms;
     int ck_dirty;
@@ -289,6 +291,10 @@ static int ck_read(tw_store *s, ck_data *ck)
                 "replayed again)", s->dir);
         return 0;
     }
+    if (get64(b + 8) >= SEQ_LIMIT || get64(b + 16) >= SEQ_LIMIT || get64(b + 24) >= SEQ_LIMIT) {
+        tw__log(TW_LOG_WARN, MOD, "%s: checkpoint holds impossible sequence numbers: ignored", s->dir);
+        return 0;
+    }
     ck->acked = get64(b + 8);
     ck->head_seq = get64(b + 16);
     ck->next_seq = get64(b + 24);
@@ -371,10 +377,11 @@ static int rec_at(tw_store *s, cursor *c, uint64_t off, uint64_t end, uint64_t a
     const uint8_t *p = cur_fetch(s, c, off, HDR, end);
     if (!p) return 0;
     hdr_parse(p, h);
-    /* plausibility before the CRC: a segment named `id` holds seqs id .. id + records - 1, and
-     * every record takes at least HDR bytes */
+    /* plausibility before the CRC: a segment named `id` holds consecutive seqs from id on, so
+     * record `seq` has at least seq - id records of >= HDR bytes before it */
     uint64_t id = s->segs[c->seg].id;
-    if (h->len > PARSE_MAX_RECORD || h->seq <= after || h->seq < id || h->seq - id > end / HDR ||
+    if (off < SEG_HDR || h->len > PARSE_MAX_RECORD || h->seq <= after || h->seq < id ||
+        h->seq - id > (off - SEG_HDR) / HDR ||
         off + HDR + h->len > end)
         return 0;
     p = cur_fetch(s, c, off, HDR + (size_t)h->len, end);
@@ -683,7 +690,7 @@ static tw_status recover(tw_store *s)
         uint64_t id;
         char tail[8];
         if (strlen(e->d_name) != 28 || sscanf(e->d_name, "seg-%20" SCNu64 ".%3s", &id, tail) != 2 ||
-            strcmp(tail, "twl") != 0)
+            strcmp(tail, "twl") != 0 || id == 0 || id >= SEQ_LIMIT)
             continue;
         if (nids == capids) {
             capids = capids ? capids * 2 : 16;
@@ -759,6 +766,7 @@ static tw_status recover(tw_store *s)
                 s->live_records++;
                 s->live_bytes += total;
                 s->newest_ts = h.ts;
+                s->newest_seq = h.seq;
             }
         }
         cur_free(&c);
@@ -820,6 +828,34 @@ static tw_status recover(tw_store *s)
     s->durable = s->next_seq - 1;
 
     if (s->o.read_only) return TW_OK;
+    /* A segment holds consecutive seqs from its name on. When the next seq does not continue the
+     * tail (a checkpoint ahead of a torn tail), the next append goes to a new segment. */
+    if (s->nsegs) {
+        seg *t = &s->segs[s->nsegs - 1];
+        uint64_t cont = t->last_seq ? t->last_seq + 1 : t->id;
+        if (cont != s->next_seq) {
+            if (t->size <= SEG_HDR && s->nsegs > 1) {
+                char name[48];
+                seg_name(name, sizeof name, t->id);
+                unlinkat(s->dir_fd, name, 0);
+                s->nsegs--;
+            }
+            if (t->size <= SEG_HDR && s->nsegs == 1 && !t->nrec && s->head.seg == 0) {
+                char name[48];
+                seg_name(name, sizeof name, t->id);
+                unlinkat(s->dir_fd, name, 0);
+                s->nsegs = 0;
+            }
+            if ((st = seg_create(s)) != TW_OK) return st;
+            if (!s->live_records) {
+                s->head.seg = s->rd.seg = s->nsegs - 1;
+                s->head.off = s->rd.off = SEG_HDR;
+            }
+            /* segments before an empty head are gone */
+            while (!s->live_records && s->nsegs > 1) seg_pop_front(s);
+            return TW_OK;
+        }
+    }
     /* open the tail for appending, or start a segment */
     if (s->nsegs) {
         char name[48];
@@ -1009,6 +1045,7 @@ tw_status tw_store_append(tw_store *s, uint64_t *seq_out, const void *data, size
     if (s->o.read_only) return tw__err(&s->err, MOD, TW_ERR_BUSY, "store opened read-only");
     if (len > s->o.max_record_bytes || HDR + (uint64_t)len > s->o.max_bytes)
         return tw__err(&s->err, MOD, TW_ERR_RANGE, "record of %zu bytes exceeds the limits", len);
+    if (s->next_seq >= SEQ_LIMIT) return tw__err(&s->err, MOD, TW_ERR_RANGE, "sequence numbers exhausted");
     uint64_t total = HDR + (uint64_t)len;
     int64_t now = wall_ms(s);
     expire_age(s, now);
@@ -1111,6 +1148,7 @@ tw_status tw_store_append(tw_store *s, uint64_t *seq_out, const void *data, size
             s->live_records++;
             s->live_bytes += total;
             s->newest_ts = now;
+            s->newest_seq = seq;
             s->st.appended++;
             return late;
         }
@@ -1119,6 +1157,7 @@ tw_status tw_store_append(tw_store *s, uint64_t *seq_out, const void *data, size
     s->live_records++;
     s->live_bytes += total;
     s->newest_ts = now;
+    s->newest_seq = seq;
     s->st.appended++;
     if (seq_out) *seq_out = seq;
 
@@ -1316,7 +1355,7 @@ tw_status tw_store_stats_get(const tw_store *cs, tw_store_stats *out)
             st.oldest_seq = h.seq;
             st.oldest_time_ms = h.ts;
         }
-        st.newest_seq = s->next_seq - 1;
+        st.newest_seq = s->newest_seq;
         st.newest_time_ms = s->newest_ts;
     }
     *out = st;
