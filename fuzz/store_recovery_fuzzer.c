@@ -5,6 +5,7 @@
  * The store is opened (recovery), replayed, appended to, acknowledged, reopened read-only and
  * replayed again: nothing may crash, leak or read out of bounds.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,19 +35,30 @@ static void put_file(const char *name, const uint8_t *p, size_t n)
     close(fd);
 }
 
-static void clean(void)
+static void unlink_all(const char *d)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'/* '%s'/.[!.]*", dir, dir);
-    if (system(cmd) != 0) abort();
+    DIR *dp = opendir(d);
+    if (!dp) return;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", d, e->d_name);
+        if (unlink(path) != 0) {
+            unlink_all(path);
+            rmdir(path);
+        }
+    }
+    closedir(dp);
 }
+
+static void clean(void) { unlink_all(dir); }
 
 static void remove_dir(void)
 {
     if (!dir[0]) return;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) return;
+    unlink_all(dir);
+    rmdir(dir);
 }
 
 static void replay(tw_store *s)

@@ -38,8 +38,10 @@
  * older than that, by the wall-clock time of their append, are dropped in append and in
  * tw_store_poll()). When an append would exceed max_bytes, the overflow policy applies: drop the
  * oldest records (unacknowledged ones too: data is lost and counted) or refuse the new record with
- * TW_ERR_FULL. A full disk (ENOSPC) returns TW_ERR_NO_SPACE after the same policy was tried (drop
- * oldest frees whole segment files, then retries once). Every record that leaves the store without
+ * TW_ERR_FULL. On a full disk (ENOSPC, EDQUOT, or EFBIG from a file size limit) the partial write
+ * is cut off again and the same policy applies: drop oldest deletes the oldest whole segment files
+ * (only deleting files frees space) and retries; when only the segment being written is left, or
+ * under refuse new, append returns TW_ERR_NO_SPACE. Every record that leaves the store without
  * acknowledgement is counted, by reason, in tw_store_stats. The disk back end may use up to one
  * segment file more than max_bytes on disk (partly trimmed segments are deleted when they empty).
  *
@@ -149,8 +151,8 @@ typedef struct tw_store_record {
 
 /*
  * Reads the record at the read cursor and advances the cursor. Records come oldest first; nothing
- * is removed (see tw_store_ack). Returns TW_ERR_AGAIN when the cursor has reached the newest
- * record. Records dropped (overflow, age) before they were read are skipped. A region found
+ * is removed (see tw_store_ack). Under SYNC_BATCH a record can be read before it is durable.
+ * Returns TW_ERR_AGAIN when the cursor has reached the newest record. Records dropped (overflow, age) before they were read are skipped. A region found
  * corrupt while reading is skipped, counted and logged. Errors: TW_ERR_AGAIN, TW_ERR_IO.
  */
 TW_API tw_status tw_store_read(tw_store *s, tw_store_record *rec);
