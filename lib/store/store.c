@@ -151,6 +151,7 @@ struct tw_store {
     uint64_t unsynced;
     int64_t unsynced_since_ms;
     int ck_dirty;
+    int opened; /* recovery completed: close may write the checkpoint */
 
     tw_store_stats st;
 
@@ -967,6 +968,7 @@ tw_status tw_store_new(tw_store **out, const tw_store_options *opts)
         tw_store_free(s);
         return st;
     }
+    s->opened = 1;
     *out = s;
     return TW_OK;
 }
@@ -974,7 +976,7 @@ tw_status tw_store_new(tw_store **out, const tw_store_options *opts)
 void tw_store_free(tw_store *s)
 {
     if (!s) return;
-    if (s->o.backend == TW_STORE_DISK && !s->o.read_only && s->tail_fd >= 0) {
+    if (s->opened && s->o.backend == TW_STORE_DISK && !s->o.read_only && s->tail_fd >= 0) {
         s->ck_dirty = 1;
         if (fsync_policy(s)) (void)do_sync(s);
         else (void)ck_write(s);
