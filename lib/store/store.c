@@ -35,7 +35,8 @@
 #define HDR TW_STORE_RECORD_OVERHEAD
 #define SEG_HDR 8u
 #define PARSE_MAX_RECORD (256u * 1024u * 1024u) /* hard cap when reading, whatever the options */
-#define CUR_BUF 65536u
+#define CUR_BUF 65536u           /* read-ahead of the read and head cursors */
+#define RECOVERY_BUF (1u << 20)  /* read-ahead of the recovery scan (freed after open) */
 #define SEQ_LIMIT (UINT64_C(1) << 62) /* sequence numbers stay below this (no wrap, ever) */
 #define CK_SIZE 76u
 #define STATE_MAX 4096u
@@ -110,6 +111,7 @@ typedef struct cursor {
     uint64_t buf_off;
     size_t buf_len;
     int io_err;      /* errno of the last failed read (0 = none) */
+    size_t chunk;    /* read-ahead size (0 = CUR_BUF) */
 } cursor;
 
 typedef struct mstate {
@@ -137,6 +139,8 @@ struct tw_store {
     uint64_t m_head, m_tail; /* logical offsets */
     uint8_t *scratch;
     size_t scratch_cap;
+    uint8_t *stage; /* disk: header + payload of a small record, written at once */
+    size_t stage_cap;
 
     cursor head;  /* position of the oldest live record */
     cursor rd;    /* read cursor */
@@ -344,8 +348,10 @@ static const uint8_t *cur_fetch(tw_store *s, cursor *c, uint64_t off, size_t n, 
             return NULL;
         }
         c->fd_id = g->id;
+        if (c->chunk) (void)posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
-    size_t want = n > CUR_BUF ? n : CUR_BUF;
+    size_t chunk = c->chunk ? c->chunk : CUR_BUF;
+    size_t want = n > chunk ? n : chunk;
     if (want > end - off) want = (size_t)(end - off);
     if (c->cap < want) {
         uint8_t *nb = tw__realloc(c->buf, want);
@@ -721,7 +727,8 @@ static tw_status recover(tw_store *s)
         if (ids[i] + 1 > next) next = ids[i];
         if ((st = segs_push(s, ids[i])) != TW_OK) break;
         seg *g = &s->segs[s->nsegs - 1];
-        cursor c = {.seg = s->nsegs - 1, .off = SEG_HDR, .last = last_seq, .fd = -1};
+        cursor c = {.seg = s->nsegs - 1, .off = SEG_HDR, .last = last_seq, .fd = -1,
+                    .chunk = RECOVERY_BUF};
         uint8_t mb[SEG_HDR];
         int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
@@ -989,6 +996,7 @@ void tw_store_free(tw_store *s)
     tw__free(s->segs);
     tw__free(s->ring);
     tw__free(s->scratch);
+    tw__free(s->stage);
     for (mstate *m = s->mstates, *n; m; m = n) {
         n = m->next;
         tw__free(m);
@@ -998,19 +1006,35 @@ void tw_store_free(tw_store *s)
 }
 
 /* ---- append ---- */
-static tw_status disk_write(tw_store *s, const uint8_t *h, const void *data, size_t len)
+#define STAGE_MAX 65536u
+
+static int stage_grow(tw_store *s, size_t need)
+{
+    size_t nc = s->stage_cap ? s->stage_cap : 512;
+    while (nc < need) nc *= 2;
+    uint8_t *n = tw__realloc(s->stage, nc);
+    if (!n) return 0;
+    s->stage = n;
+    s->stage_cap = nc;
+    return 1;
+}
+
+/* Writes a (hlen bytes) then b (blen bytes, may be 0) at the end of the tail segment; a partial
+ * write is cut off again. */
+static tw_status disk_write(tw_store *s, const uint8_t *a, size_t hlen, const void *b, size_t blen)
 {
     seg *g = &s->segs[s->nsegs - 1];
-    struct iovec iov[2] = {{(void *)h, HDR}, {(void *)data, len}};
-    size_t total = HDR + len, done = 0;
+    size_t total = hlen + blen, done = 0;
     off_t at = (off_t)g->size;
     while (done < total) {
         ssize_t w;
-        if (done < HDR) {
-            struct iovec v[2] = {{(uint8_t *)iov[0].iov_base + done, HDR - done}, iov[1]};
+        if (done < hlen && blen) {
+            struct iovec v[2] = {{(void *)(a + done), hlen - done}, {(void *)b, blen}};
             w = pwritev(s->tail_fd, v, 2, at + (off_t)done);
+        } else if (done < hlen) {
+            w = pwrite(s->tail_fd, a + done, hlen - done, at + (off_t)done);
         } else {
-            w = pwrite(s->tail_fd, (const uint8_t *)data + (done - HDR), total - done, at + (off_t)done);
+            w = pwrite(s->tail_fd, (const uint8_t *)b + (done - hlen), total - done, at + (off_t)done);
         }
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
@@ -1089,13 +1113,28 @@ tw_status tw_store_append(tw_store *s, uint64_t *seq_out, const void *data, size
             s->head_seq = seq;
         }
     } else {
-        uint8_t h[HDR];
-        hdr_build(h, seq, now, data, len);
+        /* small records: header and payload in one buffer, one pwrite() */
+        uint8_t hbuf[HDR], *h = hbuf;
+        const void *tailp = data;
+        size_t hlen = HDR, tlen = len;
+        if (len <= STAGE_MAX && (s->stage_cap >= HDR + len || stage_grow(s, HDR + len))) {
+            h = s->stage;
+            memcpy(h + HDR, data, len);
+            put32(h, (uint32_t)len);
+            put64(h + 8, seq);
+            put64(h + 16, (uint64_t)now);
+            put32(h + 4, tw_crc32c(tw_crc32c(0, h + 8, 16 + len), h, 4));
+            hlen = HDR + len;
+            tailp = NULL;
+            tlen = 0;
+        } else {
+            hdr_build(hbuf, seq, now, data, len);
+        }
         for (int attempt = 0;; attempt++) {
             seg *tail = &s->segs[s->nsegs - 1];
             st = TW_OK;
             if (tail->size + total > s->o.segment_bytes && tail->size > SEG_HDR) st = rotate(s);
-            if (st == TW_OK) st = disk_write(s, h, data, len);
+            if (st == TW_OK) st = disk_write(s, h, hlen, tailp, tlen);
             if (st == TW_OK) break;
             if (st != TW_ERR_NO_SPACE) {
                 return tw__err(&s->err, MOD, st, "%s: append: %s", s->dir, strerror(errno));
