@@ -88,6 +88,8 @@ static tw_store *open_disk(const char *dir, tw_store_sync_policy sync, uint64_t 
     return s;
 }
 
+static void flip_bit(const char *path, long off, int bit);
+
 static int64_t fake_now;
 static int64_t fake_clock(void *ctx)
 {
@@ -338,6 +340,33 @@ static void test_disk_reopen(void **state)
         twt_rmtree(dir);
         free(dir);
     }
+}
+
+/* A damaged checkpoint costs duplicates (replay from the oldest record on disk), never data,
+ * and never a reused sequence number. */
+static void test_checkpoint_damage(void **state)
+{
+    (void)state;
+    char *dir = twt_mkdtemp("store_ck");
+    tw_store *s = open_disk(dir, TW_STORE_SYNC_EVERY_RECORD, 0);
+    append_n(s, 1, 10);
+    assert_int_equal(tw_store_ack(s, 5), TW_OK);
+    tw_store_free(s);
+    s = open_disk(dir, TW_STORE_SYNC_EVERY_RECORD, 0);
+    assert_int_equal(stats(s).records, 5);
+    tw_store_free(s);
+    flip_bit(twt_path(0, dir, "checkpoint"), 10, 3);
+    s = open_disk(dir, TW_STORE_SYNC_EVERY_RECORD, 0);
+    tw_store_stats st = stats(s);
+    assert_int_equal(st.records, 10);
+    assert_int_equal(st.acked_seq, 0);
+    uint64_t first, last;
+    assert_int_equal(read_all(s, &first, &last), 10);
+    assert_int_equal(first, 1);
+    append_n(s, 11, 1);
+    tw_store_free(s);
+    twt_rmtree(dir);
+    free(dir);
 }
 
 static void test_lock(void **state)
@@ -939,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_memory_overflow),
         cmocka_unit_test(test_age_bound),
         cmocka_unit_test(test_disk_reopen),
+        cmocka_unit_test(test_checkpoint_damage),
         cmocka_unit_test(test_lock),
         cmocka_unit_test(test_state),
         cmocka_unit_test(test_torn_every_offset),
