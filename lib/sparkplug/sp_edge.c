@@ -993,6 +993,8 @@ static void on_connected(tw_edge *e)
 
 /* ---- public API ------------------------------------------------------------------------------ */
 
+static tw_status publish_all(tw_edge *e);
+
 #define BADOPT(...) (tw__log(TW_LOG_ERROR, MOD, __VA_ARGS__), TW_ERR_INVALID_ARG)
 
 static int id_ok(const char *id)
@@ -1274,7 +1276,7 @@ tw_status tw_edge_stop(tw_edge *e, int timeout_ms)
     tw_status rc = TW_OK;
     if (e->mc && e->conn_up) {
         /* everything that can still go out, then NDEATH */
-        if (data_ready(e)) tw_edge_publish(e);
+        if (data_ready(e)) publish_all(e);
         if (e->nborn) {
             uint8_t buf[64];
             size_t len = 0;
@@ -1296,9 +1298,8 @@ tw_status tw_edge_stop(tw_edge *e, int timeout_ms)
     return rc;
 }
 
-tw_status tw_edge_publish(tw_edge *e)
+static tw_status publish_all(tw_edge *e)
 {
-    if (!e) return TW_ERR_INVALID_ARG;
     tw_status rc = TW_OK;
     if (!data_ready(e)) {
         if (!e->ever_born) {
@@ -1333,6 +1334,25 @@ tw_status tw_edge_publish(tw_edge *e)
     return rc;
 }
 
+/* Hands what was queued to the transport now (writes without waiting; also reads acks). */
+static void flush_now(tw_edge *e)
+{
+    if (e->mc && tw_mqtt_client_pending_bytes(e->mc)) {
+        tw_mqtt_client_process(e->mc);
+        e->ring_full = 0;
+    }
+}
+
+tw_status tw_edge_publish(tw_edge *e)
+{
+    if (!e) return TW_ERR_INVALID_ARG;
+    tw_status rc = publish_all(e);
+    /* batch small messages into larger TLS records; the caller's next step/process (POLLOUT is
+     * asked for while bytes are pending) writes the rest */
+    if (e->mc && tw_mqtt_client_pending_bytes(e->mc) >= 32768u) flush_now(e);
+    return rc;
+}
+
 tw_status tw_edge_rebirth(tw_edge *e)
 {
     if (!e) return TW_ERR_INVALID_ARG;
@@ -1346,7 +1366,7 @@ tw_status tw_edge_process(tw_edge *e)
     if (!e) return TW_ERR_INVALID_ARG;
     e->pending_status = TW_OK;
     if (!e->started) {
-        tw_edge_publish(e);
+        publish_all(e);
         return TW_OK;
     }
     if (e->state == TW_EDGE_BACKOFF && !e->mc && tw__mono_ms() >= e->next_attempt_ms)
@@ -1381,17 +1401,13 @@ tw_status tw_edge_process(tw_edge *e)
             }
         }
     }
-    tw_edge_publish(e);
+    publish_all(e);
     if (e->need_nbirth && data_ready(e) == 0 && e->conn_up && e->host_online && e->nborn) {
         /* a data path noticed a new tag: rebirth now */
         do_nbirth(e);
-        tw_edge_publish(e);
+        publish_all(e);
     }
-    if (e->mc && tw_mqtt_client_pending_bytes(e->mc)) {
-        tw_status st = tw_mqtt_client_process(e->mc);
-        (void)st;
-        e->ring_full = 0;
-    }
+    flush_now(e);
     return e->pending_status;
 }
 
