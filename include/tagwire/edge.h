@@ -21,9 +21,11 @@
  *     publishes NBIRTH (seq 0; metrics "bdSeq" (Int64), "Node Control/Rebirth" (Boolean false),
  *     then every node tag) and one DBIRTH per online device. Births carry each metric's name,
  *     alias, datatype, current value, timestamp and properties (engUnit, documentation, Quality);
- *   - NDATA / DDATA carry alias + timestamp + value (+ Quality property when not good) of the tags
- *     in the tag sets' change sets only (report by exception); seq runs 0..255 and wraps across
- *     NBIRTH, DBIRTH, NDATA, DDATA and DDEATH;
+ *   - NDATA / DDATA carry alias + timestamp + datatype + value (+ Quality property when not good)
+ *     of the tags in the tag sets' change sets only (report by exception); no names. The datatype
+ *     is kept although the specification says it SHOULD NOT be sent in DATA messages: decoders
+ *     such as Eclipse Tahu's need it to read the value (two bytes a metric). seq runs 0..255 and
+ *     wraps across NBIRTH, DBIRTH, NDATA, DDATA and DDEATH; NDEATH carries no seq;
  *   - aliases are unique across the whole edge node: node tags, then each device in the order it
  *     was added, get consecutive alias ranges (wire alias = range base + the tag's own alias; the
  *     ranges are recomputed at every NBIRTH). bdSeq and Node Control/Rebirth have aliases 0 and 1;
@@ -42,7 +44,8 @@
  *     host comes back online: NBIRTH + DBIRTHs (with current values), then the queued changes as
  *     NDATA/DDATA with is_historical = true, oldest first, then live data again.
  *   - While the MQTT connection is down, changes are queued the same way (flagged historical) and
- *     replayed after the next births. The queue is bounded (queue_bytes): when it is full the
+ *     replayed after the next births. Before the edge's first NBIRTH nothing is queued: the
+ *     changes stay in the tag sets and the first births carry the current values. The queue is bounded (queue_bytes): when it is full the
  *     oldest entries are dropped and counted (stats.queue_dropped). A durable store-and-forward
  *     layer can replace this queue later without changing this API.
  *
@@ -115,8 +118,9 @@ typedef struct tw_edge_options {
     tw_edge_transport_fn transport_fn; /* custom transport factory (takes precedence) */
     void *transport_user_data;
     /* Persistence. */
-    const char *state_dir;       /* directory for the durable bdSeq ("sparkplug-bdseq"); NULL =
-                                    bdSeq kept in memory only (starts at 0 for each tw_edge) */
+    const char *state_dir;       /* existing directory for the durable bdSeq (file
+                                    "sparkplug-bdseq": one edge node per directory); NULL = bdSeq
+                                    kept in memory only (starts at 0 for each tw_edge) */
     /* Limits (0 = default). */
     size_t queue_bytes;          /* memory queue for data held back while offline; 1 MiB */
     size_t max_payload;          /* largest DATA payload; 64 KiB (also bounds the MQTT buffers) */
@@ -193,8 +197,8 @@ typedef struct tw_edge_stats {
  * Creates an edge node session (not yet connected: see tw_edge_start()). Options are copied.
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (a missing or invalid id, host, port,
  * limits; message in the log), TW_ERR_TLS_INSECURE (neither tls, transport_fn nor insecure),
- * TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_IO (state_dir unusable: its bdSeq file cannot be read or
- * is corrupt -> TW_ERR_CORRUPT). *out is NULL on failure.
+ * TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_IO / TW_ERR_PERMISSION (the bdSeq file in state_dir cannot
+ * be read), TW_ERR_CORRUPT (it does not hold a number 0..255). *out is NULL on failure.
  */
 TW_API tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts);
 
@@ -233,9 +237,11 @@ TW_API tw_status tw_edge_device_set_online(tw_edge *e, const char *device_id, in
 TW_API void tw_edge_set_event_cb(tw_edge *e, tw_edge_event_fn fn, void *user_data);
 
 /*
- * Starts the session: the first connect attempt begins (non-blocking; progress in step/process),
- * then reconnects follow with back-off until tw_edge_stop(). Errors: TW_ERR_BUSY (started),
- * TW_ERR_IO / TW_ERR_NO_SPACE (the next bdSeq could not be saved).
+ * Starts the session: saves the first bdSeq durably, then the first connect attempt begins
+ * (non-blocking; progress in step/process); reconnects follow with back-off until tw_edge_stop().
+ * Connect failures are not returned here: they show in the state (BACKOFF), the event callback
+ * and tw_edge_last_error(). Errors: TW_ERR_INVALID_ARG, TW_ERR_BUSY (started), TW_ERR_IO /
+ * TW_ERR_NO_SPACE / TW_ERR_PERMISSION (the bdSeq could not be saved in state_dir: not started).
  */
 TW_API tw_status tw_edge_start(tw_edge *e);
 

@@ -78,6 +78,7 @@ struct tw_edge {
     uint32_t attempt;
 
     int bdseq_valid;
+    int first_saved;      /* tw_edge_start() saved the first bdSeq already */
     uint8_t bdseq;        /* current session */
     uint8_t seq;          /* next seq */
     int need_nbirth;
@@ -909,7 +910,11 @@ static tw_status make_transport(tw_edge *e, tw_transport **out)
 static tw_status begin_connect(tw_edge *e)
 {
     uint8_t next = e->bdseq_valid ? tw__sp_bdseq_next(e->bdseq) : 0;
-    tw_status st = bdseq_save(e, next);
+    tw_status st = TW_OK;
+    if (e->first_saved)
+        e->first_saved = 0; /* tw_edge_start() saved it */
+    else
+        st = bdseq_save(e, next);
     if (st != TW_OK) {
         survive(e, st, "%s", tw__err_msg(&e->err));
         schedule_retry(e, st);
@@ -922,7 +927,11 @@ static tw_status begin_connect(tw_edge *e)
     uint8_t will[64];
     size_t wlen = 0;
     st = tw__sp_encode_ndeath(will, sizeof will, &wlen, now_ms(), e->bdseq);
-    if (st != TW_OK) return tw__err(&e->err, MOD, st, "NDEATH could not be encoded");
+    if (st != TW_OK) {
+        survive(e, st, "NDEATH could not be encoded");
+        schedule_retry(e, st);
+        return st;
+    }
 
     tw_transport *tr = NULL;
     st = make_transport(e, &tr);
@@ -953,7 +962,10 @@ static tw_status begin_connect(tw_edge *e)
     st = tw_mqtt_client_new(&e->mc, tr, &mo);
     if (st != TW_OK) {
         tw_transport_free(tr);
-        return tw__err(&e->err, MOD, st, "MQTT client could not be created: %s", tw_strerror(st));
+        e->mc = NULL;
+        survive(e, st, "MQTT client could not be created: %s", tw_strerror(st));
+        schedule_retry(e, st);
+        return st;
     }
     tw_mqtt_client_set_state_cb(e->mc, on_state, e);
     tw_mqtt_client_set_ack_cb(e->mc, on_ack, e);
@@ -1264,10 +1276,18 @@ tw_status tw_edge_start(tw_edge *e)
 {
     if (!e) return TW_ERR_INVALID_ARG;
     if (e->started) return TW_ERR_BUSY;
+    /* the first bdSeq must be durable before anything else happens */
+    uint8_t next = e->bdseq_valid ? tw__sp_bdseq_next(e->bdseq) : 0;
+    tw_status st = bdseq_save(e, next);
+    if (st != TW_OK) {
+        tw__log(TW_LOG_ERROR, MOD, "%s/%s: %s", e->group, e->node, tw__err_msg(&e->err));
+        return st;
+    }
     e->started = 1;
     e->attempt = 0;
-    tw_status st = begin_connect(e);
-    return st == TW_OK ? TW_OK : (e->started ? TW_OK : st);
+    e->first_saved = 1;
+    begin_connect(e); /* failures from here on are retried with back-off */
+    return TW_OK;
 }
 
 tw_status tw_edge_stop(tw_edge *e, int timeout_ms)
