@@ -39,9 +39,11 @@
  *   - Primary host awareness (primary_host_id set): the edge publishes births only after
  *     spBv1.0/STATE/<host id> said {"online":true,...}. A STATE message whose timestamp is older
  *     than the last one accepted is ignored (stale retained message); a malformed one is ignored
- *     and reported. While the host is offline (or not yet known) the MQTT connection stays up, no
- *     data is published, and the changes are kept, in order, in the bounded memory queue. When the
- *     host comes back online: NBIRTH + DBIRTHs (with current values), then the queued changes as
+ *     and reported. When the host goes offline during a session, the edge ends that session as
+ *     the specification asks (explicit NDEATH, MQTT DISCONNECT), reconnects at once (new bdSeq)
+ *     and waits, connected, for the host. While the host is offline (or not yet known) no data is
+ *     published: the changes are kept, in order, in the bounded memory queue. When the host comes
+ *     back online: NBIRTH + DBIRTHs (with current values), then the queued changes as
  *     NDATA/DDATA with is_historical = true, oldest first, then live data again.
  *   - While the MQTT connection is down, changes are queued the same way (flagged historical) and
  *     replayed after the next births. Before the edge's first NBIRTH nothing is queued: the

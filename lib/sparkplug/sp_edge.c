@@ -86,6 +86,7 @@ struct tw_edge {
     int ever_born;        /* an NBIRTH was published once: later outages are history */
     int host_online;      /* 1 when there is no primary host */
     int host_known;
+    int host_terminate;   /* the host went offline: end this session (NDEATH + DISCONNECT) */
     uint64_t host_ts;
 
     edge_set node_set;    /* device_id NULL; ts may be NULL */
@@ -765,6 +766,9 @@ static void handle_state_msg(tw_edge *e, const tw_mqtt_message *m)
     e->host_online = online ? 1 : 0;
     if (online && !was) e->need_nbirth = 1; /* births, then the queued history */
     if (!online && was) {
+        /* Sparkplug 3.0: the edge node ends its session (NDEATH, disconnect), reconnects and
+         * waits for the host to come back; meanwhile data goes to the queue */
+        if (e->nborn) e->host_terminate = 1;
         e->nborn = 0;
         for (size_t i = 0; i < e->ndevs; i++) e->devs[i]->born = 0;
     }
@@ -886,6 +890,7 @@ static void drop_client(tw_edge *e)
     e->conn_up = 0;
     e->conn_lost = 0;
     e->window_full = e->ring_full = 0;
+    e->host_terminate = 0;
     e->nborn = 0;
     e->node_set.born = 0;
     for (size_t i = 0; i < e->ndevs; i++) e->devs[i]->born = 0;
@@ -1405,6 +1410,24 @@ tw_status tw_edge_process(tw_edge *e)
             drop_client(e);
             schedule_retry(e, why);
         }
+    }
+    if (e->mc && e->conn_up && e->host_terminate) {
+        e->host_terminate = 0;
+        uint8_t buf[64];
+        size_t len = 0;
+        if (tw__sp_encode_ndeath(buf, sizeof buf, &len, now_ms(), e->bdseq) == TW_OK &&
+            tw_mqtt_client_publish(e->mc, e->t_ndeath, buf, len, 1, 0, NULL) == TW_OK) {
+            e->st.messages_published++;
+            emit(e, TW_EDGE_EVENT_DEATH, TW_OK, NULL, NULL, 0, "NDEATH (primary host offline)");
+        }
+        tw__log(TW_LOG_INFO, MOD, "%s/%s: primary host offline: session ended, reconnecting",
+                e->group, e->node);
+        tw_mqtt_client_disconnect(e->mc, 1000);
+        drop_client(e);
+        e->attempt = 0;
+        e->next_attempt_ms = tw__mono_ms(); /* reconnect at once, then wait for the host */
+        set_state(e, TW_EDGE_BACKOFF, TW_OK);
+        begin_connect(e);
     }
     if (e->mc && e->conn_up) {
         if (!e->host_online) {
