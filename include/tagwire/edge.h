@@ -283,8 +283,10 @@ TW_API tw_status tw_edge_process(tw_edge *e);
  */
 TW_API tw_status tw_edge_publish(tw_edge *e);
 
-/* Requests a new NBIRTH + DBIRTHs (as NCMD Rebirth does); published at once when online, else at
- * the next birth. Errors: none besides TW_ERR_INVALID_ARG (returns TW_OK). */
+/* Requests a new NBIRTH + DBIRTHs (as NCMD Rebirth does): published by the next
+ * tw_edge_process()/tw_edge_step() when online (tw_edge_timeout_ms() returns 0 meanwhile), else
+ * with the next session's births. May be called from the event callback. Errors:
+ * TW_ERR_INVALID_ARG. */
 TW_API tw_status tw_edge_rebirth(tw_edge *e);
 
 TW_API tw_edge_state tw_edge_state_get(const tw_edge *e);

@@ -1381,8 +1381,7 @@ tw_status tw_edge_publish(tw_edge *e)
 tw_status tw_edge_rebirth(tw_edge *e)
 {
     if (!e) return TW_ERR_INVALID_ARG;
-    e->need_nbirth = 1;
-    if (e->conn_up && e->host_online) tw_edge_process(e);
+    e->need_nbirth = 1; /* done by the next process/step (tw_edge_timeout_ms() is then 0) */
     return TW_OK;
 }
 

@@ -613,6 +613,17 @@ static void test_births_data_commands_rebirth(void **state)
     assert_true(json_object_get_double(jget(metric_by_name(jpayload(ms.m[before + 1]), "Setpoint"), "value")) == 42.5);
     msgs_free(&ms);
 
+    /* rebirth requested by the application */
+    before = sub_lines();
+    assert_int_equal(tw_edge_rebirth(e), TW_OK);
+    assert_int_equal(tw_edge_timeout_ms(e), 0);
+    wait_msgs(e, before + 2, 5000);
+    ms = decode_all();
+    assert_true(is_type(ms.m[before], "NBIRTH"));
+    assert_int_equal(jint(jget(jpayload(ms.m[before]), "seq")), 0);
+    assert_true(is_type(ms.m[before + 1], "DBIRTH"));
+    msgs_free(&ms);
+
     /* seq wraps 255 -> 0 across many data messages */
     before = sub_lines();
     tw_edge_stats st;
@@ -655,7 +666,7 @@ static void test_births_data_commands_rebirth(void **state)
 
     assert_int_equal(tw_edge_stats_get(e, &st), TW_OK);
     assert_int_equal(st.state, TW_EDGE_ONLINE);
-    assert_int_equal(st.births, 5);
+    assert_int_equal(st.births, 7);
     assert_int_equal(st.commands, 5);
     assert_int_equal(st.refused, 0);
     assert_int_equal(st.connects, 1);
