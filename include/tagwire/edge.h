@@ -11,8 +11,9 @@
  * Session (Sparkplug 3.0):
  *   - topics spBv1.0/<group>/<TYPE>/<edge node>[/<device>]; MQTT clean session (clean start);
  *   - every MQTT connection is a new session: bdSeq = previous bdSeq + 1 (0..255, wrapping), saved
- *     durably in state_dir BEFORE connecting (temporary file + fsync + rename + directory fsync),
- *     so a restart never reuses the bdSeq of the previous session;
+ *     durably BEFORE connecting (in the tw_store given in the options, or in a file of state_dir:
+ *     temporary file + fsync + rename + directory fsync), so a restart never reuses the bdSeq of
+ *     the previous session;
  *   - NDEATH (payload: timestamp + bdSeq metric) is registered as the MQTT will, QoS 1, not
  *     retained; on a requested stop (tw_edge_stop()) it is also published explicitly before the
  *     MQTT DISCONNECT;
@@ -81,6 +82,7 @@
 #ifndef TAGWIRE_EDGE_H
 #define TAGWIRE_EDGE_H
 
+#include "store.h"
 #include "tag.h"
 #include "tls.h"
 #include "transport.h"
@@ -130,11 +132,16 @@ typedef struct tw_edge_options {
     uint32_t connect_timeout_ms; /* transport connect + CONNACK; 10000 */
     uint32_t reconnect_min_ms;   /* back-off with full jitter between attempts; 500 */
     uint32_t reconnect_max_ms;   /* 30000 */
+    /* Durable state through the store-and-forward module (tagwire/store.h): when set, the bdSeq
+     * is kept as the store's state key "sparkplug-bdseq" (one edge node per store) instead of a
+     * file in state_dir (which must then be NULL). Owned by the caller, used only from the
+     * thread that drives the edge, and must outlive it. */
+    tw_store *store;
 } tw_edge_options;
 
 #define TW_EDGE_OPTIONS_INIT                                                                        \
     { TW_EDGE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, -1, NULL, 0,  \
-      NULL, NULL, NULL, 0, 0, 0, 0, 0, 0 }
+      NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL }
 
 /* Session state. */
 typedef enum tw_edge_state {
@@ -199,8 +206,9 @@ typedef struct tw_edge_stats {
  * Creates an edge node session (not yet connected: see tw_edge_start()). Options are copied.
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (a missing or invalid id, host, port,
  * limits; message in the log), TW_ERR_TLS_INSECURE (neither tls, transport_fn nor insecure),
- * TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_IO / TW_ERR_PERMISSION (the bdSeq file in state_dir cannot
- * be read), TW_ERR_CORRUPT (it does not hold a number 0..255). *out is NULL on failure.
+ * TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_IO / TW_ERR_PERMISSION (the stored bdSeq cannot be read),
+ * TW_ERR_CORRUPT (it is not a number 0..255), TW_ERR_INVALID_ARG (both store and state_dir).
+ * *out is NULL on failure.
  */
 TW_API tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts);
 
@@ -243,7 +251,7 @@ TW_API void tw_edge_set_event_cb(tw_edge *e, tw_edge_event_fn fn, void *user_dat
  * (non-blocking; progress in step/process); reconnects follow with back-off until tw_edge_stop().
  * Connect failures are not returned here: they show in the state (BACKOFF), the event callback
  * and tw_edge_last_error(). Errors: TW_ERR_INVALID_ARG, TW_ERR_BUSY (started), TW_ERR_IO /
- * TW_ERR_NO_SPACE / TW_ERR_PERMISSION (the bdSeq could not be saved in state_dir: not started).
+ * TW_ERR_NO_SPACE / TW_ERR_PERMISSION (the bdSeq could not be saved: not started).
  */
 TW_API tw_status tw_edge_start(tw_edge *e);
 

@@ -187,9 +187,24 @@ static int qos_of(const tw_edge *e) { return e->o.qos; }
 /* ---- bdSeq persistence ------------------------------------------------------------------------- */
 
 /* Reads the bdSeq of the last session from state_dir. *found = 0 when there is none. */
+#define BDSEQ_KEY "sparkplug-bdseq"
+
 static tw_status bdseq_load(tw_edge *e, int *found, uint8_t *val)
 {
     *found = 0;
+    if (e->o.store) {
+        uint64_t v = 0;
+        tw_status st = tw_store_state_get_u64(e->o.store, BDSEQ_KEY, &v);
+        if (st == TW_ERR_NOT_FOUND) return TW_OK;
+        if (st != TW_OK)
+            return tw__err(&e->err, MOD, st, "cannot read bdSeq from the store: %s",
+                           tw_store_last_error(e->o.store));
+        if (v > 255) return tw__err(&e->err, MOD, TW_ERR_CORRUPT, "stored bdSeq %llu is not 0..255",
+                                    (unsigned long long)v);
+        *found = 1;
+        *val = (uint8_t)v;
+        return TW_OK;
+    }
     if (!e->state_dir) return TW_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", e->state_dir, BDSEQ_FILE);
@@ -217,6 +232,13 @@ static tw_status bdseq_load(tw_edge *e, int *found, uint8_t *val)
 /* Atomically replaces the stored bdSeq: temp file, fsync, rename, fsync of the directory. */
 static tw_status bdseq_save(tw_edge *e, uint8_t v)
 {
+    if (e->o.store) {
+        tw_status st = tw_store_state_set_u64(e->o.store, BDSEQ_KEY, v);
+        if (st != TW_OK)
+            return tw__err(&e->err, MOD, st, "cannot save bdSeq in the store: %s",
+                           tw_store_last_error(e->o.store));
+        return TW_OK;
+    }
     if (!e->state_dir) return TW_OK;
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/%s", e->state_dir, BDSEQ_FILE);
@@ -1052,6 +1074,7 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
         return BADOPT("edge options: invalid primary_host_id");
     if (!o.host || !*o.host || !o.port) return BADOPT("edge options: host and port are required");
     if (o.password && !o.username) return BADOPT("edge options: a password needs a username");
+    if (o.store && o.state_dir) return BADOPT("edge options: store and state_dir exclude each other");
     if (o.protocol_version == 0) o.protocol_version = 5;
     if (o.protocol_version != 4 && o.protocol_version != 5)
         return BADOPT("edge options: protocol_version must be 4 or 5");

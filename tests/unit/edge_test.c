@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "sparkplug/sp_edge_internal.h"
 #include "tagwire/sparkplug.h"
+#include "tagwire/store.h"
 #include "tagwire/tag.h"
 
 static int setup(void **state)
@@ -185,6 +186,49 @@ static void test_bdseq_persistence(void **state)
     free(dir);
 }
 
+/* bdSeq kept in a tw_store (disk back end): survives closing and reopening the store */
+static void test_bdseq_in_store(void **state)
+{
+    (void)state;
+    char *dir = twt_mkdtemp("tw-edge-store");
+    tw_store_options so = TW_STORE_OPTIONS_INIT;
+    so.backend = TW_STORE_DISK;
+    so.dir = twt_path(0, dir, "store");
+    tw_store *store = NULL;
+    assert_int_equal(tw_store_new(&store, &so), TW_OK);
+    tw_edge_options o = opts();
+    o.store = store;
+    o.state_dir = dir;
+    tw_edge *e;
+    assert_int_equal(tw_edge_new(&e, &o), TW_ERR_INVALID_ARG); /* one place only */
+    o.state_dir = NULL;
+    assert_int_equal(tw_edge_new(&e, &o), TW_OK);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    uint64_t v = 99;
+    assert_int_equal(tw_store_state_get_u64(store, "sparkplug-bdseq", &v), TW_OK);
+    assert_int_equal(v, 0);
+    tw_edge_free(e);
+    tw_store_free(store);
+    assert_int_equal(tw_store_new(&store, &so), TW_OK);
+    o.store = store;
+    assert_int_equal(tw_edge_new(&e, &o), TW_OK);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    assert_int_equal(tw_store_state_get_u64(store, "sparkplug-bdseq", &v), TW_OK);
+    assert_int_equal(v, 1);
+    tw_edge_stats st;
+    memset(&st, 0, sizeof st);
+    st.version = TW_EDGE_STATS_VERSION;
+    assert_int_equal(tw_edge_stats_get(e, &st), TW_OK);
+    assert_int_equal(st.bdseq, 1);
+    tw_edge_free(e);
+    /* a value out of range is refused */
+    assert_int_equal(tw_store_state_set_u64(store, "sparkplug-bdseq", 300), TW_OK);
+    assert_int_equal(tw_edge_new(&e, &o), TW_ERR_CORRUPT);
+    tw_store_free(store);
+    twt_rmtree(dir);
+    free(dir);
+}
+
 typedef struct rec {
     int commands, errors, host_events, last_online;
     tw_status last;
@@ -337,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_bdseq_persistence),
+        cmocka_unit_test(test_bdseq_in_store),
         cmocka_unit_test(test_commands_and_state),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
