@@ -286,8 +286,12 @@ TW_API tw_status tw_edge_process(tw_edge *e);
 /*
  * Collects the change sets of the node tags and every online device now: when online, publishes
  * them as NDATA/DDATA (queued data first, in order); otherwise appends them to the memory queue.
- * Does not wait for I/O. When the MQTT output is full, the changes stay in the tag sets (where
- * they coalesce) and are published by a later call. Returns TW_OK or an error of this call.
+ * Does not wait for I/O: messages go to the MQTT output buffer and are written by the next
+ * tw_edge_process()/tw_edge_step() (tw_edge_events() asks for TW_POLL_OUT meanwhile), or here
+ * once 32 KiB are waiting (small messages are batched into larger TLS records). When the output
+ * or the broker's in-flight window is full, the changes stay in the tag sets (where they
+ * coalesce) and are published by a later call. Not from callbacks. Returns TW_OK or an error of
+ * this call.
  */
 TW_API tw_status tw_edge_publish(tw_edge *e);
 
