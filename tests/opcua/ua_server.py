@@ -55,7 +55,7 @@ async def main():
     if mode == "secure":
         await server.set_application_uri("urn:tagwire:test:server")
         await server.load_certificate(os.path.join(d, "server.der"))
-        await server.load_private_key(os.path.join(d, "server.key"))
+        await server.load_private_key(os.path.join(d, "server.key"), format="PEM")
         server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
                                     ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt])
         server.set_security_IDs(["Anonymous", "Username"])

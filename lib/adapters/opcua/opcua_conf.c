@@ -2,7 +2,9 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <mbedtls/base64.h>
+#include <psa/crypto.h>
 #include <mbedtls/x509_crt.h>
+#include <open62541/types.h>
 #include <open62541/client_config_default.h>
 #include <open62541/plugin/pki_default.h>
 #include <stdio.h>
@@ -274,6 +276,143 @@ static char *cert_app_uri(const UA_ByteString *der)
     return res;
 }
 
+/* ---- server certificate verification (our own, on mbedTLS: the trust list given by trust=) ---- */
+
+typedef struct ua_verify {
+    mbedtls_x509_crt trust;
+} ua_verify;
+
+/* Parses a DER certificate or a concatenation of DER certificates (an OPC UA chain). */
+static int parse_chain(mbedtls_x509_crt *crt, const UA_ByteString *b)
+{
+    size_t off = 0;
+    int n = 0;
+    while (off + 4 <= b->length && n < 8) {
+        const uint8_t *p = b->data + off;
+        size_t len, hdr;
+        if (p[0] != 0x30) break;
+        if (p[1] < 0x80) { len = p[1]; hdr = 2; }
+        else if (p[1] == 0x81) { len = p[2]; hdr = 3; }
+        else if (p[1] == 0x82) { len = ((size_t)p[2] << 8) | p[3]; hdr = 4; }
+        else if (p[1] == 0x83 && off + 5 <= b->length) { len = ((size_t)p[2] << 16) | ((size_t)p[3] << 8) | p[4]; hdr = 5; }
+        else break;
+        if (len > b->length - off - hdr) break;
+        if (mbedtls_x509_crt_parse_der(crt, p, hdr + len) != 0) return -1;
+        off += hdr + len;
+        n++;
+    }
+    return n ? 0 : -1;
+}
+
+static UA_StatusCode v_verify(const UA_CertificateVerification *cv, const UA_ByteString *cert)
+{
+    ua_verify *v = cv->context;
+    mbedtls_x509_crt chain;
+    mbedtls_x509_crt_init(&chain);
+    UA_StatusCode sc = UA_STATUSCODE_GOOD;
+    if (parse_chain(&chain, cert) != 0) {
+        sc = UA_STATUSCODE_BADCERTIFICATEINVALID;
+    } else {
+        uint32_t flags = 0;
+        if (mbedtls_x509_crt_verify(&chain, &v->trust, NULL, NULL, &flags, NULL, NULL) != 0) {
+            if (flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)) sc = UA_STATUSCODE_BADCERTIFICATETIMEINVALID;
+            else if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) sc = UA_STATUSCODE_BADCERTIFICATEUNTRUSTED;
+            else sc = UA_STATUSCODE_BADCERTIFICATEINVALID;
+            char info[256];
+            mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+            for (char *q = info; *q; q++)
+                if (*q == '\n') *q = ' ';
+            tw__log(TW_LOG_WARN, MOD, "server certificate rejected: %s", info);
+        }
+    }
+    mbedtls_x509_crt_free(&chain);
+    return sc;
+}
+
+static UA_StatusCode v_verify_uri(const UA_CertificateVerification *cv, const UA_ByteString *cert, const UA_String *uri)
+{
+    (void)cv;
+    char *have = cert_app_uri(cert);
+    UA_StatusCode sc = UA_STATUSCODE_BADCERTIFICATEURIINVALID;
+    if (have && uri && strlen(have) == uri->length && !memcmp(have, uri->data, uri->length)) sc = UA_STATUSCODE_GOOD;
+    if (sc != UA_STATUSCODE_GOOD)
+        tw__log(TW_LOG_WARN, MOD, "server certificate URI '%s' does not match the application URI '%.*s'",
+                have ? have : "(none)", uri ? (int)uri->length : 0, uri ? (const char *)uri->data : "");
+    tw__free(have);
+    return sc;
+}
+
+static UA_StatusCode v_expiry(UA_DateTime *out, UA_ByteString *cert)
+{
+    mbedtls_x509_crt c;
+    mbedtls_x509_crt_init(&c);
+    UA_StatusCode sc = UA_STATUSCODE_BADCERTIFICATEINVALID;
+    if (parse_chain(&c, cert) == 0) {
+        UA_DateTimeStruct ts;
+        memset(&ts, 0, sizeof ts);
+        ts.year = (UA_Int16)c.valid_to.year;
+        ts.month = (UA_UInt16)c.valid_to.mon;
+        ts.day = (UA_UInt16)c.valid_to.day;
+        ts.hour = (UA_UInt16)c.valid_to.hour;
+        ts.min = (UA_UInt16)c.valid_to.min;
+        ts.sec = (UA_UInt16)c.valid_to.sec;
+        *out = UA_DateTime_fromStruct(ts);
+        sc = UA_STATUSCODE_GOOD;
+    }
+    mbedtls_x509_crt_free(&c);
+    return sc;
+}
+
+static UA_StatusCode v_subject(UA_String *out, UA_ByteString *cert)
+{
+    mbedtls_x509_crt c;
+    mbedtls_x509_crt_init(&c);
+    UA_StatusCode sc = UA_STATUSCODE_BADCERTIFICATEINVALID;
+    char buf[512];
+    if (parse_chain(&c, cert) == 0 && mbedtls_x509_dn_gets(buf, sizeof buf, &c.subject) > 0) {
+        *out = UA_STRING_ALLOC(buf);
+        sc = out->data ? UA_STATUSCODE_GOOD : UA_STATUSCODE_BADOUTOFMEMORY;
+    }
+    mbedtls_x509_crt_free(&c);
+    return sc;
+}
+
+static void v_clear(UA_CertificateVerification *cv)
+{
+    ua_verify *v = cv->context;
+    if (v) {
+        mbedtls_x509_crt_free(&v->trust);
+        tw__free(v);
+    }
+    cv->context = NULL;
+}
+
+/* Replaces cv with our verifier trusting the given DER certificates (CA or server certificates). */
+static UA_StatusCode install_verifier(UA_CertificateVerification *cv, const UA_ByteString *trust, size_t n)
+{
+    ua_verify *v = tw__calloc(1, sizeof *v);
+    if (!v) return UA_STATUSCODE_BADOUTOFMEMORY;
+    mbedtls_x509_crt_init(&v->trust);
+    for (size_t i = 0; i < n; i++) {
+        if (parse_chain(&v->trust, &trust[i]) != 0) {
+            mbedtls_x509_crt_free(&v->trust);
+            tw__free(v);
+            return UA_STATUSCODE_BADCERTIFICATEINVALID;
+        }
+    }
+    const UA_Logger *lg = cv->logging;
+    if (cv->clear) cv->clear(cv);
+    memset(cv, 0, sizeof *cv);
+    cv->context = v;
+    cv->verifyCertificate = v_verify;
+    cv->verifyApplicationURI = v_verify_uri;
+    cv->getExpirationDate = v_expiry;
+    cv->getSubjectName = v_subject;
+    cv->clear = v_clear;
+    cv->logging = lg;
+    return UA_STATUSCODE_GOOD;
+}
+
 tw_status tw__opcua_client_new(UA_Client **out, const tw__opcua_conf *c, UA_Logger *logger, void *context, char *err,
                                size_t errlen)
 {
@@ -284,6 +423,11 @@ tw_status tw__opcua_client_new(UA_Client **out, const tw__opcua_conf *c, UA_Logg
     char *app_uri = NULL;
     UA_StatusCode sc;
     if (c->mode != UA_MESSAGESECURITYMODE_NONE) {
+        /* mbedTLS 3.6 routes some digests through PSA: it must be initialised (idempotent) */
+        if (psa_crypto_init() != PSA_SUCCESS) {
+            snprintf(err, errlen, "psa_crypto_init failed");
+            return TW_ERR_ADAPTER;
+        }
         UA_ByteString cert[1], key[1], trust[TW__UA_MAX_TRUST * 4];
         size_t ntrust = 0;
         memset(cert, 0, sizeof cert);
@@ -304,7 +448,13 @@ tw_status tw__opcua_client_new(UA_Client **out, const tw__opcua_conf *c, UA_Logg
             ntrust += (size_t)k;
         }
         app_uri = c->app_uri ? tw__strdup(c->app_uri) : cert_app_uri(&cert[0]);
-        sc = UA_ClientConfig_setDefaultEncryption(&cc, cert[0], key[0], ntrust ? trust : NULL, ntrust, NULL, 0);
+        sc = UA_ClientConfig_setDefaultEncryption(&cc, cert[0], key[0], NULL, 0, NULL, 0);
+        /* the server's certificate is checked by our verifier (open62541 1.4.11's trust-list
+         * verifier crashes on a CA-issued server certificate here) */
+        if (sc == UA_STATUSCODE_GOOD && !c->trust_any) {
+            sc = install_verifier(&cc.certificateVerification, trust, ntrust);
+            if (sc != UA_STATUSCODE_GOOD) snprintf(err, errlen, "trust= files are not certificates");
+        }
         for (size_t j = 0; j < ntrust; j++) UA_ByteString_clear(&trust[j]);
         UA_ByteString_clear(&cert[0]);
         memset(key[0].data, 0, key[0].length);
