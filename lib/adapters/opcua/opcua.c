@@ -49,7 +49,7 @@ typedef struct ua_ctx {
     size_t nsub;
     tw_adapter_push_fn push_fn;
     void *push_data;
-    int sub_wanted, sub_active;
+    int sub_wanted, sub_active, resubscribe;
     UA_UInt32 sub_id;
     char *push_buf;
     size_t push_buf_size;
@@ -253,7 +253,10 @@ static int session_up(ua_ctx *c)
 static void note_link(ua_ctx *c)
 {
     int up = session_up(c);
-    if (c->was_connected && !up) c->st.disconnects++;
+    if (c->was_connected && !up) {
+        c->st.disconnects++;
+        c->resubscribe = 1;
+    }
     c->was_connected = up;
 }
 
@@ -588,6 +591,7 @@ static tw_status create_subscription(ua_ctx *c, char *err, size_t errlen)
     }
     c->sub_id = resp.subscriptionId;
     c->sub_active = 1;
+    c->resubscribe = 0;
     UA_CreateSubscriptionResponse_clear(&resp);
     const size_t chunk = 1000;
     tw_status first = TW_OK;
@@ -699,23 +703,29 @@ static tw_status op_process(void *ctx, char *err, size_t errlen)
     ua_ctx *c = ctx;
     int up_before = c->was_connected;
     if (!session_up(c)) {
-        /* open62541 reconnects on its own inside run_iterate; when it has given up, connect again */
+        /* open62541 re-opens a lost SecureChannel by itself while it can; once the channel is closed
+         * (the server went away and refused), connect again here, with back-off */
         UA_SecureChannelState cs;
         UA_SessionState ss;
         UA_StatusCode cst;
         UA_Client_getState(c->client, &cs, &ss, &cst);
-        if (cs == UA_SECURECHANNELSTATE_CLOSED && ss == UA_SESSIONSTATE_CLOSED) {
+        if (cs == UA_SECURECHANNELSTATE_CLOSED) {
             tw_status st = ensure_connected(c, err, errlen);
             if (st != TW_OK) {
                 if (up_before && c->sub_wanted) push_all_bad(c, TW_QUALITY_BAD_NOT_CONNECTED);
-                return st == TW_ERR_CLOSED ? TW_OK : st;
+                return st == TW_ERR_CLOSED ? TW_OK : st; /* waiting for the next attempt is not an error */
             }
         }
     }
     UA_StatusCode sc = UA_Client_run_iterate(c->client, 0);
     note_link(c);
     if (up_before && !c->was_connected && c->sub_wanted) push_all_bad(c, TW_QUALITY_BAD_NOT_CONNECTED);
-    if (c->was_connected && c->sub_wanted && !c->sub_active) {
+    if (c->was_connected && c->sub_wanted && (!c->sub_active || c->resubscribe)) {
+        /* after a loss the server may or may not still hold our subscription (a recovered session
+         * keeps it, a restarted server does not): drop whatever is left and create it afresh */
+        if (c->sub_active) UA_Client_Subscriptions_deleteSingle(c->client, c->sub_id);
+        c->sub_active = 0;
+        c->resubscribe = 0;
         tw_status st = create_subscription(c, err, errlen);
         if (st != TW_OK) return st;
     }
