@@ -65,7 +65,19 @@ static void ua_log(void *lctx, UA_LogLevel level, UA_LogCategory cat, const char
     tw_log_level l = level >= UA_LOGLEVEL_ERROR ? TW_LOG_WARN : level >= UA_LOGLEVEL_WARNING ? TW_LOG_INFO
                      : level >= UA_LOGLEVEL_INFO ? TW_LOG_DEBUG : TW_LOG_TRACE;
     char buf[512];
-    vsnprintf(buf, sizeof buf, msg, args);
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wformat-nonliteral"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#endif
+    vsnprintf(buf, sizeof buf, msg, args); /* open62541's own format strings */
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
     tw__log(l, MOD, "open62541: %s", buf);
 }
 
