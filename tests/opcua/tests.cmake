@@ -12,3 +12,8 @@ if("TW_HAVE_OPCUA" IN_LIST TW_DEFINES)
   add_test(NAME interop.opcua COMMAND opcua_interop)
   set_tests_properties(interop.opcua PROPERTIES LABELS interop TIMEOUT 300)
 endif()
+# The JSON configuration takes opcua:// and s7:// devices like any other adapter URI.
+add_test(NAME cli.check_config_opcua_s7
+  COMMAND sh -c "\"$1\" check-config \"$2\" 2>/dev/null | grep -q 'opcua://127.0.0.1:4840/tagwire' && \"$1\" check-config \"$2\" 2>/dev/null | grep -q 's7://127.0.0.1'"
+          sh $<TARGET_FILE:tagwire_cli> ${CMAKE_CURRENT_LIST_DIR}/gateway_opcua_s7.json)
+set_tests_properties(cli.check_config_opcua_s7 PROPERTIES LABELS cli TIMEOUT 60)

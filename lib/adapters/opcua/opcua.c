@@ -105,6 +105,7 @@ static void wrap_cb(UA_ConnectionManager *cm, uintptr_t id, void *app, void **cc
                     const UA_KeyValueMap *params, UA_ByteString msg)
 {
     fd_wrap *w = *cctx;
+    if (!w) return; /* after the final CLOSING callback (not expected) */
     if (state == UA_CONNECTIONSTATE_OPENING || state == UA_CONNECTIONSTATE_ESTABLISHED) *w->fd_slot = (int)id;
     else if (state == UA_CONNECTIONSTATE_CLOSING || state == UA_CONNECTIONSTATE_CLOSED) *w->fd_slot = -1;
     void *inner = w->inner;
