@@ -353,12 +353,57 @@ static void test_cli(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* Native S7 bit writes (the default) against snap7's own server, which implements bit access. */
+static void test_native_bit_writes_snap7_server(void **state)
+{
+    (void)state;
+    uint16_t port = twt_free_port();
+    char ps[16];
+    snprintf(ps, sizeof ps, "%u", (unsigned)port);
+    char *argv[] = {TW_SNAP7_SERVER, ps, (char *)twt_path(5, g_dir, "snap7dump.txt"), NULL};
+    pid_t srv = twt_spawn(argv, twt_path(4, g_dir, "snap7server.log"));
+    assert_true(srv > 0);
+    if (!twt_wait_listen(port, 10000)) {
+        twt_stop(srv);
+        fail_msg("snap7 server did not start");
+    }
+    char uri[128], err[256];
+    snprintf(uri, sizeof uri, "s7://127.0.0.1:%u?rack=0&slot=1", (unsigned)port);
+    tw_device *d;
+    assert_int_equal(tw_device_open(&d, uri, NULL, err, sizeof err), TW_OK);
+    uint32_t b1 = add(d, "DB1.DBX0.1"), b0 = add(d, "DB1.DBX0.0"), m = add(d, "M3.7"), byte0 = add(d, "DB1.DBB0"),
+             w = add(d, "DB1.DBW2");
+    tw_value v = {TW_TYPE_BOOL, {.b = 1}};
+    assert_int_equal(tw_device_write(d, b1, &v), TW_OK);
+    assert_int_equal(tw_device_write(d, m, &v), TW_OK);
+    v.as.b = 0;
+    assert_int_equal(tw_device_write(d, b0, &v), TW_OK);
+    uint32_t ids[] = {b1, b0, m, byte0, w};
+    tw_sample s[5];
+    assert_int_equal(tw_device_read(d, ids, 5, s), TW_OK);
+    assert_int_equal(s[0].value.as.b, 1);
+    assert_int_equal(s[1].value.as.b, 0);
+    assert_int_equal(s[2].value.as.b, 1);
+    assert_int_equal(s[3].value.as.u, 0x06); /* 0x05: bit 1 set, bit 0 cleared, bit 2 untouched */
+    assert_int_equal(s[4].value.as.u, 0x1234);
+    tw_device_free(d);
+    twt_stop(srv);
+    FILE *f = fopen(twt_path(5, g_dir, "snap7dump.txt"), "r");
+    assert_non_null(f);
+    char db1[200] = "", mk[100] = "";
+    if (fscanf(f, "DB1 %199s M %99s", db1, mk) != 2) fail_msg("bad dump");
+    fclose(f);
+    assert_int_equal(hex_at(db1, 0), 0x06);
+    assert_int_equal(hex_at(mk, 3), 0x80);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_every_type),   cmocka_unit_test(test_batching_within_pdu),
         cmocka_unit_test(test_item_errors),       cmocka_unit_test(test_writes_seen_by_server),
         cmocka_unit_test(test_restart_reconnects), cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_native_bit_writes_snap7_server),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
