@@ -43,7 +43,10 @@ typedef struct ua_ctx {
     tw_device_stats st;
     double rtt_acc;
     UA_ReadValueId *rv;
-    size_t rv_cap;
+    void **rv_items; /* the items rv was built for */
+    tw_type *rv_types; /* ... and their declared types */
+    int learn;         /* read_chunk records the nodes' value types (write path) */
+    size_t rv_cap, rv_valid;
     /* push */
     ua_item **sub_items;
     size_t nsub;
@@ -64,6 +67,7 @@ static void ua_log(void *lctx, UA_LogLevel level, UA_LogCategory cat, const char
     (void)cat;
     tw_log_level l = level >= UA_LOGLEVEL_ERROR ? TW_LOG_WARN : level >= UA_LOGLEVEL_WARNING ? TW_LOG_INFO
                      : level >= UA_LOGLEVEL_INFO ? TW_LOG_DEBUG : TW_LOG_TRACE;
+    if (!tw__log_enabled(l)) return; /* open62541 logs every request at debug level: filter first */
     char buf[512];
 #if defined(__clang__)
 #pragma clang diagnostic push
@@ -162,45 +166,53 @@ static int64_t ua_time_ns(UA_DateTime t)
 
 static tw_quality status_to_quality(UA_StatusCode sc) { return (tw_quality)sc; }
 
-/* UA scalar -> tw_value (strings point into the variant). Returns 0 when the type is not mapped. */
+/* UA scalar -> tw_value (strings point into the variant). Returns 0 when the type is not mapped.
+ * Dispatches on the built-in type kind (structures and enumerations have kinds of their own). */
 static int variant_value(const UA_Variant *v, tw_value *out)
 {
-    const UA_DataType *t = v->type;
     const void *d = v->data;
-    if (t == &UA_TYPES[UA_TYPES_BOOLEAN]) { out->type = TW_TYPE_BOOL; out->as.b = *(const UA_Boolean *)d ? 1 : 0; }
-    else if (t == &UA_TYPES[UA_TYPES_SBYTE]) { out->type = TW_TYPE_INT8; out->as.i = *(const UA_SByte *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_BYTE]) { out->type = TW_TYPE_UINT8; out->as.u = *(const UA_Byte *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_INT16]) { out->type = TW_TYPE_INT16; out->as.i = *(const UA_Int16 *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_UINT16]) { out->type = TW_TYPE_UINT16; out->as.u = *(const UA_UInt16 *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_INT32]) { out->type = TW_TYPE_INT32; out->as.i = *(const UA_Int32 *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_UINT32] || t == &UA_TYPES[UA_TYPES_STATUSCODE]) { out->type = TW_TYPE_UINT32; out->as.u = *(const UA_UInt32 *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_INT64]) { out->type = TW_TYPE_INT64; out->as.i = *(const UA_Int64 *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_UINT64]) { out->type = TW_TYPE_UINT64; out->as.u = *(const UA_UInt64 *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_FLOAT]) { out->type = TW_TYPE_FLOAT; out->as.f = *(const UA_Float *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_DOUBLE]) { out->type = TW_TYPE_DOUBLE; out->as.d = *(const UA_Double *)d; }
-    else if (t == &UA_TYPES[UA_TYPES_DATETIME]) { out->type = TW_TYPE_DATETIME; out->as.i = ua_time_ns(*(const UA_DateTime *)d); }
-    else if (t == &UA_TYPES[UA_TYPES_STRING] || t == &UA_TYPES[UA_TYPES_XMLELEMENT]) {
+    switch ((UA_DataTypeKind)v->type->typeKind) {
+    case UA_DATATYPEKIND_DOUBLE: out->type = TW_TYPE_DOUBLE; out->as.d = *(const UA_Double *)d; return 1;
+    case UA_DATATYPEKIND_FLOAT: out->type = TW_TYPE_FLOAT; out->as.f = *(const UA_Float *)d; return 1;
+    case UA_DATATYPEKIND_BOOLEAN: out->type = TW_TYPE_BOOL; out->as.b = *(const UA_Boolean *)d ? 1 : 0; return 1;
+    case UA_DATATYPEKIND_SBYTE: out->type = TW_TYPE_INT8; out->as.i = *(const UA_SByte *)d; return 1;
+    case UA_DATATYPEKIND_BYTE: out->type = TW_TYPE_UINT8; out->as.u = *(const UA_Byte *)d; return 1;
+    case UA_DATATYPEKIND_INT16: out->type = TW_TYPE_INT16; out->as.i = *(const UA_Int16 *)d; return 1;
+    case UA_DATATYPEKIND_UINT16: out->type = TW_TYPE_UINT16; out->as.u = *(const UA_UInt16 *)d; return 1;
+    case UA_DATATYPEKIND_INT32: out->type = TW_TYPE_INT32; out->as.i = *(const UA_Int32 *)d; return 1;
+    case UA_DATATYPEKIND_UINT32:
+    case UA_DATATYPEKIND_STATUSCODE: out->type = TW_TYPE_UINT32; out->as.u = *(const UA_UInt32 *)d; return 1;
+    case UA_DATATYPEKIND_INT64: out->type = TW_TYPE_INT64; out->as.i = *(const UA_Int64 *)d; return 1;
+    case UA_DATATYPEKIND_UINT64: out->type = TW_TYPE_UINT64; out->as.u = *(const UA_UInt64 *)d; return 1;
+    case UA_DATATYPEKIND_DATETIME: out->type = TW_TYPE_DATETIME; out->as.i = ua_time_ns(*(const UA_DateTime *)d); return 1;
+    case UA_DATATYPEKIND_STRING:
+    case UA_DATATYPEKIND_XMLELEMENT: {
         const UA_String *s = d;
         out->type = TW_TYPE_STRING;
         out->as.buf.ptr = s->data;
         out->as.buf.len = s->length;
-    } else if (t == &UA_TYPES[UA_TYPES_BYTESTRING]) {
+        return 1;
+    }
+    case UA_DATATYPEKIND_BYTESTRING: {
         const UA_ByteString *s = d;
         out->type = TW_TYPE_BYTES;
         out->as.buf.ptr = s->data;
         out->as.buf.len = s->length;
-    } else if (t == &UA_TYPES[UA_TYPES_LOCALIZEDTEXT]) {
+        return 1;
+    }
+    case UA_DATATYPEKIND_LOCALIZEDTEXT: {
         const UA_LocalizedText *s = d;
         out->type = TW_TYPE_STRING;
         out->as.buf.ptr = s->text.data;
         out->as.buf.len = s->text.length;
-    } else {
-        return 0;
+        return 1;
     }
-    return 1;
+    default: return 0;
+    }
 }
 
-static void dv_to_result(const UA_DataValue *dv, ua_item *it, tw_adapter_result *r)
+/* One DataValue -> one result converted to `want`. *seen (may be NULL) receives the value's UA type. */
+static void dv_to_result(const UA_DataValue *dv, tw_type want, tw_adapter_result *r, const UA_DataType **seen)
 {
     r->timestamp_ns = dv->hasSourceTimestamp ? ua_time_ns(dv->sourceTimestamp)
                       : dv->hasServerTimestamp ? ua_time_ns(dv->serverTimestamp) : 0;
@@ -222,9 +234,14 @@ static void dv_to_result(const UA_DataValue *dv, ua_item *it, tw_adapter_result 
         r->quality = TW_QUALITY_BAD_TYPE_MISMATCH;
         return;
     }
-    it->ua_type = dv->value.type;
+    if (seen) *seen = dv->value.type;
+    if (v.type == want && v.type != TW_TYPE_STRING && v.type != TW_TYPE_BYTES) { /* the common case */
+        r->value = v;
+        r->quality = q;
+        return;
+    }
     tw_value c;
-    tw_status st = tw_value_convert(&c, &v, it->a.type);
+    tw_status st = tw_value_convert(&c, &v, want);
     if (st != TW_OK) {
         r->quality = st == TW_ERR_RANGE ? TW_QUALITY_BAD_OUT_OF_RANGE : TW_QUALITY_BAD_TYPE_MISMATCH;
         return;
@@ -361,11 +378,20 @@ static void op_free_item(void *reg_data, void *item)
 static tw_status read_chunk(ua_ctx *c, void *const *items, size_t n, tw_adapter_result *res, char *err, size_t errlen,
                             int depth)
 {
-    for (size_t i = 0; i < n; i++) {
-        UA_ReadValueId *r = &c->rv[i];
-        memset(r, 0, sizeof *r);
-        r->nodeId = ((ua_item *)items[i])->node; /* shallow: never cleared */
-        r->attributeId = UA_ATTRIBUTEID_VALUE;
+    /* The request array is rebuilt only when the batch differs from the previous one (a poll group
+     * reads the same items every cycle). */
+    int same = c->rv_valid == n;
+    for (size_t i = 0; same && i < n; i++) same = c->rv_items[i] == items[i];
+    if (!same) {
+        for (size_t i = 0; i < n; i++) {
+            UA_ReadValueId *r = &c->rv[i];
+            memset(r, 0, sizeof *r);
+            r->nodeId = ((ua_item *)items[i])->node; /* shallow: never cleared */
+            r->attributeId = UA_ATTRIBUTEID_VALUE;
+            c->rv_items[i] = items[i];
+            c->rv_types[i] = ((ua_item *)items[i])->a.type;
+        }
+        c->rv_valid = n;
     }
     UA_ReadRequest req;
     UA_ReadRequest_init(&req);
@@ -384,7 +410,11 @@ static tw_status read_chunk(ua_ctx *c, void *const *items, size_t n, tw_adapter_
         st = TW_ERR_PROTOCOL;
     } else if (sc == UA_STATUSCODE_GOOD) {
         record_rtt(c, tw__mono_ns() - t0);
-        for (size_t i = 0; i < n; i++) dv_to_result(&resp.results[i], items[i], &res[i]);
+        if (c->learn) {
+            for (size_t i = 0; i < n; i++) dv_to_result(&resp.results[i], c->rv_types[i], &res[i], &((ua_item *)items[i])->ua_type);
+        } else {
+            for (size_t i = 0; i < n; i++) dv_to_result(&resp.results[i], c->rv_types[i], &res[i], NULL);
+        }
     } else if (sc == UA_STATUSCODE_BADTOOMANYOPERATIONS && n > 1 && depth < 16) {
         record_rtt(c, tw__mono_ns() - t0);
         UA_ReadResponse_clear(&resp);
@@ -420,7 +450,14 @@ static tw_status op_read(void *ctx, void *const *items, size_t n, tw_adapter_res
         UA_ReadValueId *nr = tw__realloc(c->rv, n * sizeof *nr);
         if (!nr) return TW_ERR_NOMEM;
         c->rv = nr;
+        void **ni = tw__realloc(c->rv_items, n * sizeof *ni);
+        if (!ni) return TW_ERR_NOMEM;
+        c->rv_items = ni;
+        tw_type *nt = tw__realloc(c->rv_types, n * sizeof *nt);
+        if (!nt) return TW_ERR_NOMEM;
+        c->rv_types = nt;
         c->rv_cap = n;
+        c->rv_valid = 0;
     }
     return read_chunk(c, items, n, res, err, errlen, 0);
 }
@@ -472,10 +509,15 @@ static tw_status op_write(void *ctx, void *item, const tw_value *v, char *err, s
         void *one[1] = {it};
         if (!c->rv_cap) {
             c->rv = tw__malloc(sizeof *c->rv);
-            if (!c->rv) return TW_ERR_NOMEM;
+            c->rv_items = tw__malloc(sizeof *c->rv_items);
+            c->rv_types = tw__malloc(sizeof *c->rv_types);
+            if (!c->rv || !c->rv_items || !c->rv_types) return TW_ERR_NOMEM;
             c->rv_cap = 1;
+            c->rv_valid = 0;
         }
+        c->learn = 1;
         st = read_chunk(c, one, 1, &r, err, errlen, 0);
+        c->learn = 0;
         if (st != TW_OK) return st;
         if (!it->ua_type) it->ua_type = ua_type_for(it->a.type);
     }
@@ -561,7 +603,7 @@ static void on_data_change(UA_Client *client, UA_UInt32 sub_id, void *sub_ctx, U
     r.quality = TW_QUALITY_BAD;
     r.buf = c->push_buf;
     r.buf_size = c->push_buf_size;
-    dv_to_result(value, c->sub_items[idx], &r);
+    dv_to_result(value, c->sub_items[idx]->a.type, &r, NULL);
     c->push_fn(idx, &r, c->push_data);
 }
 
@@ -768,6 +810,8 @@ static void op_close(void *ctx)
     }
     tw__opcua_conf_free(&c->conf);
     tw__free(c->rv);
+    tw__free(c->rv_items);
+    tw__free(c->rv_types);
     tw__free(c->sub_items);
     tw__free(c->push_buf);
     tw__free(c);
