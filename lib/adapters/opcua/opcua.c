@@ -336,15 +336,13 @@ static tw_status op_parse(void *reg_data, const char *address, void **item, tw_a
 {
     (void)reg_data;
     ua_addr a;
-    tw_status st = tw__opcua_parse_address(address, item ? &a : NULL, err, errlen);
+    tw_status st = tw__opcua_parse_address(address, &a, err, errlen);
     if (st != TW_OK) return st;
+    info->type = a.type;
+    info->max_bytes = a.max_bytes;
+    info->writable = 1;
     if (!item) {
-        ua_addr t;
-        tw__opcua_parse_address(address, &t, err, errlen);
-        info->type = t.type;
-        info->max_bytes = t.max_bytes;
-        tw__opcua_addr_free(&t);
-        info->writable = 1;
+        tw__opcua_addr_free(&a);
         return TW_OK;
     }
     ua_item *it = tw__calloc(1, sizeof *it);
@@ -358,9 +356,6 @@ static tw_status op_parse(void *reg_data, const char *address, void **item, tw_a
         tw__free(it);
         return TW_ERR_NOMEM;
     }
-    info->type = a.type;
-    info->max_bytes = a.max_bytes;
-    info->writable = 1;
     *item = it;
     return TW_OK;
 }

@@ -17,8 +17,7 @@ typedef struct ua_addr {
     uint16_t ns;
     ua_addr_kind kind;
     uint32_t numeric;
-    uint8_t guid[16];   /* Data1 (LE u32), Data2 (LE u16), Data3 (LE u16), Data4[8] as in the binary encoding */
-    uint32_t guid_d1;
+    uint32_t guid_d1;   /* GUID fields as written: Data1-Data2-Data3-Data4[0..1]-Data4[2..7] */
     uint16_t guid_d2, guid_d3;
     uint8_t guid_d4[8];
     uint8_t *id;        /* string (UTF-8, not NUL-terminated) or opaque bytes: owned, tw__free */
