@@ -21,10 +21,10 @@ void tw__uri_free(tw__uri *u);
 
 /* Built-in adapters register themselves through this (registry lock held). */
 typedef tw_status (*tw__reg_add_fn)(const tw_adapter_ops *ops, void *reg_data);
-void tw__modbus_register_builtins(tw__reg_add_fn add);
-void tw__sim_register_builtins(tw__reg_add_fn add);
 void tw__opcua_register_builtins(tw__reg_add_fn add);
 void tw__s7_register_builtins(tw__reg_add_fn add);
+void tw__modbus_register_builtins(tw__reg_add_fn add);
+void tw__sim_register_builtins(tw__reg_add_fn add);
 
 /* Helpers for adapters: strict number parsing. Return 0 on success. */
 int tw__parse_u64(const char *s, uint64_t max, uint64_t *out);
