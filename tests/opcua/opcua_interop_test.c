@@ -1,7 +1,7 @@
 /* OPC UA adapter against an independent server (asyncua 1.1.8, started here): reads of every
  * scalar type in one request, status codes 1:1 as quality, source timestamps, writes (checked in
  * the server's own dump), subscriptions through fds/process, server restart (reconnect and
- * subscription re-created), SignAndEncrypt with both policies, username identity, rejected
+ * subscription re-created), SignAndEncrypt with both policies, Sign, username identity, rejected
  * certificates, and the browse command. */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -349,6 +349,18 @@ static void test_sign_and_encrypt(void **state)
         assert_true(s.value.as.d == 22.5 + (double)i);
         v.as.d = 21.5;
         assert_int_equal(tw_device_write(d, id, &v), TW_OK);
+        tw_device_free(d);
+    }
+    /* Sign only (Basic256Sha256) */
+    {
+        char u2[1024];
+        snprintf(u2, sizeof u2, "opcua://127.0.0.1:%u/tagwire?security=sign&cert=%s/client.pem&key=%s/client.key&trust=%s/ca.der",
+                 (unsigned)g_sport, g_dir, g_dir, g_dir);
+        tw_device *d = open_uri(u2);
+        uint32_t id = add(d, "ns=2;s=Line1.Press7.Temp");
+        tw_sample s;
+        if (tw_device_read(d, &id, 1, &s) != TW_OK) fail_msg("sign: %s", tw_device_last_error(d));
+        assert_true(s.value.as.d == 21.5);
         tw_device_free(d);
     }
     /* refused: wrong password, a server certificate we do not trust, a client certificate the server does not

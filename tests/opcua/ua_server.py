@@ -4,7 +4,7 @@ run from the venv installed by scripts/deps/opcua.sh.
 
 usage: ua_server.py PORT MODE DIR [NBENCH]
   MODE none    endpoint opc.tcp://127.0.0.1:PORT/tagwire with SecurityPolicy None only
-  MODE secure  Basic256Sha256 and Aes128_Sha256_RsaOaep, SignAndEncrypt only; the server certificate
+  MODE secure  Basic256Sha256 and Aes128_Sha256_RsaOaep with SignAndEncrypt, Basic256Sha256 with Sign; the server certificate
                is DIR/server.der + DIR/server.key (application URI urn:tagwire:test:server in its SAN);
                client certificates must chain to DIR/trust/ (the test CA); identities: anonymous and
                user "op" with password "secret"
@@ -57,7 +57,8 @@ async def main():
         await server.load_certificate(os.path.join(d, "server.der"))
         await server.load_private_key(os.path.join(d, "server.key"), format="PEM")
         server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
-                                    ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt])
+                                    ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt,
+                                    ua.SecurityPolicyType.Basic256Sha256_Sign])
         server.set_security_IDs(["Anonymous", "Username"])
         from pathlib import Path
         from asyncua.crypto.truststore import TrustStore
