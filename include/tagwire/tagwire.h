@@ -27,5 +27,6 @@
 #include "adapter.h"
 #include "store.h"
 #include "edge.h"
+#include "opcua.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
