@@ -15,7 +15,7 @@ static tw_status cfg_err(char *err, size_t errlen, tw_status st, const tw_config
 {
     char buf[1024];
     snprintf(buf, sizeof buf, "%s: %s: %s", tw_config_source(cfg), path, problem);
-    tw__log(TW_LOG_ERROR, MOD, "%s", buf);
+    tw__log(TW_LOG_DEBUG, MOD, "%s", buf);
     if (err && errlen) tw__strlcpy(err, buf, errlen);
     return st;
 }
