@@ -454,8 +454,8 @@ tw_status tw_node_device_add_tag(tw_node_device *d, tw_tag **out, const char *na
         if (!b) return TW_ERR_NOMEM;
         if ((st = tw_device_add_item(d->dev, &b->item, address))) {
             tw__free(b);
-            return tw__err(&n->err, MOD, st, "tag '%s': address '%s': %s", name ? name : "(null)",
-                           address, tw_device_last_error(d->dev));
+            /* the adapter's message names the address already */
+            return tw__err(&n->err, MOD, st, "tag '%s': %s", name ? name : "(null)", tw_device_last_error(d->dev));
         }
         /* an item cannot be removed again: if the tag is refused below, the item stays unused */
         b->item_type = tw_device_item_type(d->dev, b->item);
