@@ -71,6 +71,8 @@ struct tw_edge {
     int started;
     int conn_up;          /* CONNACK received on mc */
     int conn_lost;        /* mc ended: free it in process */
+    int window_full;      /* QoS 1 window full (the broker's Receive Maximum): wait for an ack */
+    int ring_full;        /* MQTT output ring full: wait until it was written */
     tw_status lost_reason;
     int64_t next_attempt_ms;
     uint32_t attempt;
@@ -80,6 +82,7 @@ struct tw_edge {
     uint8_t seq;          /* next seq */
     int need_nbirth;
     int nborn;            /* NBIRTH published in this session */
+    int ever_born;        /* an NBIRTH was published once: later outages are history */
     int host_online;      /* 1 when there is no primary host */
     int host_known;
     uint64_t host_ts;
@@ -379,13 +382,17 @@ static tw_status publish(tw_edge *e, const char *topic, const void *p, size_t n,
 {
     tw_status st = tw_mqtt_client_publish(e->mc, topic, p, n, qos, 0, NULL);
     if (st == TW_OK) e->st.messages_published++;
+    else if (st == TW_ERR_MQTT_INFLIGHT_FULL)
+        e->window_full = 1; /* until the next acknowledgement */
+    else if (st == TW_ERR_FULL)
+        e->ring_full = 1; /* until the client wrote to the transport */
     return st;
 }
 
 /* Room to publish a DATA message now (otherwise changes stay in the tag sets, coalescing). */
 static int can_publish(const tw_edge *e)
 {
-    if (!e->mc || !e->conn_up) return 0;
+    if (!e->mc || !e->conn_up || e->window_full || e->ring_full) return 0;
     if (qos_of(e) == 1 && tw_mqtt_client_inflight(e->mc) >= 250) return 0;
     size_t ring = e->pay_cap * 4u < 262144u ? 262144u : e->pay_cap * 4u;
     return tw_mqtt_client_pending_bytes(e->mc) + e->pay_cap + TOPIC_MAX + 16 <= ring;
@@ -482,6 +489,15 @@ static tw_status drain_queue(tw_edge *e)
     return TW_OK;
 }
 
+/* Drains the tag set's descriptor without collecting anything (the changes stay pending). */
+static void drain_fd(edge_set *s)
+{
+    if (!s->ts) return;
+    size_t n = 0;
+    int more = 0;
+    tw_tagset_collect(s->ts, NULL, 0, &n, &more);
+}
+
 /* Collects every pending change of s into the queue. */
 static void collect_to_queue(tw_edge *e, edge_set *s, int hist, int discard)
 {
@@ -505,7 +521,7 @@ static tw_status publish_live(tw_edge *e, edge_set *s)
             /* drains the descriptor even when nothing is pending */
             size_t n = 0;
             int more = 0;
-            tw_tagset_collect(s->ts, e->changes, 0, &n, &more);
+            tw_tagset_collect(s->ts, NULL, 0, &n, &more);
             if (!more) return TW_OK;
         }
         if (!can_publish(e)) return TW_ERR_FULL;
@@ -634,6 +650,7 @@ static tw_status do_nbirth(tw_edge *e)
     e->seq = 1; /* NBIRTH is seq 0 */
     e->need_nbirth = 0;
     e->nborn = 1;
+    e->ever_born = 1;
     e->node_set.born = 1;
     e->st.births++;
     for (size_t i = 0; i < e->ndevs; i++) {
@@ -715,6 +732,7 @@ static void on_ack(tw_mqtt_client *c, const tw_mqtt_ack *a, void *ud)
 {
     tw_edge *e = ud;
     (void)c;
+    e->window_full = 0;
     if (a->status == TW_OK || a->status == TW_ERR_CLOSED) return;
     if (a->type == TW_MQTT_ACK_PUBACK) {
         e->st.refused++;
@@ -866,6 +884,7 @@ static void drop_client(tw_edge *e)
     e->mc = NULL;
     e->conn_up = 0;
     e->conn_lost = 0;
+    e->window_full = e->ring_full = 0;
     e->nborn = 0;
     e->node_set.born = 0;
     for (size_t i = 0; i < e->ndevs; i++) e->devs[i]->born = 0;
@@ -1076,7 +1095,8 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
         tw_sp_topic_build(e->t_nbirth, TOPIC_MAX, NULL, TW_SP_MSG_NBIRTH, e->group, e->node, NULL) ||
         tw_sp_topic_build(e->t_ndata, TOPIC_MAX, NULL, TW_SP_MSG_NDATA, e->group, e->node, NULL) ||
         tw_sp_topic_build(e->t_ndeath, TOPIC_MAX, NULL, TW_SP_MSG_NDEATH, e->group, e->node, NULL) ||
-        tw_sp_topic_build(e->t_dcmd, TOPIC_MAX, NULL, TW_SP_MSG_DCMD, e->group, e->node, "+") ||
+        snprintf(e->t_dcmd, TOPIC_MAX, "%s/%s/DCMD/%s/+", TW_SP_NAMESPACE, e->group, e->node) >=
+            TOPIC_MAX ||
         (e->host_id &&
          tw_sp_topic_build(e->t_state, TOPIC_MAX, NULL, TW_SP_MSG_STATE, NULL, e->host_id, NULL))) {
         tw_edge_free(e);
@@ -1281,11 +1301,17 @@ tw_status tw_edge_publish(tw_edge *e)
     if (!e) return TW_ERR_INVALID_ARG;
     tw_status rc = TW_OK;
     if (!data_ready(e)) {
+        if (!e->ever_born) {
+            /* before the first NBIRTH: the births will carry the current values; changes stay
+             * in the tag sets (only their descriptors are drained) */
+            drain_fd(&e->node_set);
+            for (size_t i = 0; i < e->ndevs; i++) drain_fd(e->devs[i]);
+            return TW_OK;
+        }
         /* offline: keep history (devices that are offline contribute nothing) */
-        int hist = e->started ? 1 : 0;
-        collect_to_queue(e, &e->node_set, hist, 0);
+        collect_to_queue(e, &e->node_set, 1, 0);
         for (size_t i = 0; i < e->ndevs; i++)
-            collect_to_queue(e, e->devs[i], hist, !e->devs[i]->online);
+            collect_to_queue(e, e->devs[i], 1, !e->devs[i]->online);
         return TW_OK;
     }
     tw_status st = drain_queue(e);
@@ -1328,6 +1354,7 @@ tw_status tw_edge_process(tw_edge *e)
     if (e->mc) {
         int was_up = e->conn_up;
         tw_status st = tw_mqtt_client_process(e->mc);
+        e->ring_full = 0;
         if (!was_up && e->conn_up) on_connected(e);
         if (e->conn_lost) {
             tw_status why = st != TW_OK ? st : e->lost_reason;
@@ -1363,6 +1390,7 @@ tw_status tw_edge_process(tw_edge *e)
     if (e->mc && tw_mqtt_client_pending_bytes(e->mc)) {
         tw_status st = tw_mqtt_client_process(e->mc);
         (void)st;
+        e->ring_full = 0;
     }
     return e->pending_status;
 }
@@ -1385,10 +1413,8 @@ int tw_edge_timeout_ms(const tw_edge *e)
             if ((e->devs[i]->need_birth && e->devs[i]->online) || e->devs[i]->need_death)
                 return 0;
     }
-    /* wake up now and then so that back-pressure resolves without an fd event */
-    int t = e->mc ? tw_mqtt_client_timeout_ms(e->mc) : -1;
-    if (e->q_count && (t < 0 || t > 50)) t = 50;
-    return t;
+    /* back-pressure (window or ring full) resolves with an fd event: an ack or POLLOUT */
+    return e->mc ? tw_mqtt_client_timeout_ms(e->mc) : -1;
 }
 
 tw_status tw_edge_step(tw_edge *e, int timeout_ms)
