@@ -8,3 +8,13 @@ foreach(_mode run event_loop)
   set_tests_properties(node.e2e_${_mode} PROPERTIES LABELS "interop;node" TIMEOUT 120
     ENVIRONMENT "TW_MBSERVER=$<TARGET_FILE:tw_mbserver>")
 endforeach()
+
+# valgrind: a 30-second gateway run (`tagwire run`) under memcheck with a broker restart in it
+# (the node reconnects and is born again); any leak or memory error fails. Release build only.
+find_program(TW_VALGRIND valgrind)
+if(TW_VALGRIND AND NOT TW_SANITIZE)
+  add_test(NAME valgrind.node_gateway_reconnect
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e.sh valgrind ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  set_tests_properties(valgrind.node_gateway_reconnect PROPERTIES LABELS "valgrind;node" TIMEOUT 240
+    ENVIRONMENT "TW_MBSERVER=$<TARGET_FILE:tw_mbserver>")
+endif()
