@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -847,6 +848,90 @@ static void test_primary_host_offline_and_back(void **state)
     tw_tagset_free(ns);
 }
 
+/* tagwire sub (the CLI) as the host: decoded messages, and the live table resolving aliases */
+static void test_cli_sub(void **state)
+{
+    (void)state;
+    tw_tagset *ns = NULL, *ds = NULL;
+    tw_tag *temp, *speed;
+    assert_int_equal(tw_tagset_new(&ns), TW_OK);
+    assert_int_equal(tw_tagset_new(&ds), TW_OK);
+    tw_tag_options to = TW_TAG_OPTIONS_INIT;
+    to.unit = "degC";
+    assert_int_equal(tw_tagset_add(ns, &temp, "Hydraulics/OilTemp", TW_TYPE_DOUBLE, &to), TW_OK);
+    to.unit = "rpm";
+    assert_int_equal(tw_tagset_add(ds, &speed, "Speed", TW_TYPE_INT32, &to), TW_OK);
+    tw_tag_set_double(temp, 20.5, TW_QUALITY_GOOD, 0);
+    tw_tag_set_int64(speed, 1500, TW_QUALITY_GOOD, 0);
+
+    char url[64], out1[1024], out2[1024], ca[512], cert[512], key[512];
+    snprintf(url, sizeof url, "mqtts://127.0.0.1:%u", (unsigned)g_port);
+    snprintf(out1, sizeof out1, "%s/cli-text.out", g_dir);
+    snprintf(out2, sizeof out2, "%s/cli-table.out", g_dir);
+    snprintf(ca, sizeof ca, "%s", P(0, "ca.pem"));
+    snprintf(cert, sizeof cert, "%s", P(0, "client2.pem"));
+    snprintf(key, sizeof key, "%s", P(0, "client2.key"));
+    char *a1[] = {TW_CLI_BIN, "sub", "--broker", url, "--ca", ca, "--cert", cert, "--key", key,
+                  "--client-id", "cli-text", "--count", "4", "--seconds", "30", "spBv1.0/" GROUP "/#", NULL};
+    char *a2[] = {TW_CLI_BIN, "sub", "--broker", url, "--ca", ca, "--cert", cert, "--key", key,
+                  "--client-id", "cli-table", "--table", "--count", "4", "--seconds", "30", NULL};
+    pid_t p1 = twt_spawn(a1, out1), p2 = twt_spawn(a2, out2);
+    assert_true(p1 > 0 && p2 > 0);
+    if (!log_wait("Sending SUBACK to cli-text", 5000) || !log_wait("Sending SUBACK to cli-table", 5000)) {
+        twt_stop(p1);
+        twt_stop(p2);
+        fail_msg("tagwire sub did not subscribe");
+    }
+    tw_edge *e = edge_new(GROUP, NULL, NULL, NULL);
+    tw_edge_set_node_tags(e, ns);
+    tw_edge_add_device(e, "Pump1", ds);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    drive_until_state(e, TW_EDGE_ONLINE, 10000);
+    drive(e, 100);
+    tw_tag_set_double(temp, 21.75, TW_QUALITY_GOOD, 0);
+    tw_tag_set_int64(speed, 1600, TW_QUALITY_BAD_COMM_FAILURE, 0);
+    drive(e, 300);
+    int s1 = -1, s2 = -1;
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(p1, &s1, WNOHANG) == p1) p1 = -1;
+        if (waitpid(p2, &s2, WNOHANG) == p2) p2 = -1;
+        if (p1 < 0 && p2 < 0) break;
+        drive(e, 50);
+    }
+    if (p1 > 0) twt_stop(p1);
+    if (p2 > 0) twt_stop(p2);
+    assert_int_equal(tw_edge_stop(e, 5000), TW_OK);
+    tw_edge_free(e);
+    tw_tagset_free(ns);
+    tw_tagset_free(ds);
+    char *t1 = slurp(out1), *t2 = slurp(out2);
+    if (p1 > 0 || p2 > 0 || !WIFEXITED(s1) || WEXITSTATUS(s1) != 0 || !WIFEXITED(s2) ||
+        WEXITSTATUS(s2) != 0)
+        fail_msg("tagwire sub did not exit 0 after 4 messages:\n%s\n%s", t1, t2);
+    assert_non_null(strstr(t1, "spBv1.0/" GROUP "/NBIRTH/" NODE "\n"));
+    assert_non_null(strstr(t1, "spBv1.0/" GROUP "/DBIRTH/" NODE "/Pump1\n"));
+    assert_non_null(strstr(t1, "spBv1.0/" GROUP "/NDATA/" NODE "\n"));
+    assert_non_null(strstr(t1, "\"Hydraulics/OilTemp\""));
+    assert_non_null(strstr(t1, "21.75"));
+    /* the table: names resolved from the births, latest values, units, quality */
+    char *l = strstr(t2, "Hydraulics/OilTemp");
+    if (!l) fail_msg("no OilTemp row in:\n%s", t2);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
+    assert_non_null(strstr(line, "21.75"));
+    assert_non_null(strstr(line, "degC"));
+    assert_non_null(strstr(line, "good"));
+    l = strstr(t2, "Speed");
+    assert_non_null(l);
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
+    assert_non_null(strstr(line, "1600"));
+    assert_non_null(strstr(line, "rpm"));
+    assert_non_null(strstr(line, "bad"));
+    assert_non_null(strstr(t2, GROUP "/" NODE "/Pump1"));
+    free(t1);
+    free(t2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -854,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_will_and_bdseq),
         cmocka_unit_test(test_acl_refusal_is_an_error),
         cmocka_unit_test(test_primary_host_offline_and_back),
+        cmocka_unit_test(test_cli_sub),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
