@@ -105,8 +105,10 @@ typedef struct tw_node_options {
     int insecure;                 /* non-zero: allow a plaintext mqtt:// broker (tests only) */
     const char *store_dir;        /* reserved for store-and-forward (must be NULL for now) */
     const char *state_dir;        /* durable session state (the Sparkplug bdSeq); NULL = memory */
-    uint32_t publish_interval_ms; /* after a first change, further changes are gathered for this
-                                     long before a DATA message is sent; 0 = 50 ms */
+    uint32_t publish_interval_ms; /* 0 (default): changes are published as soon as the node
+                                     thread sees them (under load they batch by themselves);
+                                     N: after a first change, further changes are gathered for up
+                                     to N ms before a DATA message is sent (fewer, larger messages) */
     uint32_t max_metrics_per_message; /* 0 = 512 */
     size_t queue_bytes;           /* memory queue for data held back while offline; 0 = 1 MiB */
     uint32_t shutdown_timeout_ms; /* bound of the final flush in tw_node_stop()/free(); 0 = 2000 */

@@ -232,7 +232,7 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
         st = TW_ERR_NOMEM;
         goto fail;
     }
-    n->publish_interval_ms = o->publish_interval_ms ? o->publish_interval_ms : 50;
+    n->publish_interval_ms = o->publish_interval_ms;
     n->max_metrics = o->max_metrics_per_message ? o->max_metrics_per_message : 512;
     n->shutdown_timeout_ms = o->shutdown_timeout_ms ? o->shutdown_timeout_ms : 2000;
     n->stats_interval_ms = o->stats_interval_ms ? o->stats_interval_ms : 10000;
