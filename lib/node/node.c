@@ -270,6 +270,7 @@ static void device_free(tw_node_device *d)
     tw_device_free(d->dev);
     tw_tagset_free(d->ts);
     pthread_mutex_destroy(&d->lock);
+    pthread_mutex_destroy(&d->stats_lock);
     tw__free(d->id);
     tw__free(d);
 }
@@ -367,6 +368,7 @@ tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
     tw_node_device *d = tw__calloc(1, sizeof *d);
     if (!d) return TW_ERR_NOMEM;
     pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->stats_lock, NULL);
     d->node = n;
     d->id = tw__strdup(id);
     if (!d->id) {
@@ -501,6 +503,18 @@ static void apply_sample(node_binding *b, const tw_sample *s)
     if (st) tw_tag_set_quality(t, st == TW_ERR_RANGE ? TW_QUALITY_BAD_OUT_OF_RANGE : TW_QUALITY_BAD_TYPE_MISMATCH, ts);
 }
 
+/* Refreshes the device's statistics copy; called by the thread that holds d->lock. */
+static void refresh_dstats(tw_node_device *d)
+{
+    tw_device_stats ds;
+    memset(&ds, 0, sizeof ds);
+    ds.version = TW_DEVICE_STATS_VERSION;
+    if (tw_device_get_stats(d->dev, &ds) != TW_OK) return;
+    pthread_mutex_lock(&d->stats_lock);
+    d->dstats = ds;
+    pthread_mutex_unlock(&d->stats_lock);
+}
+
 static void poll_cb(uint32_t group, const uint32_t *ids, const tw_sample *samples, size_t n, void *ud)
 {
     (void)group;
@@ -513,6 +527,7 @@ static void poll_cb(uint32_t group, const uint32_t *ids, const tw_sample *sample
     }
     atomic_fetch_add_explicit(&g->dev->polls, 1, memory_order_relaxed);
     if (bad) atomic_fetch_add_explicit(&g->dev->poll_errors, 1, memory_order_relaxed);
+    refresh_dstats(g->dev);
 }
 
 static tw_status device_write_cb(tw_tag *tag, const tw_value *value, void *ud)
@@ -540,6 +555,7 @@ static tw_status device_write_cb(tw_tag *tag, const tw_value *value, void *ud)
     if (st)
         tw__log(TW_LOG_WARN, MOD, "device '%s': write of '%s' failed: %s", d->id, tw_tag_name(tag),
                 tw_device_last_error(d->dev));
+    refresh_dstats(d);
     pthread_mutex_unlock(&d->lock);
 done:
     atomic_fetch_add_explicit(&n->device_writes, 1, memory_order_relaxed);
@@ -720,15 +736,9 @@ tw_status tw_node_get_stats(const tw_node *cn, tw_node_stats *out)
         out->polls += atomic_load(&d->polls);
         out->poll_errors += atomic_load(&d->poll_errors);
         if (d->dev) {
-            /* the device's counters are plain fields written by its poll thread: read under its
-             * lock (held for one cycle at most) */
-            tw_device_stats ds;
-            memset(&ds, 0, sizeof ds);
-            ds.version = TW_DEVICE_STATS_VERSION;
-            pthread_mutex_lock(&d->lock);
-            tw_status st = tw_device_get_stats(d->dev, &ds);
-            pthread_mutex_unlock(&d->lock);
-            if (st) continue;
+            pthread_mutex_lock(&d->stats_lock);
+            tw_device_stats ds = d->dstats;
+            pthread_mutex_unlock(&d->stats_lock);
             out->adapter_requests += ds.requests ? ds.requests : ds.reads;
             out->adapter_errors += ds.timeouts + ds.exceptions + ds.protocol_errors + ds.connect_failures;
         }

@@ -50,6 +50,9 @@ struct tw_node_device {
     int born;
     /* statistics (poll thread writes, anyone reads) */
     _Atomic uint64_t polls, poll_errors;
+    pthread_mutex_t stats_lock;  /* guards `dstats`, a copy refreshed after every poll cycle and
+                                    write, so that readers never wait for a device */
+    tw_device_stats dstats;
 };
 
 
