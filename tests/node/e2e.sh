@@ -11,6 +11,7 @@
 #       event_loop     examples/event_loop (tw_node_step in the caller's poll loop, inline polls)
 #       modbus_gateway examples/modbus_gateway (the node built with the API)
 #       oem            examples/oem_machine (push API; an NCMD changes the set point)
+#       custom_adapter examples/custom_adapter (a vendor adapter behind a node; a DCMD set point)
 #       valgrind       `tagwire run` under valgrind memcheck for 30 s with a broker restart (the
 #                      node reconnects and is born again); any leak or memory error fails
 # Every process started here is stopped on exit (also on failure).
@@ -57,6 +58,9 @@ user device-1
 topic write spBv1.0/Demo/+/Press7
 topic write spBv1.0/Demo/+/Press7/+
 topic write spBv1.0/Demo/+/Machine1
+topic write spBv1.0/Demo/+/Acme
+topic write spBv1.0/Demo/+/Acme/+
+topic read spBv1.0/Demo/DCMD/Acme/+
 topic read spBv1.0/Demo/NCMD/Press7
 topic read spBv1.0/Demo/DCMD/Press7/+
 topic read spBv1.0/Demo/NCMD/Machine1
@@ -143,6 +147,8 @@ case "$mode" in
   modbus_gateway) runner=("$bin/examples/example_modbus_gateway" --broker "mqtts://127.0.0.1:$mqtt_port" "${pki[@]}"
                           --device "modbus+tcp://127.0.0.1:$mb_port?unit=1" --seconds $secs) ;;
   oem) runner=("$bin/examples/example_oem_machine" --broker "mqtts://127.0.0.1:$mqtt_port" "${pki[@]}" --seconds $secs) ;;
+  custom_adapter) runner=("$bin/examples/example_custom_adapter" --broker "mqtts://127.0.0.1:$mqtt_port" "${pki[@]}"
+                          --seconds $secs) ;;
   valgrind) runner=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
                     --errors-for-leak-kinds=definite,indirect,possible --track-origins=yes
                     "$tagwire" run "$tmp/gateway.json" --seconds 30) ;;
@@ -152,7 +158,12 @@ esac
 runner_pid=$!
 pids+=($runner_pid)
 
-if [ "$mode" = oem ]; then
+if [ "$mode" = custom_adapter ]; then
+  wait_capture 'DBIRTH/Acme/Press7' 8 || fail "no DBIRTH from the custom adapter's node"
+  sleep 1
+  cmd spBv1.0/Demo/DCMD/Acme/Press7 '{"timestamp":1,"metrics":[{"name":"Spindle/Setpoint","type":"Double","value":6000}]}'
+  scenario=custom
+elif [ "$mode" = oem ]; then
   wait_capture 'NBIRTH/Machine1' 8 || fail "no NBIRTH from the OEM machine"
   sleep 1
   cmd spBv1.0/Demo/NCMD/Machine1 '{"timestamp":1,"metrics":[{"name":"Setpoints/StrokesPerMinute","type":"Double","value":90}]}'
@@ -208,7 +219,7 @@ fi
 rc=0
 wait "$runner_pid" || rc=$?
 [ $rc = 0 ] || fail "the runner exited with $rc"
-grep -q "Received PUBLISH from Demo-Press7 .*'spBv1.0/Demo/NDEATH/Press7'\|Received PUBLISH from Demo-Machine1 .*NDEATH" \
+grep -q "Received PUBLISH from Demo-[A-Za-z0-9]* .*'spBv1.0/Demo/NDEATH/" \
   "$tmp/mosquitto.log" || fail "no NDEATH after the clean stop"
 cat "$tmp/runner.out"
 if [ "$mode" = valgrind ]; then

@@ -154,6 +154,15 @@ if (scenario === 'gateway' || scenario === 'gateway-nosim') {
   check('NCMD set point 90 published back', sv.includes(90), sv.join(','));
   const cv = values('', 'Counters/Strokes').map(num);
   check('Strokes counted', cv.length >= 2 && cv[cv.length - 1] > 0, cv.join(','));
+} else if (scenario === 'custom') {
+  const sp = birthMetric('Press7', 'Spindle/Speed');
+  check('Spindle/Speed Double rpm', sp.type === 'Double' && unit(sp) === 'rpm', `${sp.type} ${unit(sp)}`);
+  const st = birthMetric('Press7', 'State');
+  check('State String', st.type === 'String', st.type);
+  const setv = values('Press7', 'Spindle/Setpoint');
+  check('DCMD Spindle/Setpoint = 6000 published back', setv.includes(6000), setv.join(','));
+  const spv = values('Press7', 'Spindle/Speed');
+  check('the spindle follows the new set point', spv.some((v) => v > 4000), spv.join(','));
 } else {
   console.error(`unknown scenario ${scenario}`);
   process.exit(2);
