@@ -425,6 +425,33 @@ static void test_config_maps_everything(void **state)
     tw_node_free(n);
 }
 
+/* examples/gateway.json builds a node: every adapter URI and address in it is valid. */
+static void test_example_gateway_json(void **state)
+{
+    (void)state;
+    assert_int_equal(twt_sh("mkdir -p '%s/pki' && cp '%s/ca.pem' '%s/pki/ca.crt' && cp '%s/client.pem' '%s/pki/client.crt' && "
+                            "cp '%s/client.key' '%s/pki/client.key'",
+                            g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir),
+                     0);
+    FILE *f = fopen(TWT_SOURCE_DIR "/examples/gateway.json", "rb");
+    assert_non_null(f);
+    static char json[65536];
+    size_t len = fread(json, 1, sizeof json, f);
+    fclose(f);
+    tw_config *cfg;
+    assert_int_equal(tw_config_new(&cfg), TW_OK);
+    assert_int_equal(tw_config_load_string(cfg, json, len, "gateway.json", g_dir), TW_OK);
+    tw_node *n = NULL;
+    char err[1024];
+    tw_status st = tw_node_new_from_config(&n, cfg, err, sizeof err);
+    if (st) fail_msg("%s", err);
+    tw_config_free(cfg);
+    assert_int_equal(tw_node_device_count(n), 2);
+    assert_int_equal(tw_tagset_count(tw_node_device_tagset(tw_node_find_device(n, "Simulator"))), 4);
+    assert_int_equal(tw_tagset_count(tw_node_device_tagset(tw_node_find_device(n, "Press"))), 5);
+    tw_node_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_loop_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_maps_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_example_gateway_json, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
