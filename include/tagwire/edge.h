@@ -11,8 +11,9 @@
  * Session (Sparkplug 3.0):
  *   - topics spBv1.0/<group>/<TYPE>/<edge node>[/<device>]; MQTT clean session (clean start);
  *   - every MQTT connection is a new session: bdSeq = previous bdSeq + 1 (0..255, wrapping), saved
- *     durably in state_dir BEFORE connecting (temporary file + fsync + rename + directory fsync),
- *     so a restart never reuses the bdSeq of the previous session;
+ *     durably BEFORE connecting (in the tw_store given in the options, or in a file of state_dir:
+ *     temporary file + fsync + rename + directory fsync), so a restart never reuses the bdSeq of
+ *     the previous session;
  *   - NDEATH (payload: timestamp + bdSeq metric) is registered as the MQTT will, QoS 1, not
  *     retained; on a requested stop (tw_edge_stop()) it is also published explicitly before the
  *     MQTT DISCONNECT;
@@ -21,9 +22,11 @@
  *     publishes NBIRTH (seq 0; metrics "bdSeq" (Int64), "Node Control/Rebirth" (Boolean false),
  *     then every node tag) and one DBIRTH per online device. Births carry each metric's name,
  *     alias, datatype, current value, timestamp and properties (engUnit, documentation, Quality);
- *   - NDATA / DDATA carry alias + timestamp + value (+ Quality property when not good) of the tags
- *     in the tag sets' change sets only (report by exception); seq runs 0..255 and wraps across
- *     NBIRTH, DBIRTH, NDATA, DDATA and DDEATH;
+ *   - NDATA / DDATA carry alias + timestamp + datatype + value (+ Quality property when not good)
+ *     of the tags in the tag sets' change sets only (report by exception); no names. The datatype
+ *     is kept although the specification says it SHOULD NOT be sent in DATA messages: decoders
+ *     such as Eclipse Tahu's need it to read the value (two bytes a metric). seq runs 0..255 and
+ *     wraps across NBIRTH, DBIRTH, NDATA, DDATA and DDEATH; NDEATH carries no seq;
  *   - aliases are unique across the whole edge node: node tags, then each device in the order it
  *     was added, get consecutive alias ranges (wire alias = range base + the tag's own alias; the
  *     ranges are recomputed at every NBIRTH). bdSeq and Node Control/Rebirth have aliases 0 and 1;
@@ -37,12 +40,15 @@
  *   - Primary host awareness (primary_host_id set): the edge publishes births only after
  *     spBv1.0/STATE/<host id> said {"online":true,...}. A STATE message whose timestamp is older
  *     than the last one accepted is ignored (stale retained message); a malformed one is ignored
- *     and reported. While the host is offline (or not yet known) the MQTT connection stays up, no
- *     data is published, and the changes are kept, in order, in the bounded memory queue. When the
- *     host comes back online: NBIRTH + DBIRTHs (with current values), then the queued changes as
+ *     and reported. When the host goes offline during a session, the edge ends that session as
+ *     the specification asks (explicit NDEATH, MQTT DISCONNECT), reconnects at once (new bdSeq)
+ *     and waits, connected, for the host. While the host is offline (or not yet known) no data is
+ *     published: the changes are kept, in order, in the bounded memory queue. When the host comes
+ *     back online: NBIRTH + DBIRTHs (with current values), then the queued changes as
  *     NDATA/DDATA with is_historical = true, oldest first, then live data again.
  *   - While the MQTT connection is down, changes are queued the same way (flagged historical) and
- *     replayed after the next births. The queue is bounded (queue_bytes): when it is full the
+ *     replayed after the next births. Before the edge's first NBIRTH nothing is queued: the
+ *     changes stay in the tag sets and the first births carry the current values. The queue is bounded (queue_bytes): when it is full the
  *     oldest entries are dropped and counted (stats.queue_dropped). A durable store-and-forward
  *     layer can replace this queue later without changing this API.
  *
@@ -76,6 +82,7 @@
 #ifndef TAGWIRE_EDGE_H
 #define TAGWIRE_EDGE_H
 
+#include "store.h"
 #include "tag.h"
 #include "tls.h"
 #include "transport.h"
@@ -115,8 +122,9 @@ typedef struct tw_edge_options {
     tw_edge_transport_fn transport_fn; /* custom transport factory (takes precedence) */
     void *transport_user_data;
     /* Persistence. */
-    const char *state_dir;       /* directory for the durable bdSeq ("sparkplug-bdseq"); NULL =
-                                    bdSeq kept in memory only (starts at 0 for each tw_edge) */
+    const char *state_dir;       /* existing directory for the durable bdSeq (file
+                                    "sparkplug-bdseq": one edge node per directory); NULL = bdSeq
+                                    kept in memory only (starts at 0 for each tw_edge) */
     /* Limits (0 = default). */
     size_t queue_bytes;          /* memory queue for data held back while offline; 1 MiB */
     size_t max_payload;          /* largest DATA payload; 64 KiB (also bounds the MQTT buffers) */
@@ -124,11 +132,16 @@ typedef struct tw_edge_options {
     uint32_t connect_timeout_ms; /* transport connect + CONNACK; 10000 */
     uint32_t reconnect_min_ms;   /* back-off with full jitter between attempts; 500 */
     uint32_t reconnect_max_ms;   /* 30000 */
+    /* Durable state through the store-and-forward module (tagwire/store.h): when set, the bdSeq
+     * is kept as the store's state key "sparkplug-bdseq" (one edge node per store) instead of a
+     * file in state_dir (which must then be NULL). Owned by the caller, used only from the
+     * thread that drives the edge, and must outlive it. */
+    tw_store *store;
 } tw_edge_options;
 
 #define TW_EDGE_OPTIONS_INIT                                                                        \
     { TW_EDGE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, -1, NULL, 0,  \
-      NULL, NULL, NULL, 0, 0, 0, 0, 0, 0 }
+      NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL }
 
 /* Session state. */
 typedef enum tw_edge_state {
@@ -193,8 +206,9 @@ typedef struct tw_edge_stats {
  * Creates an edge node session (not yet connected: see tw_edge_start()). Options are copied.
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (a missing or invalid id, host, port,
  * limits; message in the log), TW_ERR_TLS_INSECURE (neither tls, transport_fn nor insecure),
- * TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_IO (state_dir unusable: its bdSeq file cannot be read or
- * is corrupt -> TW_ERR_CORRUPT). *out is NULL on failure.
+ * TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_IO / TW_ERR_PERMISSION (the stored bdSeq cannot be read),
+ * TW_ERR_CORRUPT (it is not a number 0..255), TW_ERR_INVALID_ARG (both store and state_dir).
+ * *out is NULL on failure.
  */
 TW_API tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts);
 
@@ -233,9 +247,11 @@ TW_API tw_status tw_edge_device_set_online(tw_edge *e, const char *device_id, in
 TW_API void tw_edge_set_event_cb(tw_edge *e, tw_edge_event_fn fn, void *user_data);
 
 /*
- * Starts the session: the first connect attempt begins (non-blocking; progress in step/process),
- * then reconnects follow with back-off until tw_edge_stop(). Errors: TW_ERR_BUSY (started),
- * TW_ERR_IO / TW_ERR_NO_SPACE (the next bdSeq could not be saved).
+ * Starts the session: saves the first bdSeq durably, then the first connect attempt begins
+ * (non-blocking; progress in step/process); reconnects follow with back-off until tw_edge_stop().
+ * Connect failures are not returned here: they show in the state (BACKOFF), the event callback
+ * and tw_edge_last_error(). Errors: TW_ERR_INVALID_ARG, TW_ERR_BUSY (started), TW_ERR_IO /
+ * TW_ERR_NO_SPACE / TW_ERR_PERMISSION (the bdSeq could not be saved: not started).
  */
 TW_API tw_status tw_edge_start(tw_edge *e);
 
@@ -270,13 +286,19 @@ TW_API tw_status tw_edge_process(tw_edge *e);
 /*
  * Collects the change sets of the node tags and every online device now: when online, publishes
  * them as NDATA/DDATA (queued data first, in order); otherwise appends them to the memory queue.
- * Does not wait for I/O. When the MQTT output is full, the changes stay in the tag sets (where
- * they coalesce) and are published by a later call. Returns TW_OK or an error of this call.
+ * Does not wait for I/O: messages go to the MQTT output buffer and are written by the next
+ * tw_edge_process()/tw_edge_step() (tw_edge_events() asks for TW_POLL_OUT meanwhile), or here
+ * once 32 KiB are waiting (small messages are batched into larger TLS records). When the output
+ * or the broker's in-flight window is full, the changes stay in the tag sets (where they
+ * coalesce) and are published by a later call. Not from callbacks. Returns TW_OK or an error of
+ * this call.
  */
 TW_API tw_status tw_edge_publish(tw_edge *e);
 
-/* Requests a new NBIRTH + DBIRTHs (as NCMD Rebirth does); published at once when online, else at
- * the next birth. Errors: none besides TW_ERR_INVALID_ARG (returns TW_OK). */
+/* Requests a new NBIRTH + DBIRTHs (as NCMD Rebirth does): published by the next
+ * tw_edge_process()/tw_edge_step() when online (tw_edge_timeout_ms() returns 0 meanwhile), else
+ * with the next session's births. May be called from the event callback. Errors:
+ * TW_ERR_INVALID_ARG. */
 TW_API tw_status tw_edge_rebirth(tw_edge *e);
 
 TW_API tw_edge_state tw_edge_state_get(const tw_edge *e);

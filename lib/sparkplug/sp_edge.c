@@ -78,6 +78,7 @@ struct tw_edge {
     uint32_t attempt;
 
     int bdseq_valid;
+    int first_saved;      /* tw_edge_start() saved the first bdSeq already */
     uint8_t bdseq;        /* current session */
     uint8_t seq;          /* next seq */
     int need_nbirth;
@@ -85,6 +86,7 @@ struct tw_edge {
     int ever_born;        /* an NBIRTH was published once: later outages are history */
     int host_online;      /* 1 when there is no primary host */
     int host_known;
+    int host_terminate;   /* the host went offline: end this session (NDEATH + DISCONNECT) */
     uint64_t host_ts;
 
     edge_set node_set;    /* device_id NULL; ts may be NULL */
@@ -185,9 +187,24 @@ static int qos_of(const tw_edge *e) { return e->o.qos; }
 /* ---- bdSeq persistence ------------------------------------------------------------------------- */
 
 /* Reads the bdSeq of the last session from state_dir. *found = 0 when there is none. */
+#define BDSEQ_KEY "sparkplug-bdseq"
+
 static tw_status bdseq_load(tw_edge *e, int *found, uint8_t *val)
 {
     *found = 0;
+    if (e->o.store) {
+        uint64_t v = 0;
+        tw_status st = tw_store_state_get_u64(e->o.store, BDSEQ_KEY, &v);
+        if (st == TW_ERR_NOT_FOUND) return TW_OK;
+        if (st != TW_OK)
+            return tw__err(&e->err, MOD, st, "cannot read bdSeq from the store: %s",
+                           tw_store_last_error(e->o.store));
+        if (v > 255) return tw__err(&e->err, MOD, TW_ERR_CORRUPT, "stored bdSeq %llu is not 0..255",
+                                    (unsigned long long)v);
+        *found = 1;
+        *val = (uint8_t)v;
+        return TW_OK;
+    }
     if (!e->state_dir) return TW_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", e->state_dir, BDSEQ_FILE);
@@ -215,6 +232,13 @@ static tw_status bdseq_load(tw_edge *e, int *found, uint8_t *val)
 /* Atomically replaces the stored bdSeq: temp file, fsync, rename, fsync of the directory. */
 static tw_status bdseq_save(tw_edge *e, uint8_t v)
 {
+    if (e->o.store) {
+        tw_status st = tw_store_state_set_u64(e->o.store, BDSEQ_KEY, v);
+        if (st != TW_OK)
+            return tw__err(&e->err, MOD, st, "cannot save bdSeq in the store: %s",
+                           tw_store_last_error(e->o.store));
+        return TW_OK;
+    }
     if (!e->state_dir) return TW_OK;
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/%s", e->state_dir, BDSEQ_FILE);
@@ -764,6 +788,9 @@ static void handle_state_msg(tw_edge *e, const tw_mqtt_message *m)
     e->host_online = online ? 1 : 0;
     if (online && !was) e->need_nbirth = 1; /* births, then the queued history */
     if (!online && was) {
+        /* Sparkplug 3.0: the edge node ends its session (NDEATH, disconnect), reconnects and
+         * waits for the host to come back; meanwhile data goes to the queue */
+        if (e->nborn) e->host_terminate = 1;
         e->nborn = 0;
         for (size_t i = 0; i < e->ndevs; i++) e->devs[i]->born = 0;
     }
@@ -885,6 +912,7 @@ static void drop_client(tw_edge *e)
     e->conn_up = 0;
     e->conn_lost = 0;
     e->window_full = e->ring_full = 0;
+    e->host_terminate = 0;
     e->nborn = 0;
     e->node_set.born = 0;
     for (size_t i = 0; i < e->ndevs; i++) e->devs[i]->born = 0;
@@ -909,7 +937,11 @@ static tw_status make_transport(tw_edge *e, tw_transport **out)
 static tw_status begin_connect(tw_edge *e)
 {
     uint8_t next = e->bdseq_valid ? tw__sp_bdseq_next(e->bdseq) : 0;
-    tw_status st = bdseq_save(e, next);
+    tw_status st = TW_OK;
+    if (e->first_saved)
+        e->first_saved = 0; /* tw_edge_start() saved it */
+    else
+        st = bdseq_save(e, next);
     if (st != TW_OK) {
         survive(e, st, "%s", tw__err_msg(&e->err));
         schedule_retry(e, st);
@@ -922,7 +954,11 @@ static tw_status begin_connect(tw_edge *e)
     uint8_t will[64];
     size_t wlen = 0;
     st = tw__sp_encode_ndeath(will, sizeof will, &wlen, now_ms(), e->bdseq);
-    if (st != TW_OK) return tw__err(&e->err, MOD, st, "NDEATH could not be encoded");
+    if (st != TW_OK) {
+        survive(e, st, "NDEATH could not be encoded");
+        schedule_retry(e, st);
+        return st;
+    }
 
     tw_transport *tr = NULL;
     st = make_transport(e, &tr);
@@ -953,7 +989,10 @@ static tw_status begin_connect(tw_edge *e)
     st = tw_mqtt_client_new(&e->mc, tr, &mo);
     if (st != TW_OK) {
         tw_transport_free(tr);
-        return tw__err(&e->err, MOD, st, "MQTT client could not be created: %s", tw_strerror(st));
+        e->mc = NULL;
+        survive(e, st, "MQTT client could not be created: %s", tw_strerror(st));
+        schedule_retry(e, st);
+        return st;
     }
     tw_mqtt_client_set_state_cb(e->mc, on_state, e);
     tw_mqtt_client_set_ack_cb(e->mc, on_ack, e);
@@ -992,6 +1031,8 @@ static void on_connected(tw_edge *e)
 }
 
 /* ---- public API ------------------------------------------------------------------------------ */
+
+static tw_status publish_all(tw_edge *e);
 
 #define BADOPT(...) (tw__log(TW_LOG_ERROR, MOD, __VA_ARGS__), TW_ERR_INVALID_ARG)
 
@@ -1033,6 +1074,7 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
         return BADOPT("edge options: invalid primary_host_id");
     if (!o.host || !*o.host || !o.port) return BADOPT("edge options: host and port are required");
     if (o.password && !o.username) return BADOPT("edge options: a password needs a username");
+    if (o.store && o.state_dir) return BADOPT("edge options: store and state_dir exclude each other");
     if (o.protocol_version == 0) o.protocol_version = 5;
     if (o.protocol_version != 4 && o.protocol_version != 5)
         return BADOPT("edge options: protocol_version must be 4 or 5");
@@ -1262,10 +1304,18 @@ tw_status tw_edge_start(tw_edge *e)
 {
     if (!e) return TW_ERR_INVALID_ARG;
     if (e->started) return TW_ERR_BUSY;
+    /* the first bdSeq must be durable before anything else happens */
+    uint8_t next = e->bdseq_valid ? tw__sp_bdseq_next(e->bdseq) : 0;
+    tw_status st = bdseq_save(e, next);
+    if (st != TW_OK) {
+        tw__log(TW_LOG_ERROR, MOD, "%s/%s: %s", e->group, e->node, tw__err_msg(&e->err));
+        return st;
+    }
     e->started = 1;
     e->attempt = 0;
-    tw_status st = begin_connect(e);
-    return st == TW_OK ? TW_OK : (e->started ? TW_OK : st);
+    e->first_saved = 1;
+    begin_connect(e); /* failures from here on are retried with back-off */
+    return TW_OK;
 }
 
 tw_status tw_edge_stop(tw_edge *e, int timeout_ms)
@@ -1274,7 +1324,7 @@ tw_status tw_edge_stop(tw_edge *e, int timeout_ms)
     tw_status rc = TW_OK;
     if (e->mc && e->conn_up) {
         /* everything that can still go out, then NDEATH */
-        if (data_ready(e)) tw_edge_publish(e);
+        if (data_ready(e)) publish_all(e);
         if (e->nborn) {
             uint8_t buf[64];
             size_t len = 0;
@@ -1296,9 +1346,8 @@ tw_status tw_edge_stop(tw_edge *e, int timeout_ms)
     return rc;
 }
 
-tw_status tw_edge_publish(tw_edge *e)
+static tw_status publish_all(tw_edge *e)
 {
-    if (!e) return TW_ERR_INVALID_ARG;
     tw_status rc = TW_OK;
     if (!data_ready(e)) {
         if (!e->ever_born) {
@@ -1333,11 +1382,29 @@ tw_status tw_edge_publish(tw_edge *e)
     return rc;
 }
 
+/* Hands what was queued to the transport now (writes without waiting; also reads acks). */
+static void flush_now(tw_edge *e)
+{
+    if (e->mc && tw_mqtt_client_pending_bytes(e->mc)) {
+        tw_mqtt_client_process(e->mc);
+        e->ring_full = 0;
+    }
+}
+
+tw_status tw_edge_publish(tw_edge *e)
+{
+    if (!e) return TW_ERR_INVALID_ARG;
+    tw_status rc = publish_all(e);
+    /* batch small messages into larger TLS records; the caller's next step/process (POLLOUT is
+     * asked for while bytes are pending) writes the rest */
+    if (e->mc && tw_mqtt_client_pending_bytes(e->mc) >= 32768u) flush_now(e);
+    return rc;
+}
+
 tw_status tw_edge_rebirth(tw_edge *e)
 {
     if (!e) return TW_ERR_INVALID_ARG;
-    e->need_nbirth = 1;
-    if (e->conn_up && e->host_online) tw_edge_process(e);
+    e->need_nbirth = 1; /* done by the next process/step (tw_edge_timeout_ms() is then 0) */
     return TW_OK;
 }
 
@@ -1346,7 +1413,7 @@ tw_status tw_edge_process(tw_edge *e)
     if (!e) return TW_ERR_INVALID_ARG;
     e->pending_status = TW_OK;
     if (!e->started) {
-        tw_edge_publish(e);
+        publish_all(e);
         return TW_OK;
     }
     if (e->state == TW_EDGE_BACKOFF && !e->mc && tw__mono_ms() >= e->next_attempt_ms)
@@ -1366,6 +1433,24 @@ tw_status tw_edge_process(tw_edge *e)
             schedule_retry(e, why);
         }
     }
+    if (e->mc && e->conn_up && e->host_terminate) {
+        e->host_terminate = 0;
+        uint8_t buf[64];
+        size_t len = 0;
+        if (tw__sp_encode_ndeath(buf, sizeof buf, &len, now_ms(), e->bdseq) == TW_OK &&
+            tw_mqtt_client_publish(e->mc, e->t_ndeath, buf, len, 1, 0, NULL) == TW_OK) {
+            e->st.messages_published++;
+            emit(e, TW_EDGE_EVENT_DEATH, TW_OK, NULL, NULL, 0, "NDEATH (primary host offline)");
+        }
+        tw__log(TW_LOG_INFO, MOD, "%s/%s: primary host offline: session ended, reconnecting",
+                e->group, e->node);
+        tw_mqtt_client_disconnect(e->mc, 1000);
+        drop_client(e);
+        e->attempt = 0;
+        e->next_attempt_ms = tw__mono_ms(); /* reconnect at once, then wait for the host */
+        set_state(e, TW_EDGE_BACKOFF, TW_OK);
+        begin_connect(e);
+    }
     if (e->mc && e->conn_up) {
         if (!e->host_online) {
             set_state(e, TW_EDGE_WAITING_HOST, TW_OK);
@@ -1381,17 +1466,13 @@ tw_status tw_edge_process(tw_edge *e)
             }
         }
     }
-    tw_edge_publish(e);
+    publish_all(e);
     if (e->need_nbirth && data_ready(e) == 0 && e->conn_up && e->host_online && e->nborn) {
         /* a data path noticed a new tag: rebirth now */
         do_nbirth(e);
-        tw_edge_publish(e);
+        publish_all(e);
     }
-    if (e->mc && tw_mqtt_client_pending_bytes(e->mc)) {
-        tw_status st = tw_mqtt_client_process(e->mc);
-        (void)st;
-        e->ring_full = 0;
-    }
+    flush_now(e);
     return e->pending_status;
 }
 

@@ -613,6 +613,17 @@ static void test_births_data_commands_rebirth(void **state)
     assert_true(json_object_get_double(jget(metric_by_name(jpayload(ms.m[before + 1]), "Setpoint"), "value")) == 42.5);
     msgs_free(&ms);
 
+    /* rebirth requested by the application */
+    before = sub_lines();
+    assert_int_equal(tw_edge_rebirth(e), TW_OK);
+    assert_int_equal(tw_edge_timeout_ms(e), 0);
+    wait_msgs(e, before + 2, 5000);
+    ms = decode_all();
+    assert_true(is_type(ms.m[before], "NBIRTH"));
+    assert_int_equal(jint(jget(jpayload(ms.m[before]), "seq")), 0);
+    assert_true(is_type(ms.m[before + 1], "DBIRTH"));
+    msgs_free(&ms);
+
     /* seq wraps 255 -> 0 across many data messages */
     before = sub_lines();
     tw_edge_stats st;
@@ -655,7 +666,7 @@ static void test_births_data_commands_rebirth(void **state)
 
     assert_int_equal(tw_edge_stats_get(e, &st), TW_OK);
     assert_int_equal(st.state, TW_EDGE_ONLINE);
-    assert_int_equal(st.births, 5);
+    assert_int_equal(st.births, 7);
     assert_int_equal(st.commands, 5);
     assert_int_equal(st.refused, 0);
     assert_int_equal(st.connects, 1);
@@ -787,7 +798,9 @@ static void test_primary_host_offline_and_back(void **state)
     tw_tag_set_int64(t, 100, TW_QUALITY_GOOD, 0);
     wait_msgs(e, 3, 5000); /* live NDATA */
 
+    /* host offline: the session ends (NDEATH, disconnect), the edge reconnects and waits */
     host_state(host, 0, t0 + 1);
+    wait_msgs(e, 5, 5000); /* STATE offline, NDEATH */
     drive_until_state(e, TW_EDGE_WAITING_HOST, 5000);
     for (int i = 101; i <= 105; i++) {
         tw_tag_set_int64(t, i, TW_QUALITY_GOOD, 0);
@@ -802,8 +815,8 @@ static void test_primary_host_offline_and_back(void **state)
     host_state(host, 1, t0 - 5);
     drive(e, 500);
     assert_int_equal(tw_edge_state_get(e), TW_EDGE_WAITING_HOST);
-    int before = sub_lines(); /* STATE x3 + NBIRTH + NDATA */
-    assert_int_equal(before, 5);
+    int before = sub_lines(); /* STATE x3 + NBIRTH + NDATA + NDEATH */
+    assert_int_equal(before, 6);
 
     host_state(host, 1, t0 + 2);
     drive_until_state(e, TW_EDGE_ONLINE, 5000);
@@ -813,8 +826,12 @@ static void test_primary_host_offline_and_back(void **state)
 
     msgs ms = decode_all();
     check_seq(&ms);
+    assert_true(is_type(ms.m[4], "NDEATH"));
+    assert_int_equal(jint(jget(metric_by_name(jpayload(ms.m[4]), "bdSeq"), "value")), 0);
     assert_true(is_type(ms.m[before], "STATE"));
     assert_true(is_type(ms.m[before + 1], "NBIRTH"));
+    /* a new session: the next bdSeq */
+    assert_int_equal(jint(jget(metric_by_name(jpayload(ms.m[before + 1]), "bdSeq"), "value")), 1);
     json_object *c = metric_by_name(jpayload(ms.m[before + 1]), "Counter");
     assert_int_equal(jint(jget(c, "value")), 105);
     long long alias = jint(jget(c, "alias"));
