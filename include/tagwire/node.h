@@ -138,10 +138,13 @@ TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *e
  * Creates a node from a loaded configuration (tagwire/config.h): identity, uplink, TLS files and
  * every device with its adapter, scan groups and tags (type, address, unit, description, range,
  * deadband, scaling, access). Adapters are opened and every address is checked here, so a bad URI
- * or address fails now with a message "<file>: <JSON path>: <problem>" (written to err and to
- * tw_node_last_error() is not available since no node exists: use err). The config may be freed
- * afterwards. Errors: as tw_node_new(), TW_ERR_CONFIG (the config refers to something the adapter
- * or the library refuses), TW_ERR_NO_ADAPTER, TW_ERR_ADDRESS, TW_ERR_UNSUPPORTED.
+ * or address fails now, with a message "<file>: <JSON path>: <problem>" written to `err` (e.g.
+ * "gateway.json: $.devices[1].tags[0].address: address 'hr:1:FLOAT32:XYZW': unknown byte order
+ * 'XYZW' (expected ABCD, CDAB, BADC or DCBA)"). The config may be freed afterwards.
+ * Mapping notes: a "store" block's directory holds the Sparkplug session state (bdSeq) until
+ * store-and-forward on disk is wired into the node; "keep_alive_s": 0 selects the default (30 s).
+ * Errors: as tw_node_new(), TW_ERR_CONFIG (the adapter refuses a URI parameter),
+ * TW_ERR_NO_ADAPTER, TW_ERR_PARSE, TW_ERR_ADDRESS, TW_ERR_UNSUPPORTED, TW_ERR_IO (store dir).
  */
 TW_API tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err,
                                          size_t errlen);
@@ -199,11 +202,17 @@ TW_API TW_THREADSAFE tw_tagset *tw_node_tagset(const tw_node *node);
 TW_API tw_device *tw_node_device_adapter(const tw_node_device *dev);
 
 /*
- * Adds a tag to a device. address NULL: a pushed tag (set by the application). Otherwise the
+ * Adds a tag to a device. address NULL: a pushed tag (set by the application; commands for it go
+ * to the write callback the application sets with tw_tag_set_write_callback()). Otherwise the
  * device must have an adapter; the address is added as an item (tw_device_add_item()) and polled
  * every scan_rate_ms (>= 1; 0 = 1000) unless the tag is write-only (opts->access
- * TW_ACCESS_WRITE), and commands for a writable tag are written to the device. Scaling
- * (opts->scale/offset) converts the device's raw value to engineering units.
+ * TW_ACCESS_WRITE). Scaling (opts->scale/offset) converts the device's raw value to engineering
+ * units. For a writable tag the node installs a write callback: a command's value is scaled back
+ * to raw units (raw = (eng - offset) / scale, rounded for integer items), written with
+ * tw_device_write() on the node's driving thread (waiting for the device's lock, i.e. at most its
+ * current poll cycle), and, for a read-write tag, published as the tag's new value. Polled values
+ * arrive with the device's quality and timestamp; a value that does not fit the tag's type is
+ * published with TW_QUALITY_BAD_OUT_OF_RANGE (or _TYPE_MISMATCH), keeping the last value.
  * Errors: as tw_tagset_add(), TW_ERR_ADDRESS / TW_ERR_UNSUPPORTED (the adapter refused the
  * address; tw_node_last_error() has its message), TW_ERR_INVALID_ARG (address on a pushed device),
  * TW_ERR_NODE_STATE.
