@@ -33,6 +33,12 @@
  *     tw_node_fds() returns the descriptors to wait on and tw_node_timeout_ms() the longest wait;
  *     then call tw_node_step(node, 0).
  *
+ * Device reachability: when a whole poll cycle of an adapter device answers
+ * TW_QUALITY_BAD_NOT_CONNECTED (connection refused or lost, reconnect back-off), the device is
+ * reported dead (DDEATH) and its changes are not published; the first answer after that brings a
+ * DBIRTH with the current values. A timeout or an exception does not make a device dead (its tags
+ * carry the bad quality instead).
+ *
  * Adapter reads are blocking with a timeout (v1). So that a slow or dead device cannot stall the
  * uplink, the node polls each adapter device on its own poll thread ("poll threads") when it runs
  * on its internal thread (tw_node_start()); in step mode the polls run inline inside
@@ -303,6 +309,7 @@ typedef struct tw_node_stats {
     uint64_t device_writes;      /* commands written to devices */
     uint64_t device_write_errors;
     uint64_t bd_seq;             /* the current bdSeq */
+    uint64_t devices_offline;    /* adapter devices currently unreachable (DDEATH published) */
     int64_t uptime_ms;
 } tw_node_stats;
 

@@ -520,10 +520,15 @@ static void poll_cb(uint32_t group, const uint32_t *ids, const tw_sample *sample
     (void)group;
     (void)ids;
     node_group *g = ud;
-    int bad = 0;
+    int bad = 0, unreachable = n > 0;
     for (size_t i = 0; i < n && i < g->n; i++) {
         apply_sample(g->binds[i], &samples[i]);
         if (TW_QUALITY_IS_BAD(samples[i].quality)) bad = 1;
+        if (samples[i].quality != TW_QUALITY_BAD_NOT_CONNECTED) unreachable = 0;
+    }
+    if (atomic_load_explicit(&g->dev->unreachable, memory_order_relaxed) != unreachable) {
+        atomic_store(&g->dev->unreachable, unreachable);
+        wake(g->dev->node->wake_fd);
     }
     atomic_fetch_add_explicit(&g->dev->polls, 1, memory_order_relaxed);
     if (bad) atomic_fetch_add_explicit(&g->dev->poll_errors, 1, memory_order_relaxed);
@@ -730,6 +735,7 @@ tw_status tw_node_get_stats(const tw_node *cn, tw_node_stats *out)
     out->device_writes = atomic_load(&n->device_writes);
     out->device_write_errors = atomic_load(&n->device_write_errors);
     out->bd_seq = atomic_load(&n->bd_seq);
+    out->devices_offline = atomic_load(&n->devices_offline);
     out->uptime_ms = n->started_ns ? (tw__mono_ns() - n->started_ns) / 1000000 : 0;
     for (size_t i = 0; i < n->ndevs; i++) {
         tw_node_device *d = n->devs[i];
@@ -785,6 +791,19 @@ static int node_wait_ms(tw_node *n)
     return clamp_ms(w);
 }
 
+/* Devices that became unreachable get a DDEATH; when they answer again, a DBIRTH. */
+static void check_reachability(tw_node *n)
+{
+    uint64_t offline = 0;
+    for (size_t i = 0; i < n->ndevs; i++) {
+        tw_node_device *d = n->devs[i];
+        int un = atomic_load(&d->unreachable);
+        if (un != d->reported_offline && tw__uplink_device_online(n, d, !un) == TW_OK) d->reported_offline = un;
+        offline += (uint64_t)d->reported_offline;
+    }
+    atomic_store(&n->devices_offline, offline);
+}
+
 /* One round of work. `woken`: the wake-up descriptor was readable (a tag change or tw_node_wakeup);
  * `io`: the uplink's descriptor was ready or its timer expired. Changes are gathered for
  * publish_interval_ms after the first one, so that a burst of changes goes out in few messages. */
@@ -803,6 +822,7 @@ static tw_status node_work(tw_node *n, int woken, int io)
         st = tw__uplink_process(n); /* also publishes what is pending */
         if (due) n->wait_publish = 0;
     }
+    check_reachability(n);
     tw__uplink_sync_stats(n);
     if (now >= n->next_stats_ns) {
         log_stats(n);

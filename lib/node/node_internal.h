@@ -46,8 +46,11 @@ struct tw_node_device {
     tw_poller *poller;
     pthread_t thread;
     int thread_running;
-    /* uplink state */
-    int born;
+    /* reachability: set by the polling thread when a whole poll cycle answered
+     * TW_QUALITY_BAD_NOT_CONNECTED (the device cannot be reached), cleared by any other answer;
+     * the driving thread turns changes into DDEATH / DBIRTH */
+    atomic_int unreachable;
+    int reported_offline;     /* driving thread: what the edge session was told */
     /* statistics (poll thread writes, anyone reads) */
     _Atomic uint64_t polls, poll_errors;
     pthread_mutex_t stats_lock;  /* guards `dstats`, a copy refreshed after every poll cycle and
@@ -97,7 +100,7 @@ struct tw_node {
     _Atomic int link;
     _Atomic uint64_t connects, disconnects, messages, births, metrics, historical, commands,
         commands_failed, refused, queue_depth, queue_dropped, unflushed, device_writes,
-        device_write_errors, bd_seq;
+        device_write_errors, bd_seq, devices_offline;
 };
 
 /* ---- node.c ---- */
@@ -123,5 +126,7 @@ tw_status tw__uplink_publish(tw_node *n);
 tw_status tw__uplink_shutdown(tw_node *n, int timeout_ms);
 /* Mirrors the session's statistics into the node's atomics. */
 void tw__uplink_sync_stats(tw_node *n);
+/* Tells the session that a device went offline (DDEATH) or came back (DBIRTH). */
+tw_status tw__uplink_device_online(tw_node *n, tw_node_device *d, int online);
 
 #endif

@@ -145,3 +145,12 @@ tw_status tw__uplink_shutdown(tw_node *n, int timeout_ms)
     }
     return st;
 }
+
+tw_status tw__uplink_device_online(tw_node *n, tw_node_device *d, int online)
+{
+    if (!n->edge_registered) return TW_OK;
+    tw_status st = tw_edge_device_set_online(n->edge, d->id, online);
+    tw__log(online ? TW_LOG_INFO : TW_LOG_WARN, MOD, "device '%s' %s", d->id,
+            online ? "reachable again: DBIRTH" : "unreachable: DDEATH");
+    return st;
+}

@@ -139,7 +139,7 @@ cat >"$tmp/gateway.json" <<EOF
           "scan_group": "slow" } ] } ] }
 EOF
 
-secs=10
+secs=14
 pki=(--ca "$tmp/pki/ca.pem" --cert "$tmp/pki/client.pem" --key "$tmp/pki/client.key" --server-name localhost)
 case "$mode" in
   run) runner=("$tagwire" run "$tmp/gateway.json" --seconds $secs) ;;
@@ -193,6 +193,18 @@ PY
   done
   [ $ok = 1 ] || fail "Modbus registers after DCMD: got '$regs', expected '777 200' (holding registers 1 and 100)"
   echo "Modbus server side: holding register 1 = 777, holding register 100 = 200 (30 rpm scaled back)"
+  if [ "$mode" != valgrind ]; then
+    # the device goes away: DDEATH; it comes back (same port): DBIRTH with its current values
+    kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
+    wait_capture 'DDEATH/Press7/Press' 6 || fail "no DDEATH after the Modbus device went away"
+    echo "Modbus device stopped: DDEATH received"
+    "$mbserver" --port "$mb_port" --hole 5000:5000 >>"$tmp/mbserver.out" 2>&1 &
+    pids+=($!)
+    wait_listen "$mb_port" || fail "tw_mbserver did not listen again"
+    for _ in $(seq 100); do [ "$(grep -c 'DBIRTH/Press7/Press ' "$tmp/capture.txt")" -ge 2 ] && break; sleep 0.1; done
+    [ "$(grep -c 'DBIRTH/Press7/Press ' "$tmp/capture.txt")" -ge 2 ] || fail "no new DBIRTH after the device came back"
+    echo "Modbus device restarted: DBIRTH received"
+  fi
   scenario=gateway
   [ "$mode" = modbus_gateway ] && scenario=gateway-nosim
 fi

@@ -137,6 +137,9 @@ if (scenario === 'gateway' || scenario === 'gateway-nosim') {
   check('Press Setpoints/Speed initial value 1 (holding register 1)', num(set.value) === 1, num(set.value));
   const bad = birthMetric('Press', 'Faulty/Register');
   check('Press Faulty/Register quality bad (0): the device answers with an exception', quality(bad) === 0, quality(bad));
+  const pressEvents = msgs.filter((m) => m.device === 'Press' && (m.type === 'DBIRTH' || m.type === 'DDEATH')).map((m) => m.type);
+  check('Press: DBIRTH, DDEATH when the device went away, DBIRTH when it came back',
+    pressEvents.join(',').startsWith('DBIRTH,DDEATH,DBIRTH'), pressEvents.join(','));
   const setv = values('Press', 'Setpoints/Speed').map(num);
   check('DCMD Setpoints/Speed = 777 published back', setv.includes(777), setv.join(','));
   const spv = values('Press', 'Drive/Speed');

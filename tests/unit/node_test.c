@@ -425,6 +425,33 @@ static void test_config_maps_everything(void **state)
     tw_node_free(n);
 }
 
+/* A device that cannot be reached is counted offline (the uplink publishes its DDEATH). */
+static void test_unreachable_device(void **state)
+{
+    (void)state;
+    tw_node *n = offline_node(TW_NODE_POLL_INLINE);
+    char uri[96], err[512];
+    snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u?connect_timeout=200", (unsigned)twt_free_port());
+    tw_node_device *d;
+    tw_node_device_options o = TW_NODE_DEVICE_OPTIONS_INIT;
+    o.adapter_uri = uri;
+    assert_int_equal(tw_node_add_device(n, &d, "Dead", &o, err, sizeof err), TW_OK);
+    tw_tag *t;
+    assert_int_equal(tw_node_device_add_tag(d, &t, "R", TW_TYPE_UINT16, NULL, "hr:1", 20), TW_OK);
+    tw_node_stats st;
+    st.version = TW_NODE_STATS_VERSION;
+    for (int i = 0; i < 100; i++) {
+        tw_node_step(n, 10);
+        tw_node_get_stats(n, &st);
+        if (st.devices_offline) break;
+    }
+    assert_int_equal(st.devices_offline, 1);
+    tw_quality q;
+    assert_int_equal(tw_tag_get(t, NULL, &q, NULL), TW_OK);
+    assert_int_equal(q, TW_QUALITY_BAD_NOT_CONNECTED);
+    tw_node_free(n);
+}
+
 /* examples/gateway.json builds a node: every adapter URI and address in it is valid. */
 static void test_example_gateway_json(void **state)
 {
@@ -464,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_maps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_example_gateway_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_device, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
