@@ -48,7 +48,16 @@
  *     NDATA/DDATA with is_historical = true, oldest first, then live data again.
  *   - While the MQTT connection is down, changes are queued the same way (flagged historical) and
  *     replayed after the next births. Before the edge's first NBIRTH nothing is queued: the
- *     changes stay in the tag sets and the first births carry the current values. The queue is bounded (queue_bytes): when it is full the
+ *     changes stay in the tag sets and the first births carry the current values.
+ *   - Durable history (options.store set): history goes to the tw_store instead of the memory
+ *     queue (bounded by the store's own max_bytes / overflow policy, surviving restarts with a
+ *     disk store); it is read back in order after the next births (the memory queue then serves
+ *     as the read window) and acknowledged in the store once the broker has confirmed the
+ *     publishes that carried it (PUBACK, or a PINGRESP after QoS 0 publishes). After a lost
+ *     connection the unconfirmed part is read again (at least once; duplicates are flagged
+ *     historical like the rest). A record names its device by id and its tag by alias, so the
+ *     tag sets must be rebuilt the same way after a restart (same names in the same order, or
+ *     explicit aliases). The edge is then the store's only reader. The queue is bounded (queue_bytes): when it is full the
  *     oldest entries are dropped and counted (stats.queue_dropped). A durable store-and-forward
  *     layer can replace this queue later without changing this API.
  *
@@ -132,10 +141,11 @@ typedef struct tw_edge_options {
     uint32_t connect_timeout_ms; /* transport connect + CONNACK; 10000 */
     uint32_t reconnect_min_ms;   /* back-off with full jitter between attempts; 500 */
     uint32_t reconnect_max_ms;   /* 30000 */
-    /* Durable state through the store-and-forward module (tagwire/store.h): when set, the bdSeq
-     * is kept as the store's state key "sparkplug-bdseq" (one edge node per store) instead of a
-     * file in state_dir (which must then be NULL). Owned by the caller, used only from the
-     * thread that drives the edge, and must outlive it. */
+    /* Store-and-forward (tagwire/store.h): when set, the bdSeq is kept as the store's state key
+     * "sparkplug-bdseq" (one edge node per store) instead of a file in state_dir (which must then
+     * be NULL), and the history is kept in the store's log (see "Durable history" above; the
+     * edge appends, reads and acknowledges: nobody else may read the store). Owned by the
+     * caller, used only from the thread that drives the edge, and must outlive it. */
     tw_store *store;
 } tw_edge_options;
 

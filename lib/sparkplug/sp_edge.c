@@ -36,11 +36,26 @@ typedef struct qrec {
     uint64_t alias;    /* the tag's alias in its set */
     int64_t ts_ns;
     uint64_t scalar;   /* value bits (scalars) or length (string/bytes; bytes follow) */
+    uint64_t sseq;     /* store sequence number (durable history), 0 = memory only */
     uint32_t quality;
     uint16_t type;
     uint8_t hist;
     uint8_t pad_;
 } qrec;
+
+/* Durable history: a history record in the tw_store (host byte order; the store is local). */
+typedef struct srec_hdr {
+    uint8_t ver;       /* 1 */
+    uint8_t type;      /* tw_type */
+    uint8_t hist;
+    uint8_t devlen;    /* device id length; 0 = node tags */
+    uint32_t quality;
+    uint64_t alias;    /* the tag's alias in its set */
+    int64_t ts_ns;
+    uint64_t scalar;   /* value bits, or the length of the bytes after the device id */
+} srec_hdr;
+
+#define ACK_RING 1024 /* publishes of stored history awaiting confirmation */
 
 typedef struct edge_set {
     char *device_id;  /* NULL: the node's own tags */
@@ -105,6 +120,13 @@ struct tw_edge {
     /* queue */
     uint8_t *q;
     size_t q_cap, q_head, q_tail, q_count;
+
+    /* durable history (o.store) */
+    uint8_t *sbuf;        /* serialisation buffer (max_payload bytes) */
+    struct { uint64_t token, sseq; } acks[ACK_RING];
+    size_t ack_head, ack_count;
+    int store_more;       /* unread records may be in the store */
+    uint64_t last_token;  /* token of the last publish */
 
     /* step */
     struct pollfd *pfds;
@@ -276,6 +298,21 @@ static size_t rec_size(const tw_value *v)
     return (n + 7u) & ~(size_t)7u;
 }
 
+/* The 64 bits stored for a value: its bits for scalars, its length for STRING/BYTES. */
+static uint64_t value_bits(const tw_value *v)
+{
+    uint64_t b = 0;
+    switch (v->type) {
+    case TW_TYPE_STRING:
+    case TW_TYPE_BYTES: b = v->as.buf.len; break;
+    case TW_TYPE_BOOL: b = (uint64_t)(v->as.b ? 1 : 0); break;
+    case TW_TYPE_FLOAT: memcpy(&b, &v->as.f, sizeof(float)); break;
+    case TW_TYPE_DOUBLE: memcpy(&b, &v->as.d, sizeof(double)); break;
+    default: memcpy(&b, &v->as.u, sizeof(uint64_t)); break;
+    }
+    return b;
+}
+
 static void q_drop_head(tw_edge *e)
 {
     qrec *r = (qrec *)(void *)(e->q + e->q_head);
@@ -285,9 +322,10 @@ static void q_drop_head(tw_edge *e)
 }
 
 /* Appends a change. Drops the oldest records when the queue is full. */
-static void q_push(tw_edge *e, uint32_t set_id, const tw_tag_change *c, int hist)
+static void q_push_raw(tw_edge *e, uint32_t set_id, uint64_t alias, const tw_value *v,
+                       tw_quality q, int64_t ts_ns, int hist, uint64_t sseq)
 {
-    size_t need = rec_size(&c->value);
+    size_t need = rec_size(v);
     if (need > e->q_cap) {
         e->st.queue_dropped++;
         return;
@@ -317,24 +355,22 @@ static void q_push(tw_edge *e, uint32_t set_id, const tw_tag_change *c, int hist
     memset(r, 0, sizeof *r);
     r->size = (uint32_t)need;
     r->set_id = set_id;
-    r->alias = tw_tag_alias(c->tag);
-    r->ts_ns = c->ts_ns > 0 ? c->ts_ns : tw_now_ns();
-    r->quality = c->quality;
-    r->type = (uint16_t)c->value.type;
+    r->alias = alias;
+    r->ts_ns = ts_ns > 0 ? ts_ns : tw_now_ns();
+    r->quality = q;
+    r->type = (uint16_t)v->type;
     r->hist = (uint8_t)(hist ? 1 : 0);
-    switch (c->value.type) {
-    case TW_TYPE_STRING:
-    case TW_TYPE_BYTES:
-        r->scalar = c->value.as.buf.len;
-        if (c->value.as.buf.len) memcpy(r + 1, c->value.as.buf.ptr, c->value.as.buf.len);
-        break;
-    case TW_TYPE_BOOL: r->scalar = (uint64_t)(c->value.as.b ? 1 : 0); break;
-    case TW_TYPE_FLOAT: memcpy(&r->scalar, &c->value.as.f, sizeof(float)); break;
-    case TW_TYPE_DOUBLE: memcpy(&r->scalar, &c->value.as.d, sizeof(double)); break;
-    default: memcpy(&r->scalar, &c->value.as.u, sizeof(uint64_t)); break;
-    }
+    r->sseq = sseq;
+    r->scalar = value_bits(v);
+    if ((v->type == TW_TYPE_STRING || v->type == TW_TYPE_BYTES) && v->as.buf.len)
+        memcpy(r + 1, v->as.buf.ptr, v->as.buf.len);
     e->q_tail += need;
     e->q_count++;
+}
+
+static void q_push(tw_edge *e, uint32_t set_id, const tw_tag_change *c, int hist)
+{
+    q_push_raw(e, set_id, tw_tag_alias(c->tag), &c->value, c->quality, c->ts_ns, hist, 0);
 }
 
 static void rec_value(const qrec *r, tw_value *v)
@@ -352,6 +388,129 @@ static void rec_value(const qrec *r, tw_value *v)
     case TW_TYPE_DOUBLE: memcpy(&v->as.d, &r->scalar, sizeof(double)); break;
     default: memcpy(&v->as.u, &r->scalar, sizeof(uint64_t)); break;
     }
+}
+
+/* ---- durable history in the tw_store --------------------------------------------------------- */
+
+/* Appends one history change to the store. */
+static void store_push(tw_edge *e, const char *device, const tw_tag_change *c)
+{
+    size_t dl = device ? strlen(device) : 0;
+    size_t vl = (c->value.type == TW_TYPE_STRING || c->value.type == TW_TYPE_BYTES) ? c->value.as.buf.len : 0;
+    size_t n = sizeof(srec_hdr) + dl + vl;
+    if (dl > 255 || n > e->pay_cap) {
+        e->st.queue_dropped++;
+        survive(e, TW_ERR_RANGE, "a change too large for the history store was dropped");
+        return;
+    }
+    srec_hdr h;
+    memset(&h, 0, sizeof h);
+    h.ver = 1;
+    h.type = (uint8_t)c->value.type;
+    h.hist = 1;
+    h.devlen = (uint8_t)dl;
+    h.quality = c->quality;
+    h.alias = tw_tag_alias(c->tag);
+    h.ts_ns = c->ts_ns > 0 ? c->ts_ns : tw_now_ns();
+    h.scalar = value_bits(&c->value);
+    memcpy(e->sbuf, &h, sizeof h);
+    if (dl) memcpy(e->sbuf + sizeof h, device, dl);
+    if (vl) memcpy(e->sbuf + sizeof h + dl, c->value.as.buf.ptr, vl);
+    tw_status st = tw_store_append(e->o.store, NULL, e->sbuf, n);
+    if (st != TW_OK) {
+        e->st.queue_dropped++;
+        survive(e, st, "history store: %s", tw_store_last_error(e->o.store));
+        return;
+    }
+    e->store_more = 1;
+}
+
+static edge_set *dev_by_name(tw_edge *e, const char *id, size_t len);
+
+/* Loads stored history into the (empty) memory queue, oldest first, while it has room. */
+static void store_refill(tw_edge *e)
+{
+    if (!e->o.store || !e->store_more || e->q_count) return;
+    size_t room = sizeof(qrec) + e->pay_cap + 8;
+    while (e->q_cap - (e->q_tail - e->q_head) >= room || !e->q_count) {
+        if (e->ack_count == ACK_RING) return;
+        tw_store_record r;
+        tw_status st = tw_store_read(e->o.store, &r);
+        if (st == TW_ERR_AGAIN) {
+            e->store_more = 0;
+            return;
+        }
+        if (st != TW_OK) {
+            survive(e, st, "history store: %s", tw_store_last_error(e->o.store));
+            return;
+        }
+        srec_hdr h;
+        const uint8_t *d = r.data;
+        int ok = r.len >= sizeof h;
+        if (ok) {
+            memcpy(&h, d, sizeof h);
+            size_t rest = r.len - sizeof h;
+            ok = h.ver == 1 && h.type > TW_TYPE_NONE && h.type < TW_TYPE_MAX_ && h.devlen <= rest;
+            if (ok && (h.type == TW_TYPE_STRING || h.type == TW_TYPE_BYTES))
+                ok = h.scalar == rest - h.devlen;
+            else if (ok)
+                ok = rest == h.devlen;
+        }
+        edge_set *s = NULL;
+        if (ok) s = h.devlen ? dev_by_name(e, (const char *)d + sizeof h, h.devlen)
+                             : (e->node_set.ts ? &e->node_set : NULL);
+        if (!ok || !s || !s->online) {
+            /* malformed, or for a device that is gone or offline: skipped (acknowledged with the
+             * records after it) */
+            if (!ok) survive(e, TW_ERR_CORRUPT, "history store: malformed record %llu skipped",
+                             (unsigned long long)r.seq);
+            if (!e->q_count && !e->ack_count) tw_store_ack(e->o.store, r.seq);
+            continue;
+        }
+        tw_value v;
+        memset(&v, 0, sizeof v);
+        v.type = (tw_type)h.type;
+        if (v.type == TW_TYPE_STRING || v.type == TW_TYPE_BYTES) {
+            v.as.buf.ptr = d + sizeof h + h.devlen;
+            v.as.buf.len = (size_t)h.scalar;
+        } else {
+            qrec tmp;
+            memset(&tmp, 0, sizeof tmp);
+            tmp.type = h.type;
+            tmp.scalar = h.scalar;
+            rec_value(&tmp, &v);
+        }
+        q_push_raw(e, s->id, h.alias, &v, h.quality, h.ts_ns, 1, r.seq);
+    }
+}
+
+/* Acknowledges stored history whose publishes the broker confirmed. */
+static void store_confirm(tw_edge *e)
+{
+    if (!e->o.store || !e->mc || !e->ack_count) return;
+    uint64_t conf = tw_mqtt_client_confirmed(e->mc);
+    uint64_t seq = 0;
+    while (e->ack_count && e->acks[e->ack_head].token <= conf) {
+        seq = e->acks[e->ack_head].sseq;
+        e->ack_head = (e->ack_head + 1) % ACK_RING;
+        e->ack_count--;
+    }
+    if (seq && tw_store_ack(e->o.store, seq) != TW_OK)
+        survive(e, TW_ERR_STORE, "history store: %s", tw_store_last_error(e->o.store));
+}
+
+/* The connection ended: unconfirmed history is read again from the store after the next birth. */
+static void store_rewind(tw_edge *e)
+{
+    if (!e->o.store) return;
+    while (e->q_count) {
+        qrec *r = (qrec *)(void *)(e->q + e->q_head);
+        if (!r->sseq) break;
+        q_drop_head(e);
+    }
+    e->ack_head = e->ack_count = 0;
+    tw_store_rewind(e->o.store);
+    e->store_more = 1;
 }
 
 /* ---- sets ---------------------------------------------------------------------------------------- */
@@ -404,7 +563,7 @@ static char *build_topic(tw_edge *e, tw_sp_msg_type t, const char *device)
 
 static tw_status publish(tw_edge *e, const char *topic, const void *p, size_t n, int qos)
 {
-    tw_status st = tw_mqtt_client_publish(e->mc, topic, p, n, qos, 0, NULL);
+    tw_status st = tw_mqtt_client_publish(e->mc, topic, p, n, qos, 0, &e->last_token);
     if (st == TW_OK) e->st.messages_published++;
     else if (st == TW_ERR_MQTT_INFLIGHT_FULL)
         e->window_full = 1; /* until the next acknowledgement */
@@ -475,6 +634,7 @@ static int data_ready(const tw_edge *e)
 /* Publishes queued records, oldest first, grouping consecutive records of one set. */
 static tw_status drain_queue(tw_edge *e)
 {
+    store_refill(e);
     while (e->q_count && data_ready(e)) {
         if (!can_publish(e)) return TW_ERR_FULL;
         qrec *first = (qrec *)(void *)(e->q + e->q_head);
@@ -508,7 +668,19 @@ static tw_status drain_queue(tw_edge *e)
             continue;
         }
         if (st != TW_OK) return st;
-        for (size_t i = 0; i < fit; i++) q_drop_head(e);
+        uint64_t sseq = 0;
+        for (size_t i = 0; i < fit; i++) {
+            qrec *r = (qrec *)(void *)(e->q + e->q_head);
+            if (r->sseq) sseq = r->sseq;
+            q_drop_head(e);
+        }
+        if (sseq) { /* acknowledged in the store once the broker confirmed this publish */
+            e->acks[(e->ack_head + e->ack_count) % ACK_RING].token = e->last_token;
+            e->acks[(e->ack_head + e->ack_count) % ACK_RING].sseq = sseq;
+            e->ack_count++;
+            if (qos_of(e) == 0 && !e->q_count) tw_mqtt_client_ping(e->mc, NULL);
+        }
+        store_refill(e);
     }
     return TW_OK;
 }
@@ -531,7 +703,12 @@ static void collect_to_queue(tw_edge *e, edge_set *s, int hist, int discard)
         size_t n = 0;
         if (tw_tagset_collect(s->ts, e->changes, e->max_metrics, &n, &more) != TW_OK) return;
         if (!discard)
-            for (size_t i = 0; i < n; i++) q_push(e, s->id, &e->changes[i], hist);
+            for (size_t i = 0; i < n; i++) {
+                if (hist && e->o.store)
+                    store_push(e, s->device_id, &e->changes[i]);
+                else
+                    q_push(e, s->id, &e->changes[i], hist);
+            }
         if (!n) break;
     }
 }
@@ -913,6 +1090,13 @@ static void drop_client(tw_edge *e)
     e->conn_lost = 0;
     e->window_full = e->ring_full = 0;
     e->host_terminate = 0;
+    store_rewind(e);
+    /* what waits in the memory queue will be older than the next births' values */
+    for (size_t off = e->q_head; off < e->q_tail;) {
+        qrec *r = (qrec *)(void *)(e->q + off);
+        r->hist = 1;
+        off += r->size;
+    }
     e->nborn = 0;
     e->node_set.born = 0;
     for (size_t i = 0; i < e->ndevs; i++) e->devs[i]->born = 0;
@@ -1123,6 +1307,14 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     e->changes = tw__calloc(e->max_metrics, sizeof *e->changes);
     e->q_cap = o.queue_bytes;
     e->q = tw__malloc(e->q_cap);
+    if (o.store) {
+        e->sbuf = tw__malloc(e->pay_cap);
+        e->store_more = 1; /* history of an earlier run may be waiting */
+        if (!e->sbuf) {
+            tw_edge_free(e);
+            return TW_ERR_NOMEM;
+        }
+    }
     if (!e->group || !e->node || (o.primary_host_id && !e->host_id) || !e->mqtt_host ||
         (o.username && !e->username) || (o.state_dir && !e->state_dir) ||
         (o.password && !e->password) || !e->client_id || !e->pay || !e->metrics ||
@@ -1203,6 +1395,7 @@ void tw_edge_free(tw_edge *e)
     tw__free(e->metrics);
     tw__free(e->changes);
     tw__free(e->q);
+    tw__free(e->sbuf);
     tw__free(e->pfds);
     tw__free(e);
 }
@@ -1365,7 +1558,7 @@ static tw_status publish_all(tw_edge *e)
     }
     tw_status st = drain_queue(e);
     if (st != TW_OK && st != TW_ERR_FULL && st != TW_ERR_MQTT_INFLIGHT_FULL) rc = st;
-    if (e->q_count) return rc; /* order: the queue first */
+    if (e->q_count || (e->o.store && e->store_more)) return rc; /* order: history first */
     if (e->need_nbirth) return rc;
     st = publish_live(e, &e->node_set);
     if (st != TW_OK && st != TW_ERR_FULL && st != TW_ERR_MQTT_INFLIGHT_FULL && rc == TW_OK) rc = st;
@@ -1422,6 +1615,7 @@ tw_status tw_edge_process(tw_edge *e)
         int was_up = e->conn_up;
         tw_status st = tw_mqtt_client_process(e->mc);
         e->ring_full = 0;
+        store_confirm(e);
         if (!was_up && e->conn_up) on_connected(e);
         if (e->conn_lost) {
             tw_status why = st != TW_OK ? st : e->lost_reason;
@@ -1489,7 +1683,9 @@ int tw_edge_timeout_ms(const tw_edge *e)
     }
     if (e->conn_up && e->host_online) {
         if (e->need_nbirth) return 0;
-        if (e->q_count && can_publish(e)) return 0;
+        if ((e->q_count || (e->o.store && e->store_more && e->ack_count < ACK_RING)) &&
+            can_publish(e) && e->nborn)
+            return 0;
         for (size_t i = 0; i < e->ndevs; i++)
             if ((e->devs[i]->need_birth && e->devs[i]->online) || e->devs[i]->need_death)
                 return 0;

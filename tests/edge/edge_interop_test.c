@@ -22,6 +22,7 @@
 #include "twtest.h"
 #include "internal.h"
 #include "tagwire/edge.h"
+#include "tagwire/store.h"
 #include "tagwire/tag.h"
 #include "tagwire/tls.h"
 
@@ -865,6 +866,117 @@ static void test_primary_host_offline_and_back(void **state)
     tw_tagset_free(ns);
 }
 
+/* With a tw_store, history survives a restart of the edge: produced while the host was offline,
+ * kept on disk, published flagged historical after the next process's birth, then trimmed. */
+static void test_history_store_survives_restart(void **state)
+{
+    (void)state;
+    char *sd = twt_mkdtemp("tw-edge-hist");
+    tw_store_options so = TW_STORE_OPTIONS_INIT;
+    so.backend = TW_STORE_DISK;
+    so.dir = sd;
+    tw_store *store = NULL;
+    assert_int_equal(tw_store_new(&store, &so), TW_OK);
+    tw_tagset *ns = NULL;
+    tw_tag *t;
+    assert_int_equal(tw_tagset_new(&ns), TW_OK);
+    assert_int_equal(tw_tagset_add(ns, &t, "Counter", TW_TYPE_INT64, NULL), TW_OK);
+    assert_int_equal(tw_tagset_add(ns, NULL, "Label", TW_TYPE_STRING, NULL), TW_OK);
+    tw_tag_set_int64(t, 1, TW_QUALITY_GOOD, 0);
+    const char *host = "SCADA2";
+    uint64_t t0 = (uint64_t)(tw_now_ns() / 1000000);
+    host_state(host, 1, t0);
+    sub_start();
+    tw_edge_options o;
+    tw_tls_config *tls = tls_config();
+    memset(&o, 0, sizeof o);
+    tw_edge_options init = TW_EDGE_OPTIONS_INIT;
+    o = init;
+    o.group_id = GROUP;
+    o.edge_node_id = NODE;
+    o.primary_host_id = host;
+    o.host = "127.0.0.1";
+    o.port = g_port;
+    o.tls = tls;
+    o.store = store;
+    o.reconnect_min_ms = 50;
+    o.reconnect_max_ms = 200;
+    tw_edge *e = NULL;
+    assert_int_equal(tw_edge_new(&e, &o), TW_OK);
+    tw_edge_set_node_tags(e, ns);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    drive_until_state(e, TW_EDGE_ONLINE, 10000);
+    wait_msgs(e, 2, 5000); /* STATE (retained), NBIRTH */
+    host_state(host, 0, t0 + 1);
+    wait_msgs(e, 4, 5000); /* STATE, NDEATH */
+    drive_until_state(e, TW_EDGE_WAITING_HOST, 5000);
+    for (int i = 201; i <= 205; i++) {
+        tw_tag_set_int64(t, i, TW_QUALITY_GOOD, 0);
+        drive(e, 30);
+    }
+    tw_tag_set_string(tw_tagset_find(ns, "Label"), "on disk", TW_QUALITY_GOOD, 0);
+    drive(e, 30);
+    tw_store_stats ss;
+    memset(&ss, 0, sizeof ss);
+    ss.version = TW_STORE_STATS_VERSION;
+    assert_int_equal(tw_store_stats_get(store, &ss), TW_OK);
+    assert_int_equal(ss.records, 6);
+    /* the process ends (no clean stop) and starts again with the same store */
+    tw_edge_free(e);
+    tw_store_free(store);
+    tw_tagset_free(ns);
+    wait_msgs(NULL, 5, 5000); /* the will (NDEATH) of the waiting session */
+    assert_int_equal(tw_store_new(&store, &so), TW_OK);
+    assert_int_equal(tw_tagset_new(&ns), TW_OK);
+    assert_int_equal(tw_tagset_add(ns, &t, "Counter", TW_TYPE_INT64, NULL), TW_OK);
+    assert_int_equal(tw_tagset_add(ns, NULL, "Label", TW_TYPE_STRING, NULL), TW_OK);
+    tw_tag_set_int64(t, 300, TW_QUALITY_GOOD, 0);
+    o.store = store;
+    assert_int_equal(tw_edge_new(&e, &o), TW_OK);
+    tw_tls_config_free(tls);
+    tw_edge_set_node_tags(e, ns);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    drive_until_state(e, TW_EDGE_WAITING_HOST, 10000);
+    int before = sub_lines();
+    host_state(host, 1, t0 + 2);
+    wait_msgs(e, before + 3, 5000); /* STATE, NBIRTH, historical NDATA */
+    drive(e, 300);
+    msgs ms = decode_all();
+    check_seq(&ms);
+    assert_true(is_type(ms.m[before + 1], "NBIRTH"));
+    json_object *nb = jpayload(ms.m[before + 1]);
+    assert_int_equal(jint(jget(metric_by_name(nb, "Counter"), "value")), 300);
+    long long a_counter = jint(jget(metric_by_name(nb, "Counter"), "alias"));
+    long long a_label = jint(jget(metric_by_name(nb, "Label"), "alias"));
+    json_object *arr = jget(jpayload(ms.m[before + 2]), "metrics");
+    assert_int_equal(json_object_array_length(arr), 6);
+    for (size_t i = 0; i < 5; i++) {
+        json_object *m = json_object_array_get_idx(arr, i);
+        assert_int_equal(jint(jget(m, "alias")), a_counter);
+        assert_int_equal(jint(jget(m, "value")), 201 + (long long)i);
+        assert_true(json_object_get_boolean(jget(m, "isHistorical")));
+    }
+    json_object *lm = json_object_array_get_idx(arr, 5);
+    assert_int_equal(jint(jget(lm, "alias")), a_label);
+    assert_string_equal(json_object_get_string(jget(lm, "value")), "on disk");
+    msgs_free(&ms);
+    /* confirmed by the broker: trimmed from the store */
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(tw_store_stats_get(store, &ss), TW_OK);
+        if (ss.records == 0) break;
+        drive(e, 20);
+    }
+    assert_int_equal(ss.records, 0);
+    assert_int_equal(tw_edge_stop(e, 5000), TW_OK);
+    tw_edge_free(e);
+    tw_store_free(store);
+    tw_tagset_free(ns);
+    twt_sh("mosquitto_pub %s -q 1 -r -n -t 'spBv1.0/STATE/%s'", host_tls(), host);
+    sub_stop();
+    twt_rmtree(sd);
+    free(sd);
+}
+
 /* tagwire sub (the CLI) as the host: decoded messages, and the live table resolving aliases */
 static void test_cli_sub(void **state)
 {
@@ -956,6 +1068,7 @@ int main(void)
         cmocka_unit_test(test_will_and_bdseq),
         cmocka_unit_test(test_acl_refusal_is_an_error),
         cmocka_unit_test(test_primary_host_offline_and_back),
+        cmocka_unit_test(test_history_store_survives_restart),
         cmocka_unit_test(test_cli_sub),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
