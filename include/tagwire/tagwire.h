@@ -28,5 +28,6 @@
 #include "store.h"
 #include "edge.h"
 #include "opcua.h"
+#include "node.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
