@@ -62,6 +62,7 @@ struct tw_https_uplink {
     uint32_t attempt;
     int64_t next_at_ms;    /* monotonic time of the next attempt */
     bool held;
+    long held_status;
 
     tw_https_stats st;
 };
@@ -572,8 +573,12 @@ static tw_status park_batch(tw_https_uplink *u, long status)
 /* A permanent refusal (status 0: the records do not parse). */
 static tw_status reject(tw_https_uplink *u, long status)
 {
-    tw__log(TW_LOG_ERROR, MOD, "batch %s (%llu records) refused permanently: %s", u->key,
-            (unsigned long long)u->nrec, status ? "see HTTP status" : "records do not parse");
+    if (status)
+        tw__log(TW_LOG_ERROR, MOD, "batch %s (%llu records) refused permanently: HTTP %ld", u->key,
+                (unsigned long long)u->nrec, status);
+    else
+        tw__log(TW_LOG_ERROR, MOD, "batch %s: store record does not parse", u->key);
+    u->held_status = status;
     if (u->reject_fn) u->reject_fn(status, u->key, u->body.p, u->body.len, u->nrec, u->reject_ud);
     switch (u->on_reject) {
     case TW_HTTPS_REJECT_PARK: {
@@ -607,7 +612,8 @@ static tw_status on_done(tw_https_uplink *u, CURLcode rc)
         u->st.last_http_status = 0;
         u->st.last_status = transport_status(u, rc);
         u->st.failures++;
-        tw__log(TW_LOG_WARN, MOD, "batch %s: %s", u->key, tw__err_msg(&u->err));
+        tw__log(u->attempt == 0 ? TW_LOG_WARN : TW_LOG_DEBUG, MOD, "batch %s (attempt %u): %s", u->key,
+                u->attempt + 1, tw__err_msg(&u->err));
         schedule_retry(u, backoff(u));
         return TW_OK;
     }
@@ -636,7 +642,8 @@ static tw_status on_done(tw_https_uplink *u, CURLcode rc)
     if (code == 408 || code >= 500) {
         u->st.last_status = tw__err(&u->err, MOD, TW_ERR_HTTP, "HTTP %ld (retriable)", code);
         u->st.failures++;
-        tw__log(TW_LOG_WARN, MOD, "batch %s: HTTP %ld, retrying", u->key, code);
+        tw__log(u->attempt == 0 ? TW_LOG_WARN : TW_LOG_DEBUG, MOD, "batch %s: HTTP %ld, retrying", u->key,
+                code);
         schedule_retry(u, backoff(u));
         return TW_OK;
     }
@@ -668,7 +675,9 @@ tw_status tw_https_uplink_step(tw_https_uplink *u, uint32_t timeout_ms)
     if (!u) return TW_ERR_INVALID_ARG;
     int64_t deadline = tw__mono_ms() + timeout_ms;
     for (;;) {
-        if (u->held) return tw__err(&u->err, MOD, TW_ERR_BUSY, "batch %s held after refusal", u->key);
+        if (u->held)
+            return tw__err(&u->err, MOD, TW_ERR_BUSY, "batch %s held after refusal (HTTP %ld)", u->key,
+                           u->held_status);
         tw_status st;
         if (!u->have_batch) {
             st = build_batch(u);
