@@ -20,6 +20,7 @@ log = open(logpath, 'a', buffering=1)
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
+    disable_nagle_algorithm = True  # the response goes out in two writes: no Nagle + delayed ACK stall
 
     def log_message(self, fmt, *args):
         pass
