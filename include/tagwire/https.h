@@ -38,8 +38,11 @@
  * in the store's durable state under "https.instance"); first/last are the store sequence numbers
  * of the batch's first and last record. The batch in flight is itself kept in the durable state
  * ("https.inflight") before it is first sent, so a retry - also after a restart of the process -
- * carries the same records, the same body and the same key. A server that has seen a key may
- * answer 2xx again without storing the batch twice.
+ * carries the same records and the same key (and, within one process, the very same bytes; after
+ * a restart a JSON lines body is rebuilt identically, a protobuf body may differ in its payload
+ * timestamp and is_historical flags only). A server that has seen a key may answer 2xx again
+ * without storing the batch twice; a receiver that does not deduplicate sees duplicates only for
+ * batches whose 2xx answer was lost, and always under the same key.
  *
  * JSON lines (TW_HTTPS_FORMAT_JSONL, application/x-ndjson): one JSON object per value and line:
  *   {"name":"Line1/Temp","type":"double","value":21.5,"quality":"good","quality_code":0,

@@ -797,6 +797,7 @@ tw_status tw_https_uplink_release(tw_https_uplink *u, int drop)
 void tw_https_uplink_retry_now(tw_https_uplink *u)
 {
     if (!u || !u->have_batch || u->held) return;
+    if (u->in_flight) u->attempt++; /* the abandoned request counts as an attempt */
     abort_request(u);
     u->next_at_ms = 0;
 }

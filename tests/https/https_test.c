@@ -557,6 +557,38 @@ static void test_disk_kill9(void **state)
     free(dir);
 }
 
+/* tagwire upload drains a disk store (through a 503 + Retry-After) and exits 0. */
+static void test_cli_upload(void **state)
+{
+    (void)state;
+    receiver r;
+    recv_new(&r, "cli", NULL, NULL);
+    ctl(&r, "fail=503&count=1&retry_after=1");
+    char *dir = twt_mkdtemp("tw-https-cli");
+    char sdir[600];
+    snprintf(sdir, sizeof sdir, "%s/store", dir);
+    tw_store *s = NULL;
+    tw_store_options so = TW_STORE_OPTIONS_INIT;
+    so.backend = TW_STORE_DISK;
+    so.dir = sdir;
+    assert_int_equal(tw_store_new(&s, &so), TW_OK);
+    for (int i = 1; i <= 300; i++) append(s, i, true);
+    tw_store_free(s);
+    assert_int_equal(twt_sh("%s upload --store %s --url %s >/dev/null 2>&1", TW_CLI_PATH, sdir, r.url), 2);
+    assert_int_equal(twt_sh("%s upload --store %s --url %s --ca %s --cert %s --key %s --gzip --batch 100 "
+                            "--timeout 60",
+                            TW_CLI_PATH, sdir, r.url, pki(0, "ca.pem"), pki(1, "client.pem"),
+                            pki(2, "client.key")),
+                     0);
+    recv_stop(&r);
+    assert_int_equal(check(&r, 300, "--typed --gzip"), 0);
+    assert_int_equal(tw_store_new(&s, &so), TW_OK);
+    assert_int_equal(store_records(s), 0);
+    tw_store_free(s);
+    twt_rmtree(dir);
+    free(dir);
+}
+
 static void test_record_codec(void **state)
 {
     (void)state;
@@ -697,6 +729,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wrong_server_cert),
         cmocka_unit_test(test_cut_receiver),
         cmocka_unit_test(test_disk_kill9),
+        cmocka_unit_test(test_cli_upload),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

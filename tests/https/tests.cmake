@@ -9,6 +9,7 @@ add_executable(https_test ${CMAKE_CURRENT_LIST_DIR}/https_test.c)
 target_link_libraries(https_test PRIVATE twtest tagwire_internal PkgConfig::CMOCKA PkgConfig::CURL)
 target_compile_options(https_test PRIVATE ${TW_WARNINGS})
 target_compile_definitions(https_test PRIVATE TW_HTTPS_TEST_DIR="${CMAKE_CURRENT_LIST_DIR}"
-                           TW_NODE_PROGRAM="${TW_HTTPS_NODE}")
+                           TW_NODE_PROGRAM="${TW_HTTPS_NODE}" TW_CLI_PATH="$<TARGET_FILE:tagwire_cli>")
+add_dependencies(https_test tagwire_cli)
 add_test(NAME interop.https COMMAND https_test)
 set_tests_properties(interop.https PROPERTIES LABELS "interop;https" TIMEOUT 400)
