@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 #include <curl/curl.h>
 
 #include "internal.h"
-#include "https/https_internal.h"
 #include "tagwire/https.h"
 #include "tagwire/store.h"
 #include "twtest.h"
@@ -382,9 +382,70 @@ static void test_4xx(void **state)
     tw_https_uplink_free(u);
     tw_store_free(s);
 
+    /* a record that does not parse in the middle: the batch ends before it, it is rejected
+     * alone (DROP), the records after it go in the next batch */
+    s = mem_store();
+    for (int i = 1; i <= 5; i++) append(s, i, false);
+    assert_int_equal(tw_store_append(s, NULL, "\x71garbage", 8), TW_OK);
+    for (int i = 6; i <= 10; i++) append(s, i, false);
+    o.on_reject = TW_HTTPS_REJECT_DROP;
+    o.instance_id = "mid";
+    g_rejects = 0;
+    assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_OK);
+    assert_true(drain(u, s, 30000));
+    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(st.batches, 2);
+    assert_int_equal(st.records, 10);
+    assert_int_equal(st.rejected_records, 1);
+    assert_int_equal(g_rejects, 1);
+    assert_int_equal(g_reject_status, 0);
+    tw_https_uplink_free(u);
+    tw_store_free(s);
+
     recv_stop(&r);
     twt_rmtree(park);
     free(park);
+}
+
+/* An event loop can wait on the uplink's sockets itself. */
+static void test_fds(void **state)
+{
+    (void)state;
+    receiver r;
+    recv_new(&r, "fds", NULL, NULL);
+    ctl(&r, "stall=1&count=1");
+    tw_store *s = mem_store();
+    append(s, 1, false);
+    tw_https_options o;
+    base_opts(&o, &r);
+    tw_https_uplink *u = NULL;
+    assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_OK);
+    assert_int_equal(tw_https_uplink_next_ms(u), 0); /* records waiting */
+    int fds[8], ev[8];
+    size_t n = 0;
+    int64_t end = tw__mono_ms() + 10000;
+    bool waited = false;
+    while (tw__mono_ms() < end && store_records(s) > 0) {
+        assert_int_equal(tw_https_uplink_step(u, 0), TW_OK);
+        assert_int_equal(tw_https_uplink_fds(u, fds, ev, 8, &n), TW_OK);
+        if (n == 0) continue;
+        assert_int_equal(tw_https_uplink_state(u), TW_HTTPS_SENDING);
+        struct pollfd p[8];
+        for (size_t i = 0; i < n && i < 8; i++) {
+            p[i].fd = fds[i];
+            p[i].events = (short)(((ev[i] & TW_HTTPS_FD_READ) ? POLLIN : 0) |
+                                  ((ev[i] & TW_HTTPS_FD_WRITE) ? POLLOUT : 0));
+        }
+        uint32_t t = tw_https_uplink_next_ms(u);
+        poll(p, (nfds_t)(n < 8 ? n : 8), t == UINT32_MAX ? 5000 : (int)TW__MIN(t, 5000u));
+        waited = true;
+    }
+    assert_true(waited);
+    assert_int_equal(store_records(s), 0);
+    tw_https_uplink_free(u);
+    tw_store_free(s);
+    recv_stop(&r);
+    assert_int_equal(check(&r, 1, ""), 0);
 }
 
 /* Cut the receiver (SIGKILL) 10 times during a stream; a stalled request killed after the
@@ -589,108 +650,6 @@ static void test_cli_upload(void **state)
     free(dir);
 }
 
-static void test_record_codec(void **state)
-{
-    (void)state;
-    uint8_t buf[256];
-    size_t len = 0;
-    tw_value v = {.type = TW_TYPE_STRING, .as.buf = {"hello", 5}};
-    assert_int_equal(tw_https_record_encode(buf, sizeof buf, &len, "A/B", &v, TW_QUALITY_BAD, -5), TW_OK);
-    v.type = TW_TYPE_FLOAT;
-    v.as.f = -1.25f;
-    assert_int_equal(tw_https_record_encode(buf, sizeof buf, &len, "F", &v, 0, 7), TW_OK);
-    assert_int_equal(tw_https_record_encode(buf, sizeof buf, &len, "N", NULL, 1, 8), TW_OK);
-    size_t before = len;
-    assert_int_equal(tw_https_record_encode(buf, len + 30, &len, "too-long-for-30", &v, 0, 0),
-                     TW_ERR_RANGE);
-    assert_int_equal(tw_https_record_encode(buf, len - 1, &len, "x", &v, 0, 0), TW_ERR_INVALID_ARG);
-    v.type = (tw_type)99;
-    assert_int_equal(tw_https_record_encode(buf, sizeof buf, &len, "x", &v, 0, 0), TW_ERR_INVALID_ARG);
-    assert_int_equal(len, before);
-    size_t off = 0;
-    tw_https_entry e;
-    assert_int_equal(tw_https_record_next(buf, len, &off, &e), TW_OK);
-    assert_int_equal(e.name_len, 3);
-    assert_memory_equal(e.name, "A/B", 3);
-    assert_int_equal(e.value.type, TW_TYPE_STRING);
-    assert_memory_equal(e.value.as.buf.ptr, "hello", 5);
-    assert_int_equal(e.quality, TW_QUALITY_BAD);
-    assert_int_equal(e.ts_ns, -5);
-    assert_int_equal(tw_https_record_next(buf, len, &off, &e), TW_OK);
-    assert_true(e.value.as.f == -1.25f);
-    assert_int_equal(tw_https_record_next(buf, len, &off, &e), TW_OK);
-    assert_int_equal(e.value.type, TW_TYPE_NONE);
-    assert_int_equal(tw_https_record_next(buf, len, &off, &e), TW_ERR_AGAIN);
-    uint8_t bad[256];
-    memcpy(bad, buf, len);
-    bad[1] = 99; /* unknown type */
-    off = 0;
-    assert_int_equal(tw_https_record_next(bad, len, &off, &e), TW_ERR_PARSE);
-    bad[1] = TW_TYPE_DOUBLE; /* a string's length for a double */
-    assert_int_equal(tw_https_record_next(bad, len, &off, &e), TW_ERR_PARSE);
-    bad[1] = TW_TYPE_STRING;
-    bad[0] = 0x70; /* magic */
-    assert_int_equal(tw_https_record_next(bad, len, &off, &e), TW_ERR_PARSE);
-    for (size_t cut = 1; cut < len; cut++) { /* every truncation is refused or ends cleanly */
-        off = 0;
-        tw_status st;
-        while ((st = tw_https_record_next(buf, cut, &off, &e)) == TW_OK) {}
-        assert_true(st == TW_ERR_PARSE || (st == TW_ERR_AGAIN && off == cut));
-    }
-}
-
-/* JSON lines encodings the typed stream does not cover (schema in tagwire/https.h). */
-static void test_jsonl_encodings(void **state)
-{
-    (void)state;
-    tw__hbuf b = {0};
-    tw_https_entry e = {.name = "a\"b", .name_len = 3, .quality = TW_QUALITY_UNCERTAIN, .ts_ns = -1};
-    e.value.type = TW_TYPE_DOUBLE;
-    e.value.as.d = 0.0 / 0.0;
-    tw__https_jsonl_entry(&b, &e, 1);
-    e.value.as.d = -1.0 / 0.0;
-    tw__https_jsonl_entry(&b, &e, 2);
-    e.value.as.d = 0.1;
-    tw__https_jsonl_entry(&b, &e, 3);
-    e.value.type = TW_TYPE_BYTES;
-    e.value.as.buf.ptr = "\x00\xff\x10\x20";
-    e.value.as.buf.len = 4;
-    tw__https_jsonl_entry(&b, &e, 4);
-    e.value.type = TW_TYPE_STRING;
-    e.value.as.buf.ptr = "x\xff\x01";
-    e.value.as.buf.len = 3;
-    tw__https_jsonl_entry(&b, &e, 5);
-    e.value.type = TW_TYPE_DATETIME;
-    e.value.as.i = 86400000000001LL;
-    tw__https_jsonl_entry(&b, &e, 6);
-    e.value.type = TW_TYPE_NONE;
-    tw__https_jsonl_entry(&b, &e, 7);
-    e.value.type = TW_TYPE_INT64;
-    e.value.as.i = INT64_MIN;
-    tw__https_jsonl_entry(&b, &e, 8);
-    tw__hbuf_put(&b, "", 1);
-    const char *s = (const char *)b.p;
-    assert_non_null(strstr(s, "{\"name\":\"a\\\"b\",\"type\":\"double\",\"value\":\"NaN\",\"quality\":\"uncertain\","
-                              "\"quality_code\":1073741824,\"ts\":\"1969-12-31T23:59:59.999999999Z\",\"ts_ns\":-1,\"seq\":1}\n"));
-    assert_non_null(strstr(s, "\"value\":\"-Infinity\""));
-    assert_non_null(strstr(s, "\"value\":0.1,"));
-    assert_non_null(strstr(s, "\"value\":\"AP8QIA==\""));
-    assert_non_null(strstr(s, "\"value\":\"x\\ufffd\\u0001\""));
-    assert_non_null(strstr(s, "\"value\":\"1970-01-02T00:00:00.000000001Z\""));
-    assert_non_null(strstr(s, "\"type\":\"none\",\"value\":null"));
-    assert_non_null(strstr(s, "\"value\":-9223372036854775808,"));
-    tw__hbuf_free(&b);
-    uint32_t secs = 0;
-    assert_true(tw__https_retry_after("120", 0, &secs));
-    assert_int_equal(secs, 120);
-    assert_true(tw__https_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470, &secs));
-    assert_int_equal(secs, 10);
-    assert_true(tw__https_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412490, &secs));
-    assert_int_equal(secs, 0);
-    assert_false(tw__https_retry_after("soon", 0, &secs));
-    assert_false(tw__https_retry_after("12x", 0, &secs));
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -718,8 +677,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (getenv("TW_TEST_FILTER")) cmocka_set_test_filter(getenv("TW_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_record_codec),
-        cmocka_unit_test(test_jsonl_encodings),
         cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_jsonl_gzip),
         cmocka_unit_test(test_protobuf),
@@ -727,6 +684,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_4xx),
         cmocka_unit_test(test_wrong_server_cert),
+        cmocka_unit_test(test_fds),
         cmocka_unit_test(test_cut_receiver),
         cmocka_unit_test(test_disk_kill9),
         cmocka_unit_test(test_cli_upload),
