@@ -161,7 +161,9 @@ int main(int argc, char **argv)
     if (pid <= 0 || !twt_wait_listen(port, 10000)) return 1;
 
     int nb;
+    int64_t te = tw__mono_ns();
     tw__hbuf *bodies = make_bodies(n, batch, &nb);
+    double t_enc = (double)(tw__mono_ns() - te) / 1e9;
     double body_bytes = 0;
     for (int i = 0; i < nb; i++) body_bytes += (double)bodies[i].len;
     double ub, t_up = run_uplink(n, batch, TW_HTTPS_FORMAT_JSONL, 0, &ub);
@@ -176,6 +178,7 @@ int main(int argc, char **argv)
         printf("  curl tool same bodies%8.0f records/s  (one process, --next, keep-alive)\n", n / t_ct);
     printf("  uplink  jsonl+gzip   %8.0f records/s  (%.0f bytes on the wire, %.1fx smaller)\n", n / t_gz, gb, ub / gb);
     printf("  uplink  protobuf     %8.0f records/s  (%.0f bytes)\n", n / t_pb, pbb);
+    printf("  (JSON lines encoding alone: %.0f ns per value)\n", t_enc / n * 1e9);
     printf("ratio uplink/libcurl: %.2f   uplink/curl-tool: %.2f\n", t_lc / t_up, t_ct > 0 ? t_ct / t_up : 0);
     for (int i = 0; i < nb; i++) tw__hbuf_free(&bodies[i]);
     free(bodies);

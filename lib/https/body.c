@@ -53,15 +53,26 @@ void tw__hbuf_free(tw__hbuf *b)
 
 static void put_str(tw__hbuf *b, const char *s) { tw__hbuf_put(b, s, strlen(s)); }
 
-static void put_fmt(tw__hbuf *b, const char *fmt, ...) TW__PRINTF(2, 3);
-static void put_fmt(tw__hbuf *b, const char *fmt, ...)
+
+static void put_u64(tw__hbuf *b, uint64_t v)
 {
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) tw__hbuf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    tw__hbuf_put(b, tmp + i, sizeof tmp - i);
+}
+
+static void put_i64(tw__hbuf *b, int64_t v)
+{
+    if (v < 0) {
+        tw__hbuf_put(b, "-", 1);
+        put_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        put_u64(b, (uint64_t)v);
+    }
 }
 
 /* ---- JSON ---- */
@@ -153,13 +164,29 @@ bool tw__https_rfc3339(char *out, size_t cap, int64_t ts_ns)
         frac += 1000000000;
         sec -= 1;
     }
-    time_t t = (time_t)sec;
-    struct tm tm;
     if (cap) out[0] = '\0';
-    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) return false;
-    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
-    return n > 0 && (size_t)n < cap;
+    if (cap < 31) return false;
+    /* values of one batch mostly share their second: keep the formatted date of the last one */
+    static _Thread_local int64_t cached_sec = INT64_MIN;
+    static _Thread_local char cached[72]; /* "YYYY-MM-DDTHH:MM:SS." (20 used) */
+    if (sec != cached_sec) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+        if ((int64_t)t != sec || !gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+            return false;
+        snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_sec = sec;
+    }
+    memcpy(out, cached, 20);
+    uint32_t f = (uint32_t)frac;
+    for (int i = 28; i >= 20; i--) {
+        out[i] = (char)('0' + f % 10);
+        f /= 10;
+    }
+    out[29] = 'Z';
+    out[30] = '\0';
+    return true;
 }
 
 void tw__https_jsonl_entry(tw__hbuf *b, const tw_https_entry *e, uint64_t seq)
@@ -175,10 +202,10 @@ void tw__https_jsonl_entry(tw__hbuf *b, const tw_https_entry *e, uint64_t seq)
     switch (v->type) {
     case TW_TYPE_BOOL: put_str(b, v->as.b ? "true" : "false"); break;
     case TW_TYPE_INT8: case TW_TYPE_INT16: case TW_TYPE_INT32: case TW_TYPE_INT64:
-        put_fmt(b, "%lld", (long long)v->as.i);
+        put_i64(b, v->as.i);
         break;
     case TW_TYPE_UINT8: case TW_TYPE_UINT16: case TW_TYPE_UINT32: case TW_TYPE_UINT64:
-        put_fmt(b, "%llu", (unsigned long long)v->as.u);
+        put_u64(b, v->as.u);
         break;
     case TW_TYPE_FLOAT: put_double(b, v->as.f, true); break;
     case TW_TYPE_DOUBLE: put_double(b, v->as.d, false); break;
@@ -197,7 +224,9 @@ void tw__https_jsonl_entry(tw__hbuf *b, const tw_https_entry *e, uint64_t seq)
     }
     put_str(b, ",\"quality\":\"");
     put_str(b, tw_quality_name(e->quality));
-    put_fmt(b, "\",\"quality_code\":%lu,\"ts\":", (unsigned long)e->quality);
+    put_str(b, "\",\"quality_code\":");
+    put_u64(b, e->quality);
+    put_str(b, ",\"ts\":");
     if (tw__https_rfc3339(ts, sizeof ts, e->ts_ns)) {
         put_str(b, "\"");
         put_str(b, ts);
@@ -205,8 +234,11 @@ void tw__https_jsonl_entry(tw__hbuf *b, const tw_https_entry *e, uint64_t seq)
     } else {
         put_str(b, "null");
     }
-    put_fmt(b, ",\"ts_ns\":%lld", (long long)e->ts_ns);
-    put_fmt(b, ",\"seq\":%llu}\n", (unsigned long long)seq);
+    put_str(b, ",\"ts_ns\":");
+    put_i64(b, e->ts_ns);
+    put_str(b, ",\"seq\":");
+    put_u64(b, seq);
+    put_str(b, "}\n");
 }
 
 /* ---- protobuf (Sparkplug B Payload) ---- */
