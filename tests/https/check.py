@@ -40,9 +40,12 @@ def label(i):
 reqs = []
 with open(a.log) as f:
     for line in f:
-        if not line.endswith('\n'):
-            break  # torn last line (receiver killed while writing)
-        reqs.append(json.loads(line))
+        try:
+            reqs.append(json.loads(line))
+        except ValueError:
+            # a line torn by a kill: its request was not answered, so its values do not count as
+            # delivered here (conservative: can only make the check fail, never pass)
+            print('note: skipping a torn log line')
 ok_reqs = [r for r in reqs if 200 <= r['status'] < 300]
 want_ct = 'application/x-protobuf' if a.format == 'protobuf' else 'application/x-ndjson'
 bodies = []

@@ -15,7 +15,7 @@ import base64, email.utils, http.server, json, os, ssl, sys, threading, time, ur
 port, cert, key, ca, logpath = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 lock = threading.Lock()
 faults = []
-log = open(logpath, 'a', buffering=1)
+logfd = os.open(logpath, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -69,8 +69,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                'records': self.headers.get('X-Tagwire-Records'), 'status': status,
                'body': base64.b64encode(body).decode()}
         with lock:
-            log.write(json.dumps(rec) + '\n')
-            log.flush()
+            os.write(logfd, (json.dumps(rec) + '\n').encode())  # one write: a kill cannot tear it
         if f and 'stall' in f:
             time.sleep(f['stall'])
         self.reply(status, extra, b'{"ok":true}' if status < 300 else b'{"error":"scripted"}')
