@@ -20,6 +20,7 @@ ap.add_argument('--typed', action='store_true')
 ap.add_argument('--format', default='jsonl')
 ap.add_argument('--gzip', action='store_true')
 ap.add_argument('--node', default='node')
+ap.add_argument('--historical', choices=['yes', 'no'])
 ap.add_argument('--expect-repeats-min', type=int, default=0)
 ap.add_argument('--tahu', default=os.path.join(os.path.dirname(__file__), 'tahu_decode.js'))
 a = ap.parse_args()
@@ -107,6 +108,8 @@ def check_typed(m, i):
                'Flag': ('Boolean', 'true' if i % 2 else 'false'), 'Label': ('String', label(i))}[name]
         if m['type'] != exp[0] or m['value'] != exp[1]:
             fail('%s[%d] = %s %r, expected %s %r' % (name, i, m['type'], m['value'], exp[0], exp[1]))
+        if a.historical and m['historical'] != (a.historical == 'yes'):
+            fail('%s[%d] is_historical %r, expected %s' % (name, i, m['historical'], a.historical))
         return
     ts_ns = BASE_NS + i * 10**6
     if m['ts_ns'] != ts_ns or m['ts'] != rfc3339(ts_ns):

@@ -171,7 +171,8 @@ static bool drain(tw_https_uplink *u, tw_store *s, int timeout_ms)
     return false;
 }
 
-static void roundtrip(const char *name, tw_https_format fmt, int gzip, const char *flags, int n)
+static void roundtrip(const char *name, tw_https_format fmt, int gzip, const char *flags, int n,
+                      uint32_t historical_ms)
 {
     receiver r;
     recv_new(&r, name, NULL, NULL);
@@ -182,6 +183,8 @@ static void roundtrip(const char *name, tw_https_format fmt, int gzip, const cha
     o.format = fmt;
     o.gzip = gzip;
     o.max_batch_records = 50;
+    o.historical_ms = historical_ms;
+    if (historical_ms) usleep(historical_ms * 1000 + 100000); /* the records are older by then */
     tw_https_uplink *u = NULL;
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_OK);
     bool ok = drain(u, s, 60000);
@@ -202,25 +205,26 @@ static void roundtrip(const char *name, tw_https_format fmt, int gzip, const cha
 static void test_jsonl(void **state)
 {
     (void)state;
-    roundtrip("jsonl", TW_HTTPS_FORMAT_JSONL, 0, "--typed", 300);
+    roundtrip("jsonl", TW_HTTPS_FORMAT_JSONL, 0, "--typed", 300, 0);
 }
 
 static void test_jsonl_gzip(void **state)
 {
     (void)state;
-    roundtrip("jsonl_gzip", TW_HTTPS_FORMAT_JSONL, 1, "--typed --gzip", 200);
+    roundtrip("jsonl_gzip", TW_HTTPS_FORMAT_JSONL, 1, "--typed --gzip", 200, 0);
 }
 
 static void test_protobuf(void **state)
 {
     (void)state;
-    roundtrip("protobuf", TW_HTTPS_FORMAT_PROTOBUF, 0, "--typed --format protobuf", 300);
+    roundtrip("protobuf", TW_HTTPS_FORMAT_PROTOBUF, 0, "--typed --format protobuf --historical no", 300, 0);
 }
 
 static void test_protobuf_gzip(void **state)
 {
     (void)state;
-    roundtrip("protobuf_gzip", TW_HTTPS_FORMAT_PROTOBUF, 1, "--typed --format protobuf --gzip", 200);
+    roundtrip("protobuf_gzip", TW_HTTPS_FORMAT_PROTOBUF, 1,
+              "--typed --format protobuf --gzip --historical yes", 200, 1000);
 }
 
 /* The receiver's log as (time, status, key) per request. */
