@@ -29,6 +29,33 @@ static char g_self[4096];
 
 static const char *pki(int slot, const char *name) { return twt_path(slot, g_dir, name); }
 
+/* Every process a test starts is tracked, so that a failing test (an assertion jumps out of it)
+ * still has its peers stopped by the per-test teardown. */
+static pid_t g_pids[16];
+static void track(pid_t pid)
+{
+    for (size_t i = 0; i < 16; i++)
+        if (g_pids[i] <= 0) {
+            g_pids[i] = pid;
+            return;
+        }
+}
+static void untrack(pid_t pid)
+{
+    for (size_t i = 0; i < 16; i++)
+        if (g_pids[i] == pid) g_pids[i] = 0;
+}
+static int stop_all(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 16; i++)
+        if (g_pids[i] > 0) {
+            twt_stop(g_pids[i]);
+            g_pids[i] = 0;
+        }
+    return 0;
+}
+
 typedef struct receiver {
     pid_t pid;
     uint16_t port;
@@ -50,6 +77,7 @@ static void recv_start(receiver *r)
     snprintf(errlog, sizeof errlog, "%s.stderr", r->log);
     r->pid = twt_spawn(argv, errlog);
     assert_true(r->pid > 0);
+    track(r->pid);
     assert_true(twt_wait_listen(r->port, 10000));
 }
 
@@ -67,7 +95,10 @@ static void recv_new(receiver *r, const char *name, const char *cert, const char
 
 static void recv_stop(receiver *r)
 {
-    if (r->pid > 0) twt_stop(r->pid);
+    if (r->pid > 0) {
+        twt_stop(r->pid);
+        untrack(r->pid);
+    }
     r->pid = 0;
 }
 
@@ -483,6 +514,7 @@ static void test_cut_receiver(void **state)
             }
         }
         twt_kill9(r.pid);
+        untrack(r.pid);
         end = tw__mono_ms() + 200;
         while (tw__mono_ms() < end) {
             append(s, next++, false);
@@ -602,17 +634,21 @@ static void test_disk_kill9(void **state)
     for (int round = 0; round < 3; round++) {
         pid_t pid = twt_spawn(argv, outlog);
         assert_true(pid > 0);
+        track(pid);
         /* wait for 5 more requests to arrive, then kill -9 mid-stream */
         static logrec all[4096];
         size_t before = read_log(r.log, all, 4096);
         int64_t end = tw__mono_ms() + 30000;
         while (tw__mono_ms() < end && read_log(r.log, all, 4096) < before + 5) usleep(20000);
         twt_kill9(pid);
+        untrack(pid);
     }
     pid_t pid = twt_spawn(argv, outlog);
     assert_true(pid > 0);
+    track(pid);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    untrack(pid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) twt_sh("cat %s", outlog);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -681,17 +717,17 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (getenv("TW_TEST_FILTER")) cmocka_set_test_filter(getenv("TW_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonl),
-        cmocka_unit_test(test_jsonl_gzip),
-        cmocka_unit_test(test_protobuf),
-        cmocka_unit_test(test_protobuf_gzip),
-        cmocka_unit_test(test_retry_after),
-        cmocka_unit_test(test_4xx),
-        cmocka_unit_test(test_wrong_server_cert),
-        cmocka_unit_test(test_fds),
-        cmocka_unit_test(test_cut_receiver),
-        cmocka_unit_test(test_disk_kill9),
-        cmocka_unit_test(test_cli_upload),
+        cmocka_unit_test_teardown(test_jsonl, stop_all),
+        cmocka_unit_test_teardown(test_jsonl_gzip, stop_all),
+        cmocka_unit_test_teardown(test_protobuf, stop_all),
+        cmocka_unit_test_teardown(test_protobuf_gzip, stop_all),
+        cmocka_unit_test_teardown(test_retry_after, stop_all),
+        cmocka_unit_test_teardown(test_4xx, stop_all),
+        cmocka_unit_test_teardown(test_wrong_server_cert, stop_all),
+        cmocka_unit_test_teardown(test_fds, stop_all),
+        cmocka_unit_test_teardown(test_cut_receiver, stop_all),
+        cmocka_unit_test_teardown(test_disk_kill9, stop_all),
+        cmocka_unit_test_teardown(test_cli_upload, stop_all),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
