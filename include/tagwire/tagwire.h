@@ -29,5 +29,6 @@
 #include "edge.h"
 #include "opcua.h"
 #include "node.h"
+#include "https.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */
