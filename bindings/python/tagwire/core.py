@@ -272,7 +272,8 @@ def value_from_py(out: Any, value: Any, keep: list, type_hint: Optional[int] = N
     else:
         raise TypeError("cannot pass a %s as a tagwire value" % type(value).__name__)
     if type_hint is not None and type_hint != out.type and type_hint != lib.TW_TYPE_NONE:
-        check(lib.tw_value_convert(out, out, type_hint))
+        ptr = out if ffi.typeof(out).kind == "pointer" else ffi.addressof(out)
+        check(lib.tw_value_convert(ptr, ptr, type_hint))
 
 
 def convert(value: Any, to: Any) -> Any:

@@ -6,6 +6,7 @@ Environment (set by the ctest entry, tests/bindings/tests.cmake):
   TW_MBSERVER         the independent libmodbus server (tw_mbserver)
 A missing peer fails the test (it does not skip)."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -96,3 +97,24 @@ def rss_kib():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+@pytest.fixture
+def mosquitto(pki, tmp_path):
+    """Mosquitto 2 with a mutual-TLS listener (client certificates required); yields its port."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(exe):
+        pytest.fail("mosquitto is not installed")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text("listener %d 127.0.0.1\nuser root\npersistence false\nmax_queued_messages 0\n"
+                    "allow_anonymous true\nrequire_certificate true\nuse_identity_as_username true\n"
+                    "cafile %s\ncertfile %s\nkeyfile %s\nlog_dest file %s\n"
+                    % (port, pki / "ca.pem", pki / "server.pem", pki / "server.key",
+                       tmp_path / "mosquitto.log"))
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listen(port, proc)
+        yield port
+    finally:
+        stop(proc)

@@ -1,0 +1,86 @@
+"""Mutual TLS and MQTT against Mosquitto (an independent broker) on loopback."""
+import time
+
+import pytest
+import tagwire
+from tagwire import TlsConfig, Transport, lib
+from tagwire.mqtt import MqttClient, State
+
+
+def tls_config(pki, cert="client"):
+    c = TlsConfig()
+    c.set_ca_file(str(pki / "ca.pem"))
+    c.set_credentials_file(str(pki / ("%s.pem" % cert)), str(pki / ("%s.key" % cert)))
+    c.set_server_name("localhost")
+    c.set_timeouts(handshake_ms=5000, io_ms=5000)
+    return c
+
+
+def test_tls_config_errors(pki):
+    with TlsConfig() as c:
+        with pytest.raises(tagwire.TlsError) as e:
+            c.set_credentials_file(str(pki / "client.pem"), str(pki / "client2.key"))
+        assert e.value.code == lib.TW_ERR_TLS_CREDENTIALS and e.value.detail
+        with pytest.raises(tagwire.ParseError):
+            c.add_pin("sha256/not-base64")
+        c.add_pin(open(pki / "server.spki").read().strip())
+        with pytest.raises(tagwire.NotFound):
+            c.set_ca_file(str(pki / "missing.pem"))
+        c.set_credentials(open(pki / "client.pem", "rb").read(), open(pki / "client.key", "rb").read())
+        assert c.own_not_after > time.time()
+        c.set_versions(tagwire.transport.TLS_1_2, tagwire.transport.TLS_1_3)
+        c.set_suites([0x1302, 0xC02C])
+        c.set_resumption(False)
+
+
+def test_mqtt_publish_subscribe_over_mtls(pki, mosquitto):
+    cfg = tls_config(pki)
+    got, acks, states = [], [], []
+    with MqttClient(Transport.tls(cfg), "127.0.0.1", mosquitto, client_id="py-test") as c:
+        c.on_message(got.append)
+        c.on_ack(acks.append)
+        c.on_state(lambda s, reason: states.append(s))
+        c.connect_blocking(5000)
+        assert c.state is State.CONNECTED and c.secure and State.CONNECTED in states
+        sub = c.subscribe("py/test/#", 1)
+        c.flush(5000)
+        tok = c.publish("py/test/a", b"\x00hello", qos=1)
+        c.flush(5000)
+        end = time.monotonic() + 5
+        while not got and time.monotonic() < end:
+            c.step(100)
+        assert got and got[0].topic == "py/test/a" and got[0].payload == b"\x00hello"
+        assert {a.token for a in acks} >= {sub, tok} and c.confirmed >= tok
+        assert c.inflight == 0 and c.next_token > tok
+
+        def boom(msg):
+            raise ValueError("bad message handler")
+        c.on_message(boom)
+        c.publish("py/test/b", b"x", qos=1)
+        with pytest.raises(ValueError, match="bad message handler"):
+            for _ in range(50):
+                c.step(100)
+        c.disconnect(2000)
+        assert c.state is State.DISCONNECTED
+    cfg.close()
+
+
+def test_mtls_refused_without_trusted_client_cert(pki, mosquitto):
+    cfg = tls_config(pki, cert="rogue-client")
+    t = Transport.tls(cfg)
+    with pytest.raises(tagwire.TlsError) as e:
+        t.connect_blocking("127.0.0.1", mosquitto)
+    assert e.value.code in (lib.TW_ERR_TLS_PEER_REFUSED, lib.TW_ERR_TLS_HANDSHAKE)
+    assert e.value.detail
+    t.close()
+    cfg.close()
+
+
+def test_tls_info(pki, mosquitto):
+    cfg = tls_config(pki)
+    with Transport.tls(cfg) as t:
+        t.connect_blocking("127.0.0.1", mosquitto)
+        info = t.tls_info()
+        assert info.protocol_name.startswith("TLSv1.") and "CN=localhost" in info.peer_subject
+        assert t.secure and t.fileno() >= 0
+    cfg.close()
