@@ -68,9 +68,11 @@ def test_mqtt_publish_subscribe_over_mtls(pki, mosquitto):
 def test_mtls_refused_without_trusted_client_cert(pki, mosquitto):
     cfg = tls_config(pki, cert="rogue-client")
     t = Transport.tls(cfg)
-    with pytest.raises(tagwire.TlsError) as e:
+    with pytest.raises(tagwire.Error) as e:
         t.connect_blocking("127.0.0.1", mosquitto)
-    assert e.value.code in (lib.TW_ERR_TLS_PEER_REFUSED, lib.TW_ERR_TLS_HANDSHAKE)
+    # Usually TW_ERR_TLS_PEER_REFUSED; when the broker's close beats its alert, the post-handshake
+    # wait sees a reset instead (TW_ERR_CLOSED, "write: Broken pipe").
+    assert e.value.code in (lib.TW_ERR_TLS_PEER_REFUSED, lib.TW_ERR_TLS_HANDSHAKE, lib.TW_ERR_CLOSED)
     assert e.value.detail
     t.close()
     cfg.close()
