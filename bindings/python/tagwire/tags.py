@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from ._ffi import cstr, ffi, lib, reraise, store_exception, string
+from ._ffi import _tls, cstr, ffi, lib, reraise, store_exception, string
 from .core import Quality, Type, as_type, value_from_py, value_to_py, take_value
 from .errors import Closed, Error, check, make_error
 
@@ -51,6 +51,8 @@ def validate_name(name: str) -> None:
 
 
 _COLLECT_CAP = 256
+_set_double = lib.tw_tag_set_double  # bound once: the setters are the hot path
+_set_int64 = lib.tw_tag_set_int64
 
 
 class TagSet:
@@ -262,8 +264,13 @@ class Tag:
     # setters (thread-safe)
     def set(self, value: Any, quality: int = GOOD, ts_ns: int = 0) -> None:
         """Sets the value (converted to the tag's type): bool, int, float, str or bytes."""
-        p = self._p()
-        if isinstance(value, bool):
+        p = self._ptr or self._p()
+        tp = type(value)
+        if tp is float:
+            st = _set_double(p, value, quality, ts_ns)
+        elif tp is int:
+            st = (_set_int64 if value <= 0x7FFFFFFFFFFFFFFF else lib.tw_tag_set_uint64)(p, value, quality, ts_ns)
+        elif isinstance(value, bool):
             st = lib.tw_tag_set_bool(p, 1 if value else 0, quality, ts_ns)
         elif isinstance(value, float):
             st = lib.tw_tag_set_double(p, value, quality, ts_ns)
@@ -286,19 +293,20 @@ class Tag:
             v = ffi.new("tw_value *")
             value_from_py(v, value, keep)
             st = lib.tw_tag_set_value(p, v, quality, ts_ns)
-        reraise()
+        if _tls.__dict__.get("pending") is not None:  # a notify callback raised
+            reraise()
         if st:
             check(st)
 
     def set_double(self, value: float, quality: int = GOOD, ts_ns: int = 0) -> None:
         """Fast path for numeric tags (tw_tag_set_double)."""
-        st = lib.tw_tag_set_double(self._p(), value, quality, ts_ns)
+        st = _set_double(self._ptr or self._p(), value, quality, ts_ns)
         if st:
             reraise()
             check(st)
 
     def set_int(self, value: int, quality: int = GOOD, ts_ns: int = 0) -> None:
-        st = lib.tw_tag_set_int64(self._p(), value, quality, ts_ns)
+        st = _set_int64(self._ptr or self._p(), value, quality, ts_ns)
         if st:
             reraise()
             check(st)
