@@ -4,7 +4,8 @@
  * A tw_device is one connection to one device (a PLC, a meter, a simulator), opened by URI:
  *
  *   modbus+tcp://192.168.1.20:502?unit=1        Modbus TCP (plaintext by definition of the protocol)
- *   modbus+tls://plc.local:802?unit=1            Modbus/TCP Security (pass a TLS tw_transport)
+ *   modbus+tls://plc.local:802?unit=1&ca=ca.pem&cert=me.pem&key=me.key
+ *                                                Modbus/TCP Security (mutual TLS 1.2+, port 802)
  *   modbus+rtu:///dev/ttyUSB0?baud=19200&parity=N&unit=1   Modbus RTU over a serial line
  *   sim://                                       deterministic simulated signals
  *
@@ -48,9 +49,13 @@ typedef struct tw_sample {
     int64_t timestamp_ns;
 } tw_sample;
 
-#define TW_DEVICE_OPTIONS_VERSION 1
+struct tw_tls_config; /* tagwire/tls.h */
+struct tw_tls_info;   /* tagwire/tls.h */
+
+/* Layout versions: 1 ends at `transport`; 2 adds `tls`. Version 1 structs are still accepted. */
+#define TW_DEVICE_OPTIONS_VERSION 2
 typedef struct tw_device_options {
-    uint32_t version;            /* TW_DEVICE_OPTIONS_VERSION */
+    uint32_t version;            /* TW_DEVICE_OPTIONS_VERSION (or 1) */
     uint32_t timeout_ms;         /* per request (one Modbus transaction); 0 = 1000 */
     uint32_t connect_timeout_ms; /* 0 = 3000 */
     uint32_t reconnect_min_ms;   /* back-off base after a failed connect or a lost link; 0 = 200 */
@@ -60,17 +65,41 @@ typedef struct tw_device_options {
      * Ownership passes to the device when tw_device_open() succeeds (freed by tw_device_free());
      * on failure it stays with the caller. Adapters that do not use byte streams reject it. */
     tw_transport *transport;
+    /* version 2: a TLS config (tagwire/tls.h: trust anchors, client certificate and key, pins,
+     * CRL, server name, versions) for modbus+tls:// instead of the ca/cert/key/... URI
+     * parameters (then the URI must not carry them). Use it for an encrypted key, a key held by a
+     * token (tw_tls_config_set_credentials_signer), credential rotation without reopening, or one
+     * config shared by many devices. The device takes its own reference: the caller still owns
+     * (and frees) its own. modbus+tcp and modbus+rtu reject it; adapters without TLS ignore it. */
+    struct tw_tls_config *tls;
 } tw_device_options;
-#define TW_DEVICE_OPTIONS_INIT { TW_DEVICE_OPTIONS_VERSION, 0, 0, 0, 0, NULL }
+#define TW_DEVICE_OPTIONS_INIT { TW_DEVICE_OPTIONS_VERSION, 0, 0, 0, 0, NULL, NULL }
 
 /*
  * Opens a device by URI. Connecting happens on the first read or write (and again after a loss),
  * so opening succeeds while the device is off. URI query parameters are adapter specific (Modbus:
  * unit, max_gap, max_regs, max_bits, pipeline, single_write, ... see docs/addresses.md); an unknown
  * parameter is an error. `opts` may be NULL.
- * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_PARSE (malformed URI),
- * TW_ERR_NO_ADAPTER (unknown scheme), TW_ERR_CONFIG (bad parameter; the message names it),
- * TW_ERR_VERSION, TW_ERR_NOMEM. When `err`/`errlen` are given, a message is written there.
+ *
+ * modbus+tcp:// is plaintext by definition (one INFO log line at open says so); no TLS parameter is
+ * accepted there. modbus+tls:// (Modbus/TCP Security, default port 802) always runs mutual TLS 1.2
+ * or 1.3 with the policy of tagwire/tls.h. Its credentials come from, in this order:
+ * opts->transport (a TLS transport you built), opts->tls (a tw_tls_config), or the URI parameters
+ * ca=FILE (trust anchors; required), cert=FILE and key=FILE (our client certificate chain and
+ * unencrypted key; required: the protocol mandates mutual authentication), servername=NAME (name
+ * the server certificate must carry; default: the URI host), pin=sha256/BASE64 (repeatable),
+ * crl=FILE. A role for servers that authorise by role (Modbus/TCP Security R-21/R-22) is carried in
+ * OUR client certificate (extension TW_TLS_MODBUS_ROLE_OID, a UTF8String): it is chosen by whoever
+ * issues the certificate, not by a parameter. File names are read once, at open.
+ * A TLS failure at connect (TW_ERR_TLS_*) is reported by tw_device_read/tw_device_write like a
+ * refused connection: items get TW_QUALITY_BAD_NOT_CONNECTED and the device retries with back-off.
+ *
+ * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_PARSE (malformed URI, or a
+ * certificate/key/CRL file that does not parse), TW_ERR_NO_ADAPTER (unknown scheme), TW_ERR_CONFIG
+ * (bad or missing parameter; the message names it), TW_ERR_NOT_FOUND (a ca/cert/key/crl file that
+ * cannot be read; the message names the parameter, the file and the reason), TW_ERR_TLS_CREDENTIALS
+ * (the key does not match the certificate), TW_ERR_TLS_INSECURE (modbus+tls given a plaintext
+ * transport), TW_ERR_VERSION, TW_ERR_NOMEM. When `err`/`errlen` are given, a message is written there.
  */
 TW_API tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_options *opts,
                                 char *err, size_t errlen);
@@ -141,6 +170,16 @@ TW_API const char *tw_device_last_error(const tw_device *dev);
 
 /* The URI scheme of the device's adapter ("modbus+tcp", ...). Static for the device's life. */
 TW_API const char *tw_device_scheme(const tw_device *dev);
+
+/*
+ * Describes the TLS connection of a device whose adapter runs over TLS (modbus+tls://): protocol
+ * version, cipher suite, server certificate subject and expiry, and (tw_tls_info version 2) the
+ * Modbus/TCP Security role of our certificate (own_role) and of the server's, if its certificate
+ * carries one (peer_role). `info->version` must be set by the caller (tagwire/tls.h).
+ * Errors: TW_ERR_INVALID_ARG, TW_ERR_UNSUPPORTED (the device has no TLS transport), TW_ERR_BUSY (not
+ * connected now: read first), TW_ERR_VERSION.
+ */
+TW_API tw_status tw_device_tls_info(const tw_device *dev, struct tw_tls_info *info);
 
 #define TW_DEVICE_STATS_VERSION 1
 /* Statistics of one connection. Fields an adapter does not track stay 0. */

@@ -25,5 +25,6 @@
 #include "transport.h"
 #include "tls.h"
 #include "adapter.h"
+#include "store.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */

@@ -218,7 +218,13 @@ typedef struct tw_tls_options {
 TW_API tw_status tw_transport_new_tls(tw_transport **out, tw_tls_config *cfg,
                                       const tw_tls_options *opts);
 
-#define TW_TLS_INFO_VERSION 1
+/* The X.509 extension in which Modbus/TCP Security carries a role (an ASN.1 UTF8String; defined by
+ * the Modbus/TCP Security specification for client certificates, R-21/R-22). */
+#define TW_TLS_MODBUS_ROLE_OID "1.3.6.1.4.1.50316.802.1"
+
+/* Layout versions of tw_tls_info: 1 ends at handshake_us, 2 adds own_role and peer_role. A caller
+ * that sets version 1 gets the version 1 fields only (nothing after handshake_us is written). */
+#define TW_TLS_INFO_VERSION 2
 typedef struct tw_tls_info {
     uint32_t version;          /* set by the caller: TW_TLS_INFO_VERSION */
     unsigned protocol;         /* TW_TLS_VERSION_1_2 or TW_TLS_VERSION_1_3 */
@@ -230,12 +236,18 @@ typedef struct tw_tls_info {
     int64_t peer_not_after;    /* the server certificate's expiry, Unix seconds */
     int64_t own_not_after;     /* expiry of the certificate we presented, Unix seconds (0: none) */
     uint64_t handshake_us;     /* duration of the last connect (TCP + TLS), microseconds */
+    /* version 2: the Modbus/TCP Security role (TW_TLS_MODBUS_ROLE_OID, first occurrence) of the
+     * certificate we presented and of the server's certificate; "" when the certificate has none
+     * or it is not a UTF8String. Control characters are replaced by '?'; a longer role is cut at a
+     * character boundary. peer_role is "" after a resumed handshake (no certificate is sent). */
+    char own_role[64];
+    char peer_role[64];
 } tw_tls_info;
 
 /*
  * Describes the connection of a connected TLS transport. `info->version` must be set by the
- * caller. Errors: TW_ERR_INVALID_ARG (not a TLS transport), TW_ERR_VERSION, TW_ERR_BUSY (not
- * connected).
+ * caller (1 or 2; see TW_TLS_INFO_VERSION). Errors: TW_ERR_INVALID_ARG (not a TLS transport),
+ * TW_ERR_VERSION, TW_ERR_BUSY (not connected).
  */
 TW_API tw_status tw_transport_tls_info(const tw_transport *t, tw_tls_info *info);
 

@@ -7,8 +7,10 @@
  * poll/epoll loop can therefore drive many transports on one thread. tw_transport_wait() is a
  * convenience for callers without a loop.
  *
- * The only implementation without encryption, tw_transport_new_tcp_insecure(), exists for tests
- * and for protocols that are plaintext by definition; it logs a warning each time it connects.
+ * The only public implementation without encryption, tw_transport_new_tcp_insecure(), exists for
+ * tests and for protocols that are plaintext by definition; it logs a warning each time it
+ * connects. (The built-in modbus+tcp:// adapter, plaintext by definition, uses the same TCP stream
+ * internally and says so once, at INFO level, when its device is opened.)
  * Mutual TLS transports are created with tw_transport_new_tls() (tagwire/tls.h). Custom transports
  * (in-memory for tests, vendor links) are created through tagwire/sys/transport.h.
  *

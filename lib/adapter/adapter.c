@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "adapter_internal.h"
+#include "tagwire/tls.h"
 #include "internal.h"
 #include "tw_build_config.h"
 
@@ -381,11 +382,13 @@ tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_optio
     }
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     if (opts) {
-        if (opts->version != TW_DEVICE_OPTIONS_VERSION) {
+        if (opts->version < 1 || opts->version > TW_DEVICE_OPTIONS_VERSION) {
             snprintf(err, errlen, "tw_device_options version %u is not supported", (unsigned)opts->version);
             return TW_ERR_VERSION;
         }
-        o = *opts;
+        /* a version 1 struct ends before `tls`: copy only what the caller has */
+        memcpy(&o, opts, opts->version == 1 ? offsetof(tw_device_options, tls) : sizeof o);
+        o.version = TW_DEVICE_OPTIONS_VERSION;
     }
     if (!o.timeout_ms) o.timeout_ms = 1000;
     if (!o.connect_timeout_ms) o.connect_timeout_ms = 3000;
@@ -585,6 +588,16 @@ const char *tw_device_last_error(const tw_device *d)
 }
 
 const char *tw_device_scheme(const tw_device *d) { return d ? d->scheme : ""; }
+
+tw_status tw_device_tls_info(const tw_device *d, struct tw_tls_info *info)
+{
+    if (!d || !info) return TW_ERR_INVALID_ARG;
+    tw_transport *t = tw__modbus_transport(d->ops, d->ctx);
+    if (!t || !tw_transport_is_secure(t)) return TW_ERR_UNSUPPORTED;
+    tw_status st = tw_transport_tls_info(t, info);
+    /* a secure transport the caller made that is not ours (custom): nothing to describe */
+    return st == TW_ERR_INVALID_ARG ? TW_ERR_UNSUPPORTED : st;
+}
 
 tw_status tw_device_get_stats(const tw_device *d, tw_device_stats *out)
 {

@@ -23,6 +23,9 @@ void tw__uri_free(tw__uri *u);
 typedef tw_status (*tw__reg_add_fn)(const tw_adapter_ops *ops, void *reg_data);
 void tw__modbus_register_builtins(tw__reg_add_fn add);
 void tw__sim_register_builtins(tw__reg_add_fn add);
+/* The byte-stream transport of a device context when `ops` is a built-in Modbus adapter's, else
+ * NULL (for tw_device_tls_info). */
+tw_transport *tw__modbus_transport(const tw_adapter_ops *ops, void *ctx);
 
 /* Helpers for adapters: strict number parsing. Return 0 on success. */
 int tw__parse_u64(const char *s, uint64_t max, uint64_t *out);

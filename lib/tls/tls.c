@@ -5,9 +5,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <mbedtls/asn1.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/psa_util.h>
 #include <mbedtls/sha256.h>
@@ -675,6 +677,7 @@ typedef struct tls_conn {
     char saved_host[256];
     uint16_t saved_port;
     char saved_subject[256];
+    char saved_role[64];
     int64_t saved_not_after;
     /* per handshake */
     int offered, verified, pin_match, pin_fail, sign_fail;
@@ -684,6 +687,8 @@ typedef struct tls_conn {
     int64_t start_ns, hs_deadline, post_deadline;
     tw_status inner_st;
     char inner_msg[TW__ERRMSG_MAX];
+    tw_status hs_send_st; /* a send that failed during the handshake (kept back: see bio_send) */
+    char hs_send_msg[TW__ERRMSG_MAX];
     /* data path */
     size_t wpending;
     int has_stash;
@@ -697,9 +702,20 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     tls_conn *c = ctx;
     size_t n = 0;
+    if (c->hs_send_st && (c->st == ST_HS || c->st == ST_POST)) return (int)len;
     tw_status st = tw_transport_write(c->inner, buf, len, &n);
     if (st == TW_OK) return (int)n;
     if (st == TW_ERR_AGAIN) return MBEDTLS_ERR_SSL_WANT_WRITE;
+    if (c->st == ST_HS || c->st == ST_POST) {
+        /* A server that refuses our certificate sends an alert and closes while the rest of our
+         * flight is still arriving, so our next write fails (EPIPE/ECONNRESET) although the alert
+         * that says why is already in our receive queue. Drop the unsendable bytes and let the
+         * handshake read on: it meets the alert (or the error); the send error is reported if
+         * nothing better comes (never a success: see tls_connect). */
+        c->hs_send_st = st;
+        tw__strlcpy(c->hs_send_msg, tw_transport_last_error(c->inner), sizeof c->hs_send_msg);
+        return (int)len;
+    }
     c->inner_st = st;
     tw__strlcpy(c->inner_msg, tw_transport_last_error(c->inner), sizeof c->inner_msg);
     return MBEDTLS_ERR_NET_SEND_FAILED;
@@ -879,6 +895,13 @@ static tw_status map_ssl(tls_conn *c, int ret, int during_hs)
                    during_hs ? "handshake failed" : "error", e);
 }
 
+/* The handshake completed on our side but part of our flight could not be sent. */
+static tw_status hs_send_failed(tls_conn *c)
+{
+    return tw__err(c->err, MOD, c->hs_send_st, "%s:%u: sending the handshake failed: %s", c->host,
+                   (unsigned)c->port, c->hs_send_msg[0] ? c->hs_send_msg : tw_strerror(c->hs_send_st));
+}
+
 static void drop_saved(tls_conn *c)
 {
     if (!c->have_saved) return;
@@ -903,6 +926,7 @@ static void save_session(tls_conn *c)
     tw__strlcpy(c->saved_host, c->host, sizeof c->saved_host);
     c->saved_port = c->port;
     tw__strlcpy(c->saved_subject, c->info.peer_subject, sizeof c->saved_subject);
+    tw__strlcpy(c->saved_role, c->info.peer_role, sizeof c->saved_role);
     c->saved_not_after = c->info.peer_not_after;
 }
 
@@ -1018,6 +1042,61 @@ static tw_status fail(tls_conn *c, tw_status st)
     return st;
 }
 
+/* ---- Modbus/TCP Security role extension ---- */
+
+/* 1.3.6.1.4.1.50316.802.1 in DER (base-128 arcs) */
+#define ROLE_OID_DER "\x2b\x06\x01\x04\x01\x83\x89\x0c\x86\x22\x01"
+
+typedef struct role_ctx {
+    char *out;
+    size_t cap;
+    int seen;
+} role_ctx;
+
+/* Called by the parser for each extension mbedTLS does not know; p..end is the extnValue content. */
+static int role_ext_cb(void *ctx, mbedtls_x509_crt const *crt, mbedtls_x509_buf const *oid, int critical,
+                       const unsigned char *p, const unsigned char *end)
+{
+    role_ctx *r = ctx;
+    (void)crt;
+    (void)critical;
+    if (r->seen || MBEDTLS_OID_CMP(ROLE_OID_DER, oid) != 0) return 0;
+    r->seen = 1; /* only the first occurrence counts */
+    unsigned char *q = (unsigned char *)(uintptr_t)p;
+    size_t len;
+    if (mbedtls_asn1_get_tag(&q, end, &len, MBEDTLS_ASN1_UTF8_STRING) != 0 || q + len != end) return 0;
+    tw__role_copy(r->out, r->cap, q, len);
+    return 0;
+}
+
+void tw__role_copy(char *out, size_t cap, const unsigned char *s, size_t len)
+{
+    if (!cap) return;
+    size_t n = len < cap - 1 ? len : cap - 1;
+    /* never end inside a UTF-8 sequence */
+    if (n < len)
+        while (n > 0 && (s[n] & 0xC0) == 0x80) n--;
+    for (size_t i = 0; i < n; i++) out[i] = (s[i] < 0x20 || s[i] == 0x7F) ? '?' : (char)s[i];
+    out[n] = '\0';
+}
+
+tw_status tw__tls_cert_role(const unsigned char *der, size_t len, char *out, size_t cap)
+{
+    if (!out || !cap) return TW_ERR_INVALID_ARG;
+    out[0] = '\0';
+    if (!der || !len) return TW_ERR_INVALID_ARG;
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    role_ctx r = {out, cap, 0};
+    int ret = mbedtls_x509_crt_parse_der_with_ext_cb(&crt, der, len, 0, role_ext_cb, &r);
+    mbedtls_x509_crt_free(&crt);
+    if (ret != 0) {
+        out[0] = '\0';
+        return TW_ERR_PARSE;
+    }
+    return out[0] ? TW_OK : TW_ERR_NOT_FOUND;
+}
+
 static void fill_info(tls_conn *c)
 {
     tw_tls_info *i = &c->info;
@@ -1033,11 +1112,15 @@ static void fill_info(tls_conn *c)
     if (peer) {
         mbedtls_x509_dn_gets(i->peer_subject, sizeof i->peer_subject, &peer->subject);
         i->peer_not_after = tw__tls_x509_time(&peer->valid_to);
+        (void)tw__tls_cert_role(peer->raw.p, peer->raw.len, i->peer_role, sizeof i->peer_role);
     } else if (i->resumed) {
         tw__strlcpy(i->peer_subject, c->saved_subject, sizeof i->peer_subject);
+        tw__strlcpy(i->peer_role, c->saved_role, sizeof i->peer_role);
         i->peer_not_after = c->saved_not_after;
     }
     i->own_not_after = c->creds ? c->creds->not_after : 0;
+    if (c->creds && c->creds->chain.raw.p)
+        (void)tw__tls_cert_role(c->creds->chain.raw.p, c->creds->chain.raw.len, i->own_role, sizeof i->own_role);
 }
 
 static void finish_open(tls_conn *c)
@@ -1064,11 +1147,14 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         c->v_subject[0] = c->v_issuer[0] = c->v_key[0] = 0;
         c->inner_st = TW_OK;
         c->inner_msg[0] = 0;
+        c->hs_send_st = TW_OK;
+        c->hs_send_msg[0] = 0;
         c->st = ST_TCP;
     } else if (strcmp(host, c->host) != 0 || port != c->port) {
         return tw__err(c->err, MOD, TW_ERR_BUSY, "a connect to %s:%u is in progress", c->host, (unsigned)c->port);
     }
     if (c->st == ST_POST && tw__mono_ms() >= TW__MIN(c->post_deadline, c->hs_deadline)) {
+        if (c->hs_send_st) return fail(c, hs_send_failed(c));
         finish_open(c); /* handshake complete and no verdict from a silent server: accepted */
         return TW_OK;
     }
@@ -1106,6 +1192,8 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         if (c->info.protocol == TW_TLS_VERSION_1_3) {
             c->st = ST_POST;
             c->post_deadline = tw__mono_ms() + c->cfg->post_ms;
+        } else if (c->hs_send_st) {
+            return fail(c, hs_send_failed(c));
         } else {
             save_session(c);
             finish_open(c);
@@ -1125,7 +1213,10 @@ static tw_status tls_connect(void *ctx, const char *host, uint16_t port)
         }
         if (ret == MBEDTLS_ERR_SSL_WANT_READ && mbedtls_ssl_check_pending(&c->ssl) && ++spins < 64) continue;
         if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
-            if (tw__mono_ms() >= c->post_deadline) break; /* silent server: accepted */
+            if (tw__mono_ms() >= c->post_deadline) {
+                if (c->hs_send_st) return fail(c, hs_send_failed(c)); /* our flight never arrived */
+                break; /* silent server: accepted */
+            }
             c->want = ret == MBEDTLS_ERR_SSL_WANT_READ ? TW_POLL_IN : TW_POLL_OUT;
             return TW_ERR_AGAIN;
         }
@@ -1306,9 +1397,14 @@ tw_status tw_transport_new_tls(tw_transport **out, tw_tls_config *cfg, const tw_
 tw_status tw_transport_tls_info(const tw_transport *t, tw_tls_info *info)
 {
     if (!t || !info || t->ops != &tls_ops) return TW_ERR_INVALID_ARG;
-    if (info->version != TW_TLS_INFO_VERSION) return TW_ERR_VERSION;
+    if (info->version != 1 && info->version != TW_TLS_INFO_VERSION) return TW_ERR_VERSION;
     const tls_conn *c = t->ctx;
     if (c->st != ST_OPEN) return TW_ERR_BUSY;
+    if (info->version == 1) { /* the caller's struct ends at handshake_us */
+        memcpy(info, &c->info, offsetof(tw_tls_info, own_role));
+        info->version = 1;
+        return TW_OK;
+    }
     *info = c->info;
     return TW_OK;
 }

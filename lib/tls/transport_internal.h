@@ -31,7 +31,8 @@ unsigned tw__tcp_events(const tw__tcp *c);
 void tw__tcp_close(tw__tcp *c);
 void tw__tcp_free(tw__tcp *c);
 extern const tw_transport_ops tw__tcp_ops; /* ctx: internal to transport.c */
-/* A TCP transport without the plaintext warning: only as the stream under TLS. */
+/* A TCP transport without the per-connect plaintext warning: the stream under TLS, and the
+ * transport of modbus+tcp:// (plaintext by definition; it says so once at device open). */
 tw_status tw__transport_new_tcp_inner(tw_transport **out, const tw_transport_options *opts);
 
 #endif

@@ -28,3 +28,14 @@ target_compile_options(modbus_pymodbus PRIVATE ${TW_WARNINGS})
 target_compile_definitions(modbus_pymodbus PRIVATE TW_PYMODBUS_SERVER="${CMAKE_CURRENT_LIST_DIR}/pymodbus_server.py")
 add_test(NAME interop.modbus_pymodbus COMMAND modbus_pymodbus)
 set_tests_properties(interop.modbus_pymodbus PROPERTIES LABELS interop TIMEOUT 120)
+
+# Modbus/TCP Security: modbus+tls:// against socat (OpenSSL, client certificates required) in front
+# of tw_mbserver, and a Python ssl server that authorises by the role in the client certificate.
+add_executable(modbus_tls ${CMAKE_CURRENT_LIST_DIR}/modbus_tls_test.c)
+target_link_libraries(modbus_tls PRIVATE twtest tagwire_internal PkgConfig::CMOCKA Threads::Threads)
+target_compile_options(modbus_tls PRIVATE ${TW_WARNINGS})
+target_compile_definitions(modbus_tls PRIVATE TW_MBSERVER="$<TARGET_FILE:tw_mbserver>" TW_CLI="$<TARGET_FILE:tagwire_cli>"
+                           TW_RBAC_SERVER="${CMAKE_CURRENT_LIST_DIR}/mbaps_rbac_server.py")
+add_dependencies(modbus_tls tw_mbserver tagwire_cli)
+add_test(NAME interop.modbus_tls COMMAND modbus_tls)
+set_tests_properties(interop.modbus_tls PROPERTIES LABELS interop TIMEOUT 180)

@@ -157,6 +157,7 @@ const tw_cli_command tw_cli_cmd_read = {
     "Reads the items in one batch (coalesced into as few requests as possible) and prints one line\n"
     "per item: ADDRESS, VALUE, TYPE, QUALITY, TIMESTAMP (tab-separated). Exits 1 when any item is bad.\n\n"
     "URIs:      modbus+tcp://HOST[:PORT]?unit=1   modbus+rtu:///dev/ttyUSB0?baud=19200&parity=N&unit=1\n"
+    "           'modbus+tls://HOST[:802]?unit=1&ca=CA.pem&cert=ME.pem&key=ME.key' (Modbus/TCP Security)\n"
     "           sim://\n"
     "Addresses: holding-register:40001:FLOAT32:CDAB  input-register:100  coil:5  discrete-input:7\n"
     "           holding-register:200:STRING[16]     sine:period=10s,amplitude=5 (sim)\n"

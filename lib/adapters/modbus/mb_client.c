@@ -1,13 +1,17 @@
 /* Modbus client: block coalescing, pipelined transactions, strict response validation, reconnect
  * with back-off, quality mapping; and the adapter glue for modbus+tcp, modbus+tls, modbus+rtu.
  * SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "adapter/adapter_internal.h"
 #include "internal.h"
 #include "mb_client.h"
+#include "tagwire/tls.h"
+#include "tls/transport_internal.h"
 
 #define MOD "modbus"
 #define MB_MAX_PIPELINE 16
@@ -119,8 +123,9 @@ static tw_status mb_ensure_connected(mb_client *c, char *err, size_t errlen)
                 st = TW_ERR_TIMEOUT;
                 break;
             }
+            /* in slices: a TLS transport has timers no descriptor signals (see tw_transport_new_tls) */
             unsigned ev = tw_transport_events(c->t);
-            if (tw_transport_wait(c->t, ev ? ev : TW_POLL_OUT, (int)left) == TW_ERR_IO) {
+            if (tw_transport_wait(c->t, ev ? ev : TW_POLL_OUT, (int)TW__MIN(left, 50)) == TW_ERR_IO) {
                 st = TW_ERR_IO;
                 break;
             }
@@ -146,6 +151,16 @@ static tw_status mb_ensure_connected(mb_client *c, char *err, size_t errlen)
     c->rx_len = 0;
     c->st.connects++;
     c->quiet_since_ns = tw__mono_ns();
+    if (c->kind == KIND_TLS) {
+        tw_tls_info ti;
+        memset(&ti, 0, sizeof ti);
+        ti.version = TW_TLS_INFO_VERSION;
+        if (tw_transport_tls_info(c->t, &ti) == TW_OK)
+            tw__log(TW_LOG_INFO, MOD, "%s:%u: Modbus/TCP Security: %s %s%s, server \"%s\"%s%s%s, our role: %s",
+                    c->host, (unsigned)c->port, ti.protocol_name, ti.suite_name, ti.resumed ? " (resumed)" : "",
+                    ti.peer_subject, ti.peer_role[0] ? " (role \"" : "", ti.peer_role,
+                    ti.peer_role[0] ? "\")" : "", ti.own_role[0] ? ti.own_role : "(none in our certificate)");
+    }
     return TW_OK;
 }
 
@@ -533,7 +548,10 @@ static tw_quality status_quality(tw_status st, uint8_t exception)
     case TW_ERR_CONN_REFUSED:
     case TW_ERR_RESOLVE:
     case TW_ERR_UNREACHABLE: return TW_QUALITY_BAD_NOT_CONNECTED;
-    default: return TW_QUALITY_BAD_COMM_FAILURE;
+    default:
+        /* modbus+tls: no secure link (handshake refused, server not trusted, wrong name, ...) */
+        if (st <= TW_ERR_TLS && st > TW_ERR_TLS - 50) return TW_QUALITY_BAD_NOT_CONNECTED;
+        return TW_QUALITY_BAD_COMM_FAILURE;
     }
 }
 
@@ -705,6 +723,93 @@ static tw_status uparam(const tw_adapter_uri *u, const char *key, uint64_t min, 
     return TW_OK;
 }
 
+/* A file named by a URI parameter: must be readable now (the message names parameter, file, reason). */
+static tw_status tls_file(const tw_adapter_uri *u, const char *key, const char **out, char *err, size_t errlen)
+{
+    const char *path = tw_adapter_uri_param(u, key);
+    *out = NULL;
+    if (!path) return TW_OK;
+    if (!*path) return CERR("modbus+tls: URI parameter %s= is empty (expected a file name)", key);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "modbus+tls: %s=%s: cannot read the file: %s", key, path, strerror(e));
+        return TW_ERR_NOT_FOUND;
+    }
+    fclose(f);
+    *out = path;
+    return TW_OK;
+}
+
+static const char *const k_tls_params[] = {"ca", "cert", "key", "servername", "pin", "crl"};
+
+/* Builds the mutual-TLS transport of modbus+tls:// from opts->tls or from the URI parameters. */
+static tw_status tls_transport(tw_transport **out, const tw_adapter_uri *u, const tw_device_options *o,
+                               uint32_t connect_timeout_ms, char *err, size_t errlen)
+{
+    tw_tls_options topts = TW_TLS_OPTIONS_INIT;
+    tw_status st;
+    if (o->tls) {
+        if ((st = tw_transport_new_tls(out, o->tls, &topts)))
+            snprintf(err, errlen, "modbus+tls: cannot create the TLS transport: %s", tw_strerror(st));
+        return st;
+    }
+    const char *ca, *cert, *key, *crl;
+    if ((st = tls_file(u, "ca", &ca, err, errlen)) || (st = tls_file(u, "cert", &cert, err, errlen)) ||
+        (st = tls_file(u, "key", &key, err, errlen)) || (st = tls_file(u, "crl", &crl, err, errlen)))
+        return st;
+    if (!ca)
+        return CERR("modbus+tls needs ca=FILE (the CA certificate(s) the server's certificate must chain to), "
+                    "cert=FILE and key=FILE (this client's certificate and key), or tw_device_options.tls");
+    if (!cert || !key)
+        return CERR("modbus+tls needs cert=FILE and key=FILE: Modbus/TCP Security requires mutual authentication "
+                    "(the client certificate also carries the client's role)%s",
+                    cert ? " (key= is missing)" : key ? " (cert= is missing)" : "");
+    tw_tls_config *cfg = NULL;
+    if ((st = tw_tls_config_new(&cfg))) {
+        snprintf(err, errlen, "modbus+tls: cannot create a TLS config: %s", tw_strerror(st));
+        return st;
+    }
+    const char *what = "ca", *val = ca;
+    if ((st = tw_tls_config_set_ca_file(cfg, ca)) == TW_OK) {
+        what = "cert/key";
+        val = cert;
+        st = tw_tls_config_set_credentials_file(cfg, cert, key, NULL);
+    }
+    if (st == TW_OK && crl) {
+        what = "crl";
+        val = crl;
+        st = tw_tls_config_set_crl_file(cfg, crl);
+    }
+    if (st == TW_OK && (val = tw_adapter_uri_param(u, "servername"))) {
+        what = "servername";
+        st = *val ? tw_tls_config_set_server_name(cfg, val) : TW_ERR_INVALID_ARG;
+    }
+    for (size_t i = 0; st == TW_OK && i < u->nparams; i++)
+        if (!strcmp(u->keys[i], "pin")) {
+            what = "pin";
+            val = u->values[i];
+            st = tw_tls_config_add_pin(cfg, val);
+        }
+    if (st == TW_OK) st = tw_tls_config_set_timeouts(cfg, connect_timeout_ms, 0, 0);
+    if (st == TW_OK) {
+        st = tw_transport_new_tls(out, cfg, &topts);
+        what = NULL;
+    }
+    if (st != TW_OK) {
+        const char *detail = tw_tls_config_last_error(cfg);
+        if (!detail || !*detail) detail = tw_strerror(st);
+        if (what)
+            snprintf(err, errlen, "modbus+tls: %s=%s: %s", what, val ? val : "", detail);
+        else
+            snprintf(err, errlen, "modbus+tls: cannot create the TLS transport: %s", detail);
+    }
+    tw_tls_config_free(cfg); /* the transport holds its own reference */
+    return st;
+}
+
+static const tw_adapter_ops k_ops_tcp, k_ops_tls, k_ops_rtu;
+
 static tw_status op_open(void *reg_data, void **ctx, const tw_adapter_uri *u, const tw_device_options *o, char *err,
                          size_t errlen)
 {
@@ -712,15 +817,28 @@ static tw_status op_open(void *reg_data, void **ctx, const tw_adapter_uri *u, co
     static const char *const common[] = {"unit", "timeout", "max_gap", "max_bit_gap", "max_regs", "max_bits",
                                          "pipeline", "single_write", "connect_timeout"};
     static const char *const serial[] = {"baud", "parity", "stop"};
+    int tls_params = 0;
     for (size_t i = 0; i < u->nparams; i++) {
         int known = 0;
         for (size_t k = 0; k < TW__ARRAY_LEN(common); k++) known |= !strcmp(u->keys[i], common[k]);
         if (kind == KIND_RTU)
             for (size_t k = 0; k < TW__ARRAY_LEN(serial); k++) known |= !strcmp(u->keys[i], serial[k]);
+        int is_tls = 0;
+        for (size_t k = 0; k < TW__ARRAY_LEN(k_tls_params); k++) is_tls |= !strcmp(u->keys[i], k_tls_params[k]);
+        if (is_tls && kind == KIND_TCP)
+            return CERR("URI parameter '%s' is a TLS parameter: modbus+tcp is plaintext by definition; "
+                        "use modbus+tls:// (Modbus/TCP Security, port 802)", u->keys[i]);
+        if (is_tls && kind == KIND_TLS) {
+            known = 1;
+            tls_params++;
+        }
         if (!known)
             return CERR("unknown URI parameter '%s' for %s (known: unit, timeout, connect_timeout, max_gap, "
                         "max_bit_gap, max_regs, max_bits, pipeline, single_write%s)",
-                        u->keys[i], u->scheme, kind == KIND_RTU ? ", baud, parity, stop" : "");
+                        u->keys[i], u->scheme,
+                        kind == KIND_RTU   ? ", baud, parity, stop"
+                        : kind == KIND_TLS ? ", ca, cert, key, servername, pin, crl"
+                                           : "");
     }
     uint64_t unit = kind == KIND_RTU ? 1 : 1, timeout = o->timeout_ms, ctimeout = o->connect_timeout_ms;
     uint64_t max_gap = 8, max_bit_gap = 64, max_regs = MB_MAX_READ_REGS, max_bits = MB_MAX_READ_BITS, pipeline = 1,
@@ -751,14 +869,16 @@ static tw_status op_open(void *reg_data, void **ctx, const tw_adapter_uri *u, co
     if (kind != KIND_RTU && !*u->host) return CERR("%s needs a host: %s://HOST[:PORT]?unit=1", u->scheme, u->scheme);
     if (kind != KIND_RTU && *u->path && strcmp(u->path, "/"))
         return CERR("%s URI takes no path ('%s')", u->scheme, u->path);
-    if (kind == KIND_TLS && !o->transport)
-        return CERR("modbus+tls needs a TLS transport: set tw_device_options.transport to one made by "
-                    "tw_transport_new_tls() (tagwire/tls.h) with the client certificate and trust anchors");
-    if (kind == KIND_TLS && !tw_transport_is_secure(o->transport)) {
+    if (kind == KIND_TLS && o->transport && !tw_transport_is_secure(o->transport)) {
         snprintf(err, errlen, "modbus+tls refuses a transport that is not secure (plain TCP)");
         return TW_ERR_TLS_INSECURE;
     }
+    if (kind == KIND_TLS && tls_params && (o->transport || o->tls))
+        return CERR("modbus+tls: the URI carries TLS parameters (ca, cert, key, ...) and tw_device_options.%s "
+                    "is set too: give the TLS settings one way only", o->transport ? "transport" : "tls");
     if (kind == KIND_RTU && o->transport) return CERR("modbus+rtu does not take a transport");
+    if (kind != KIND_TLS && o->tls)
+        return CERR("%s does not take a TLS config (tw_device_options.tls): use modbus+tls://", u->scheme);
 
     mb_client *c = tw__calloc(1, sizeof *c);
     if (!c) return TW_ERR_NOMEM;
@@ -788,19 +908,33 @@ static tw_status op_open(void *reg_data, void **ctx, const tw_adapter_uri *u, co
         if (o->transport) {
             c->t = o->transport;
             st = TW_OK;
+        } else if (kind == KIND_TLS) {
+            st = tls_transport(&c->t, u, o, (uint32_t)ctimeout, err, errlen);
         } else {
+            /* Modbus TCP is plaintext by definition: the library-internal TCP stream, without the
+             * per-connect INSECURE warning of tw_transport_new_tcp_insecure(); said once here. */
             tw_transport_options to = TW_TRANSPORT_OPTIONS_INIT;
             to.connect_timeout_ms = (uint32_t)ctimeout;
-            st = tw_transport_new_tcp_insecure(&c->t, &to);
+            st = tw__transport_new_tcp_inner(&c->t, &to);
+            if (st == TW_OK)
+                tw__log(TW_LOG_INFO, MOD, "%s:%u: modbus+tcp is unencrypted and unauthenticated (Modbus TCP has "
+                        "no security); use modbus+tls:// (Modbus/TCP Security, port 802) where the device "
+                        "supports it", c->host, (unsigned)c->port);
         }
     }
     if (st != TW_OK) {
-        snprintf(err, errlen, "cannot create the transport: %s", tw_strerror(st));
+        if (!err[0]) snprintf(err, errlen, "cannot create the transport: %s", tw_strerror(st));
         tw__free(c);
         return st;
     }
     *ctx = c;
     return TW_OK;
+}
+
+tw_transport *tw__modbus_transport(const tw_adapter_ops *ops, void *ctx)
+{
+    if (!ctx || (ops != &k_ops_tcp && ops != &k_ops_tls && ops != &k_ops_rtu)) return NULL;
+    return ((mb_client *)ctx)->t;
 }
 
 static const tw_adapter_ops k_ops_tcp = {TW_ADAPTER_OPS_VERSION, "modbus+tcp", "Modbus TCP (plaintext, port 502)",
