@@ -666,6 +666,8 @@ typedef struct tw_tls_info {
     int64_t peer_not_after;
     int64_t own_not_after;
     uint64_t handshake_us;
+    char own_role[64];
+    char peer_role[64];
 } tw_tls_info;
  tw_status tw_transport_tls_info(const tw_transport *t, tw_tls_info *info);
 typedef struct tw_device tw_device;
@@ -674,6 +676,8 @@ typedef struct tw_sample {
     tw_quality quality;
     int64_t timestamp_ns;
 } tw_sample;
+struct tw_tls_config;
+struct tw_tls_info;
 typedef struct tw_device_options {
     uint32_t version;
     uint32_t timeout_ms;
@@ -681,6 +685,7 @@ typedef struct tw_device_options {
     uint32_t reconnect_min_ms;
     uint32_t reconnect_max_ms;
     tw_transport *transport;
+    struct tw_tls_config *tls;
 } tw_device_options;
  tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_options *opts,
                                 char *err, size_t errlen);
@@ -697,6 +702,7 @@ typedef void (*tw_device_push_fn)(uint32_t id, const tw_sample *sample, void *us
  tw_status tw_device_process(tw_device *dev);
  const char *tw_device_last_error(const tw_device *dev);
  const char *tw_device_scheme(const tw_device *dev);
+ tw_status tw_device_tls_info(const tw_device *dev, struct tw_tls_info *info);
 typedef struct tw_device_stats {
     uint32_t version;
     int connected;
@@ -745,6 +751,84 @@ typedef struct tw_poll_group_stats {
     int64_t max_lateness_ns;
 } tw_poll_group_stats;
  tw_status tw_poller_group_stats(const tw_poller *p, uint32_t group, tw_poll_group_stats *out);
+typedef struct tw_store tw_store;
+typedef enum tw_store_backend {
+    TW_STORE_MEMORY = 0,
+    TW_STORE_DISK = 1
+} tw_store_backend;
+typedef enum tw_store_sync_policy {
+    TW_STORE_SYNC_EVERY_RECORD = 0,
+    TW_STORE_SYNC_BATCH = 1,
+    TW_STORE_SYNC_OS = 2
+} tw_store_sync_policy;
+typedef enum tw_store_overflow {
+    TW_STORE_DROP_OLDEST = 0,
+    TW_STORE_REFUSE_NEW = 1
+} tw_store_overflow;
+typedef struct tw_store_options {
+    uint32_t version;
+    tw_store_backend backend;
+    const char *dir;
+    uint64_t max_bytes;
+    uint64_t max_age_ms;
+    tw_store_overflow overflow;
+    tw_store_sync_policy sync;
+    uint32_t sync_interval_ms;
+    uint32_t sync_records;
+    uint64_t segment_bytes;
+    uint32_t max_record_bytes;
+    int read_only;
+} tw_store_options;
+ tw_status tw_store_new(tw_store **out, const tw_store_options *opts);
+ void tw_store_free(tw_store *s);
+ tw_status tw_store_append(tw_store *s, uint64_t *seq_out, const void *data, size_t len);
+ tw_status tw_store_sync(tw_store *s);
+ uint64_t tw_store_durable_seq(const tw_store *s);
+ tw_status tw_store_poll(tw_store *s, uint32_t *next_ms);
+typedef struct tw_store_record {
+    uint64_t seq;
+    int64_t time_ms;
+    const void *data;
+    size_t len;
+} tw_store_record;
+ tw_status tw_store_read(tw_store *s, tw_store_record *rec);
+ tw_status tw_store_rewind(tw_store *s);
+ tw_status tw_store_ack(tw_store *s, uint64_t seq);
+typedef struct tw_store_stats {
+    uint32_t version;
+    uint64_t records;
+    uint64_t bytes;
+    uint64_t disk_bytes;
+    uint32_t segments;
+    uint64_t oldest_seq;
+    uint64_t newest_seq;
+    int64_t oldest_time_ms;
+    int64_t newest_time_ms;
+    uint64_t next_seq;
+    uint64_t acked_seq;
+    uint64_t durable_seq;
+    uint64_t read_seq;
+    uint64_t appended;
+    uint64_t syncs;
+    uint64_t dropped_overflow;
+    uint64_t dropped_age;
+    uint64_t dropped_no_space;
+    uint64_t refused_full;
+    uint64_t refused_no_space;
+    uint64_t torn_records;
+    uint64_t torn_bytes;
+    uint64_t corrupt_records;
+    uint64_t corrupt_bytes;
+    uint64_t corrupt_regions;
+} tw_store_stats;
+ tw_status tw_store_stats_get(const tw_store *s, tw_store_stats *st);
+ const char *tw_store_last_error(const tw_store *s);
+ tw_status tw_store_state_set(tw_store *s, const char *key, const void *value, size_t len);
+ tw_status tw_store_state_get(tw_store *s, const char *key, void *buf, size_t cap,
+                                    size_t *len_out);
+ tw_status tw_store_state_set_u64(tw_store *s, const char *key, uint64_t value);
+ tw_status tw_store_state_get_u64(tw_store *s, const char *key, uint64_t *value);
+ uint32_t tw_crc32c(uint32_t crc, const void *data, size_t len);
 typedef struct tw_adapter_uri {
     const char *uri;
     const char *scheme;
@@ -803,7 +887,7 @@ typedef struct tw_transport_ops {
     int secure;
 } tw_transport_ops;
  tw_status tw_transport_new_custom(tw_transport **out, const tw_transport_ops *ops, void *ctx);
-#define TW_DEVICE_OPTIONS_VERSION 1
+#define TW_DEVICE_OPTIONS_VERSION 2
 #define TW_DEVICE_STATS_VERSION 1
 #define TW_POLL_GROUP_STATS_VERSION 1
 #define TW_CONFIG_MAX_FILE_BYTES 67108864
@@ -875,6 +959,9 @@ typedef struct tw_transport_ops {
 #define TW_SP_HAS_UUID 64
 #define TW_SP_HAS_BODY 128
 #define TW_SP_HAS_METADATA 256
+#define TW_STORE_OPTIONS_VERSION 1
+#define TW_STORE_RECORD_OVERHEAD 24
+#define TW_STORE_STATS_VERSION 1
 #define TW_TAG_NAME_MAX 1024
 #define TW_TAG_SEGMENT_MAX 255
 #define TW_TAG_OPTIONS_VERSION 1
@@ -882,7 +969,7 @@ typedef struct tw_transport_ops {
 #define TW_TLS_VERSION_1_2 771
 #define TW_TLS_VERSION_1_3 772
 #define TW_TLS_OPTIONS_VERSION 1
-#define TW_TLS_INFO_VERSION 1
+#define TW_TLS_INFO_VERSION 2
 #define TW_POLL_IN 1
 #define TW_POLL_OUT 2
 #define TW_TRANSPORT_OPTIONS_VERSION 1

@@ -177,6 +177,15 @@ class Device:
                            s.max_rtt_ns, s.reads, s.items_read, s.items_bad, s.writes,
                            s.writes_failed)
 
+    def tls_info(self) -> Any:
+        """The TLS connection of a modbus+tls:// device (a transport.TlsInfo with the Modbus/TCP
+        Security roles). TW_ERR_BUSY when not connected (read first)."""
+        from .transport import tls_info_from
+        i = ffi.new("tw_tls_info *")
+        i.version = lib.TW_TLS_INFO_VERSION
+        check(lib.tw_device_tls_info(self._p(), i), self._detail)
+        return tls_info_from(i)
+
     # push
     def subscribe(self, ids: Sequence[int], fn: Callable[[int, Sample], None]) -> None:
         """Subscribes items for push (adapters with subscriptions); samples arrive in process()."""

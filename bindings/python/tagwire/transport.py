@@ -131,6 +131,14 @@ class TlsInfo(NamedTuple):
     peer_not_after: int
     own_not_after: int
     handshake_us: int
+    own_role: str = ""   # Modbus/TCP Security role of our certificate (tw_tls_info version 2)
+    peer_role: str = ""
+
+
+def tls_info_from(i) -> "TlsInfo":
+    return TlsInfo(i.protocol, string(i.protocol_name), i.suite_id, string(i.suite_name),
+                   bool(i.resumed), string(i.peer_subject), i.peer_not_after, i.own_not_after,
+                   i.handshake_us, string(i.own_role), string(i.peer_role))
 
 
 class Transport:
@@ -324,6 +332,4 @@ class Transport:
         i = ffi.new("tw_tls_info *")
         i.version = lib.TW_TLS_INFO_VERSION
         check(lib.tw_transport_tls_info(self._p(), i), None, TlsError)
-        return TlsInfo(i.protocol, string(i.protocol_name), i.suite_id, string(i.suite_name),
-                       bool(i.resumed), string(i.peer_subject), i.peer_not_after, i.own_not_after,
-                       i.handshake_us)
+        return tls_info_from(i)
