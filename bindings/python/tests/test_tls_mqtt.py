@@ -86,3 +86,64 @@ def test_tls_info(pki, mosquitto):
         assert info.protocol_name.startswith("TLSv1.") and "CN=localhost" in info.peer_subject
         assert t.secure and t.fileno() >= 0
     cfg.close()
+
+
+class PySocket:
+    """A byte stream implemented in Python (tw_transport_new_custom) under tagwire's TLS."""
+
+    def __init__(self):
+        self.sock = None
+        self.bytes_in = self.bytes_out = 0
+
+    def connect(self, host, port):
+        import socket
+        if self.sock is None:  # the transport may be closed and connected again
+            self.sock = socket.create_connection((host, port), timeout=5)  # loopback: at once
+        self.sock.setblocking(False)
+
+    def read(self, n):
+        try:
+            data = self.sock.recv(n)
+        except BlockingIOError:
+            raise tagwire.Error(lib.TW_ERR_AGAIN)
+        if not data:
+            raise tagwire.Closed(lib.TW_ERR_CLOSED, "peer closed")
+        self.bytes_in += len(data)
+        return data
+
+    def write(self, data):
+        try:
+            n = self.sock.send(data)
+        except BlockingIOError:
+            raise tagwire.Error(lib.TW_ERR_AGAIN)
+        self.bytes_out += n
+        return n
+
+    def fileno(self):
+        return self.sock.fileno() if self.sock is not None else -1
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def test_mtls_over_a_python_transport(pki, mosquitto):
+    cfg = tls_config(pki)
+    inner = PySocket()
+    got = []
+    with MqttClient(Transport.tls(cfg, inner=Transport.custom(inner)), "127.0.0.1", mosquitto,
+                    client_id="py-custom") as c:
+        c.on_message(got.append)
+        c.connect_blocking(5000)
+        assert c.secure
+        c.subscribe("py/custom", 1)
+        c.flush(5000)
+        c.publish("py/custom", b"through python", qos=1)
+        end = time.monotonic() + 5
+        while not got and time.monotonic() < end:
+            c.step(50)
+        assert got and got[0].payload == b"through python"
+        c.disconnect(2000)
+    assert inner.bytes_in > 500 and inner.bytes_out > 500  # the TLS records went through Python
+    cfg.close()
