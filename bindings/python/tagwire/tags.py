@@ -55,6 +55,27 @@ _set_double = lib.tw_tag_set_double  # bound once: the setters are the hot path
 _set_int64 = lib.tw_tag_set_int64
 
 
+def _tag_options(keep: list, *, unit: Optional[str] = None, description: Optional[str] = None,
+                 min: float = 0.0, max: float = 0.0, scale: float = 0.0, offset: float = 0.0,
+                 access: int = 0, deadband: float = 0.0, deadband_mode: int = 0,
+                 report_every_sample: bool = False, alias: int = 0, max_len: int = 0) -> Any:
+    """A tw_tag_options from keyword options (strings kept alive in `keep`)."""
+    o = ffi.new("tw_tag_options *")
+    keep.append(o)
+    o.version = lib.TW_TAG_OPTIONS_VERSION
+    o.description = cstr(description, keep)
+    o.unit = cstr(unit, keep)
+    o.min, o.max = min, max
+    o.scale, o.offset = scale, offset
+    o.access = access
+    o.deadband_mode = deadband_mode
+    o.deadband = deadband
+    o.report_every_sample = 1 if report_every_sample else 0
+    o.alias = alias
+    o.max_len = max_len
+    return o
+
+
 class TagSet:
     """A set of tags that keeps the change set. Use as a context manager or call close().
 
@@ -72,9 +93,32 @@ class TagSet:
         self._callbacks: Dict[Any, Any] = {}  # keeps cffi callbacks alive
         self._notify_cb = None
 
+    @classmethod
+    def _borrow(cls, ptr: Any, owner: Any) -> "TagSet":
+        """A wrapper of a tag set owned by another object (a node's or device's tag set)."""
+        ts = cls.__new__(cls)
+        ts._ptr = ptr
+        ts._owner = owner
+        ts._tags = {}
+        ts._buf = ffi.new("tw_tag_change[]", _COLLECT_CAP)
+        ts._n = ffi.new("size_t *")
+        ts._more = ffi.new("int *")
+        ts._callbacks = {}
+        ts._notify_cb = None
+        return ts
+
+    def _detach(self) -> None:
+        self._ptr = None
+        for t in self._tags.values():
+            t._ptr = None
+        self._tags.clear()
+
     # life cycle
     def close(self) -> None:
-        """Frees the tag set and its tags (tw_tagset_free). Idempotent."""
+        """Frees the tag set and its tags (tw_tagset_free). Idempotent. A tag set that belongs to
+        a node is freed with the node."""
+        if self._ptr is not None and getattr(self, "_owner", None) is not None:
+            return
         if self._ptr is not None:
             lib.tw_tagset_free(self._ptr)
             self._ptr = None
@@ -106,26 +150,13 @@ class TagSet:
         return string(lib.tw_tagset_last_error(self._p()))
 
     # tags
-    def add(self, name: str, type: Any, *, unit: Optional[str] = None,
-            description: Optional[str] = None, min: float = 0.0, max: float = 0.0,
-            scale: float = 0.0, offset: float = 0.0, access: int = Access.DEFAULT,
-            deadband: float = 0.0, deadband_mode: int = DeadbandMode.ABSOLUTE,
-            report_every_sample: bool = False, alias: int = 0, max_len: int = 0) -> "Tag":
-        """Adds a tag (tw_tagset_add) and returns it. `type` is a Type or a name ("double")."""
+    def add(self, name: str, type: Any, **options: Any) -> "Tag":
+        """Adds a tag (tw_tagset_add) and returns it. `type` is a Type or a name ("double").
+        Options (all optional): unit, description, min, max, scale, offset, access,
+        deadband, deadband_mode, report_every_sample, alias, max_len."""
         p = self._p()
         keep: list = []
-        o = ffi.new("tw_tag_options *")
-        o.version = lib.TW_TAG_OPTIONS_VERSION
-        o.description = cstr(description, keep)
-        o.unit = cstr(unit, keep)
-        o.min, o.max = min, max
-        o.scale, o.offset = scale, offset
-        o.access = access
-        o.deadband_mode = deadband_mode
-        o.deadband = deadband
-        o.report_every_sample = 1 if report_every_sample else 0
-        o.alias = alias
-        o.max_len = max_len
+        o = _tag_options(keep, **options)
         out = ffi.new("tw_tag **")
         st = lib.tw_tagset_add(p, out, name.encode("utf-8"), as_type(type), o)
         check(st, lambda: string(lib.tw_tagset_last_error(p)))
