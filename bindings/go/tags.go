@@ -71,14 +71,44 @@ type cbState struct {
 // TagSet owns tags and keeps the change set. Setters of its tags may run on any goroutine;
 // Add, Collect, Write and callback registration belong to one goroutine at a time.
 type TagSet struct {
-	p       *C.tw_tagset
-	mu      sync.Mutex
-	tags    map[*C.tw_tag]weak.Pointer[Tag] // weak: a Tag keeps its set alive, not the reverse
-	handles map[*C.tw_tag]cgo.Handle
-	setH    cgo.Handle
-	notifyH cgo.Handle
-	buf     *C.tw_tag_change
-	panicV  any
+	p        *C.tw_tagset
+	mu       sync.Mutex
+	tags     map[*C.tw_tag]weak.Pointer[Tag] // weak: a Tag keeps its set alive, not the reverse
+	handles  map[*C.tw_tag]cgo.Handle
+	setH     cgo.Handle
+	notifyH  cgo.Handle
+	buf      *C.tw_tag_change
+	panicV   any
+	borrowed bool // owned by a node: freed with it, not by Close
+}
+
+type cgoHandle = cgo.Handle
+
+func newTagMap() map[*C.tw_tag]weak.Pointer[Tag] { return map[*C.tw_tag]weak.Pointer[Tag]{} }
+
+// detach forgets a borrowed set's C pointer (its owner freed it).
+func (ts *TagSet) detach() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.p == nil {
+		return
+	}
+	ts.p = nil
+	C.free(unsafe.Pointer(ts.buf))
+	ts.buf = nil
+	for _, h := range ts.handles {
+		h.Delete()
+	}
+	for _, h := range []cgo.Handle{ts.setH, ts.notifyH} {
+		if h != 0 {
+			h.Delete()
+		}
+	}
+	for _, w := range ts.tags {
+		if t := w.Value(); t != nil {
+			t.p = nil
+		}
+	}
 }
 
 const collectCap = 256
@@ -95,8 +125,11 @@ func NewTagSet() (*TagSet, error) {
 	return ts, nil
 }
 
-// Close frees the set and its tags. Safe to call twice.
+// Close frees the set and its tags. Safe to call twice. A node's tag set is freed with the node.
 func (ts *TagSet) Close() error {
+	if ts.borrowed {
+		return nil
+	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.p == nil {
@@ -135,18 +168,12 @@ func (ts *TagSet) LastError() string {
 	return ts.lastError()
 }
 
-// Add adds a tag of type typ; opts may be nil.
-func (ts *TagSet) Add(name string, typ Type, opts *TagOptions) (*Tag, error) {
-	if ts.p == nil {
-		return nil, ErrClosed
-	}
+// tagOptions converts TagOptions (nil = defaults) to C; free releases the copies.
+func tagOptions(opts *TagOptions) (*C.tw_tag_options, func()) {
 	o := (*C.tw_tag_options)(C.calloc(1, C.sizeof_tw_tag_options))
-	defer C.free(unsafe.Pointer(o))
 	o.version = C.TW_TAG_OPTIONS_VERSION
 	if opts != nil {
 		o.description, o.unit = cstr(opts.Description), cstr(opts.Unit)
-		defer cfree(o.description)
-		defer cfree(o.unit)
 		o.min, o.max = C.double(opts.Min), C.double(opts.Max)
 		o.scale, o.offset = C.double(opts.Scale), C.double(opts.Offset)
 		o.access = C.tw_access(opts.Access)
@@ -160,6 +187,20 @@ func (ts *TagSet) Add(name string, typ Type, opts *TagOptions) (*Tag, error) {
 		o.alias = C.uint64_t(opts.Alias)
 		o.max_len = C.size_t(opts.MaxLen)
 	}
+	return o, func() {
+		cfree(o.description)
+		cfree(o.unit)
+		C.free(unsafe.Pointer(o))
+	}
+}
+
+// Add adds a tag of type typ; opts may be nil.
+func (ts *TagSet) Add(name string, typ Type, opts *TagOptions) (*Tag, error) {
+	if ts.p == nil {
+		return nil, ErrClosed
+	}
+	o, free := tagOptions(opts)
+	defer free()
 	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
 	var tp *C.tw_tag
