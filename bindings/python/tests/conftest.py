@@ -100,8 +100,15 @@ def rss_kib():
 
 
 @pytest.fixture
-def mosquitto(pki, tmp_path):
-    """Mosquitto 2 with a mutual-TLS listener (client certificates required); yields its port."""
+def mosquitto(broker):
+    """The port of a Mosquitto 2 with a mutual-TLS listener (client certificates required)."""
+    return broker[0]
+
+
+@pytest.fixture
+def broker(pki, tmp_path):
+    """Mosquitto 2 with a mutual-TLS listener (client certificates required); yields
+    (port, path of its log file)."""
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(exe):
         pytest.fail("mosquitto is not installed")
@@ -109,12 +116,12 @@ def mosquitto(pki, tmp_path):
     conf = tmp_path / "mosquitto.conf"
     conf.write_text("listener %d 127.0.0.1\nuser root\npersistence false\nmax_queued_messages 0\n"
                     "allow_anonymous true\nrequire_certificate true\nuse_identity_as_username true\n"
-                    "cafile %s\ncertfile %s\nkeyfile %s\nlog_dest file %s\n"
+                    "cafile %s\ncertfile %s\nkeyfile %s\nlog_dest file %s\nlog_type all\n"
                     % (port, pki / "ca.pem", pki / "server.pem", pki / "server.key",
                        tmp_path / "mosquitto.log"))
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listen(port, proc)
-        yield port
+        yield port, str(tmp_path / "mosquitto.log")
     finally:
         stop(proc)
