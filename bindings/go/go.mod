@@ -1,3 +1,3 @@
 module tagwire
 
-go 1.24
+go 1.19

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-	"weak"
 )
 
 // Access says who may write a tag from the cloud.
@@ -73,7 +72,6 @@ type cbState struct {
 type TagSet struct {
 	p        *C.tw_tagset
 	mu       sync.Mutex
-	tags     map[*C.tw_tag]weak.Pointer[Tag] // weak: a Tag keeps its set alive, not the reverse
 	handles  map[*C.tw_tag]cgo.Handle
 	setH     cgo.Handle
 	notifyH  cgo.Handle
@@ -83,8 +81,6 @@ type TagSet struct {
 }
 
 type cgoHandle = cgo.Handle
-
-func newTagMap() map[*C.tw_tag]weak.Pointer[Tag] { return map[*C.tw_tag]weak.Pointer[Tag]{} }
 
 // detach forgets a borrowed set's C pointer (its owner freed it).
 func (ts *TagSet) detach() {
@@ -104,11 +100,6 @@ func (ts *TagSet) detach() {
 			h.Delete()
 		}
 	}
-	for _, w := range ts.tags {
-		if t := w.Value(); t != nil {
-			t.p = nil
-		}
-	}
 }
 
 const collectCap = 256
@@ -119,7 +110,7 @@ func NewTagSet() (*TagSet, error) {
 	if err := errOf(C.tw_tagset_new(&p)); err != nil {
 		return nil, err
 	}
-	ts := &TagSet{p: p, tags: map[*C.tw_tag]weak.Pointer[Tag]{}, handles: map[*C.tw_tag]cgo.Handle{}}
+	ts := &TagSet{p: p, handles: map[*C.tw_tag]cgo.Handle{}}
 	ts.buf = (*C.tw_tag_change)(C.calloc(collectCap, C.sizeof_tw_tag_change))
 	runtime.SetFinalizer(ts, (*TagSet).Close)
 	return ts, nil
@@ -147,12 +138,6 @@ func (ts *TagSet) Close() error {
 			h.Delete()
 		}
 	}
-	for _, w := range ts.tags {
-		if t := w.Value(); t != nil {
-			t.p = nil
-		}
-	}
-	ts.tags = nil
 	runtime.SetFinalizer(ts, nil)
 	return nil
 }
@@ -213,14 +198,9 @@ func (ts *TagSet) Add(name string, typ Type, opts *TagOptions) (*Tag, error) {
 }
 
 func (ts *TagSet) wrap(tp *C.tw_tag) *Tag {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if t := ts.tags[tp].Value(); t != nil {
-		return t
-	}
-	t := &Tag{ts: ts, p: tp}
-	ts.tags[tp] = weak.Make(t)
-	return t
+	// Not cached: a cache would make a reference cycle (set -> tag -> set) that keeps the
+	// finalizer from running. Compare tags with Same.
+	return &Tag{ts: ts, p: tp}
 }
 
 // Find returns the tag with that name, or nil.
@@ -393,11 +373,17 @@ func twgoWriteCallback(tag *C.tw_tag, value *C.tw_value, h C.uintptr_t) (st C.tw
 	return statusOf(s.write(s.ts.wrap(tag), valueToGo(value)))
 }
 
-// Tag is one tag of a TagSet (valid until the set is closed).
+// Tag is one tag of a TagSet (valid until the set is closed; then its methods return
+// ErrClosed). Several *Tag values may denote the same tag: compare them with Same.
 type Tag struct {
 	ts *TagSet
 	p  *C.tw_tag
 }
+
+func (t *Tag) closed() bool { return t.ts.p == nil }
+
+// Same reports whether t and o denote the same tag.
+func (t *Tag) Same(o *Tag) bool { return o != nil && t.p == o.p }
 
 func (t *Tag) done(st C.tw_status) error {
 	runtime.KeepAlive(t.ts)
@@ -411,7 +397,7 @@ func (t *Tag) done(st C.tw_status) error {
 // time.Time. q is the quality; tsNs the source timestamp (0 = now).
 func (t *Tag) Set(value any, q Quality, tsNs int64) error {
 	p := t.p
-	if p == nil {
+	if t.closed() {
 		return ErrClosed
 	}
 	qq, ts := C.tw_quality(q), C.int64_t(tsNs)
@@ -460,7 +446,7 @@ func (t *Tag) Set(value any, q Quality, tsNs int64) error {
 
 // SetDouble is the fast path for numeric tags (good quality, timestamp now).
 func (t *Tag) SetDouble(v float64) error {
-	if t.p == nil {
+	if t.closed() {
 		return ErrClosed
 	}
 	return t.done(C.tw_tag_set_double(t.p, C.double(v), C.TW_QUALITY_GOOD, 0))
@@ -468,7 +454,7 @@ func (t *Tag) SetDouble(v float64) error {
 
 // SetInt is the fast path for integer tags (good quality, timestamp now).
 func (t *Tag) SetInt(v int64) error {
-	if t.p == nil {
+	if t.closed() {
 		return ErrClosed
 	}
 	return t.done(C.tw_tag_set_int64(t.p, C.int64_t(v), C.TW_QUALITY_GOOD, 0))
@@ -476,7 +462,7 @@ func (t *Tag) SetInt(v int64) error {
 
 // SetQuality changes only the quality.
 func (t *Tag) SetQuality(q Quality, tsNs int64) error {
-	if t.p == nil {
+	if t.closed() {
 		return ErrClosed
 	}
 	return t.done(C.tw_tag_set_quality(t.p, C.tw_quality(q), C.int64_t(tsNs)))
@@ -484,7 +470,7 @@ func (t *Tag) SetQuality(q Quality, tsNs int64) error {
 
 // SetRaw sets a raw device value scaled to engineering units (int64 keeps full precision).
 func (t *Tag) SetRaw(raw any, q Quality, tsNs int64) error {
-	if t.p == nil {
+	if t.closed() {
 		return ErrClosed
 	}
 	switch v := raw.(type) {
@@ -511,7 +497,7 @@ func (t *Tag) RawToEng(raw float64) float64 {
 
 // Get returns the current value, quality and timestamp.
 func (t *Tag) Get() (Sample, error) {
-	if t.p == nil {
+	if t.closed() {
 		return Sample{}, ErrClosed
 	}
 	v := (*C.tw_value)(C.calloc(1, C.sizeof_tw_value))
@@ -528,7 +514,7 @@ func (t *Tag) Get() (Sample, error) {
 
 // Float64 returns the value converted to float64 (numeric and bool tags).
 func (t *Tag) Float64() (float64, error) {
-	if t.p == nil {
+	if t.closed() {
 		return 0, ErrClosed
 	}
 	var d C.double
@@ -538,7 +524,7 @@ func (t *Tag) Float64() (float64, error) {
 
 // Bytes returns a STRING/BYTES value without a C allocation (tw_tag_get_buf).
 func (t *Tag) Bytes() ([]byte, error) {
-	if t.p == nil {
+	if t.closed() {
 		return nil, ErrClosed
 	}
 	buf := make([]byte, int(C.tw_tag_max_len(t.p))+1)
@@ -549,7 +535,7 @@ func (t *Tag) Bytes() ([]byte, error) {
 
 // Snapshot returns the current value as a change entry without touching the change set.
 func (t *Tag) Snapshot() (Change, error) {
-	if t.p == nil {
+	if t.closed() {
 		return Change{}, ErrClosed
 	}
 	c := (*C.tw_tag_change)(C.calloc(1, C.sizeof_tw_tag_change))
@@ -562,7 +548,7 @@ func (t *Tag) Snapshot() (Change, error) {
 
 // SetWriteCallback sets the tag's own write callback (nil removes it).
 func (t *Tag) SetWriteCallback(fn WriteFunc) {
-	if t.p == nil {
+	if t.closed() {
 		return
 	}
 	var h cgo.Handle
@@ -586,7 +572,7 @@ func (t *Tag) SetWriteCallback(fn WriteFunc) {
 // Write delivers a write request as the runtime does (tw_tag_write). A panic in the callback is
 // re-panicked here, after the C call has returned.
 func (t *Tag) Write(value any) error {
-	if t.p == nil {
+	if t.closed() {
 		return ErrClosed
 	}
 	cv := (*C.tw_value)(C.calloc(1, C.sizeof_tw_value))

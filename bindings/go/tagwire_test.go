@@ -73,7 +73,7 @@ func TestTagsAndChangeSets(t *testing.T) {
 	cnt, _ := ts.Add("Counters/Strokes", TypeUint64, nil)
 	st, _ := ts.Add("State", TypeString, &TagOptions{MaxLen: 16})
 	dt, _ := ts.Add("When", TypeDatetime, nil)
-	if ts.Len() != 4 || ts.Find("State") != st || ts.FindAlias(oil.Alias()) != oil || oil.Unit() != "degC" {
+	if ts.Len() != 4 || !ts.Find("State").Same(st) || !ts.FindAlias(oil.Alias()).Same(oil) || oil.Unit() != "degC" {
 		t.Fatal("lookup/metadata")
 	}
 	oil.Set(20.0, QualityGood, 0)
@@ -197,7 +197,7 @@ func TestConcurrentSetsFrom8Goroutines(t *testing.T) {
 		t.Fatalf("%d changes", len(ch))
 	}
 	for _, c := range ch {
-		if c.Tag == shared {
+		if c.Tag.Same(shared) {
 			if c.Coalesced != G*N-1 || (c.Value.(int64)%N) != 0 {
 				t.Fatalf("shared %+v", c)
 			}

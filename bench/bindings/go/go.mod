@@ -1,6 +1,6 @@
 module tagwirebench
 
-go 1.24
+go 1.19
 
 require tagwire v0.0.0
 
