@@ -109,20 +109,43 @@ func makePKI(t *testing.T) string {
 }
 
 func startMosquitto(t *testing.T, pki string) int {
+	port, _ := startMosquittoLog(t, pki)
+	return port
+}
+
+// startMosquittoLog starts Mosquitto with a mutual-TLS listener; returns its port and log file.
+func startMosquittoLog(t *testing.T, pki string) (int, string) {
 	exe, err := exec.LookPath("mosquitto")
 	if err != nil {
 		exe = "/usr/sbin/mosquitto"
 	}
 	port := freePort(t)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	logPath := filepath.Join(dir, "mosquitto.log")
 	text := fmt.Sprintf("listener %d 127.0.0.1\nuser root\npersistence false\nmax_queued_messages 0\n"+
 		"allow_anonymous true\nrequire_certificate true\nuse_identity_as_username true\n"+
-		"cafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\n", port, pki, pki, pki)
+		"cafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\n"+
+		"log_dest file %s\nlog_type all\n", port, pki, pki, pki, logPath)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	startPeer(t, port, exe, "-c", conf)
-	return port
+	return port, logPath
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func rssKiB(t *testing.T) int {
