@@ -309,3 +309,23 @@ func TestIdentityAndCredentials(t *testing.T) {
 		t.Fatal("retriable")
 	}
 }
+
+func TestLogHook(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	SetLog(func(level LogLevel, module, msg string) {
+		mu.Lock()
+		got = append(got, level.String()+" "+module+": "+msg)
+		mu.Unlock()
+	}, LogDebug)
+	defer SetLog(nil, LogWarn)
+	dev, _ := OpenDevice(fmt.Sprintf("modbus+tcp://127.0.0.1:%d", freePort(t)), &DeviceOptions{TimeoutMs: 200, ConnectTimeoutMs: 200})
+	id, _ := dev.AddItem("hr:1")
+	dev.Read(context.Background(), id)
+	dev.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) == 0 {
+		t.Fatal("no log message")
+	}
+}
