@@ -17,7 +17,14 @@ import subprocess
 import sys
 import tempfile
 
-HEADERS = ["tagwire/tagwire.h", "tagwire/sys/adapter.h", "tagwire/sys/transport.h"]
+# The umbrella header, then every public header (so that a header not yet in the umbrella is
+# bound too); include guards make the repeats harmless.
+def headers(include_dir):
+    out = ["tagwire/tagwire.h"]
+    for sub in ("tagwire", "tagwire/sys"):
+        d = os.path.join(include_dir, sub)
+        out += ["%s/%s" % (sub, f) for f in sorted(os.listdir(d)) if f.endswith(".h")]
+    return out
 PRELUDE = """#define TAGWIRE_COMMON_H
 #define TW_API
 #define TW_THREADSAFE
@@ -35,7 +42,7 @@ def _cpp():
 
 
 def preprocess(include_dir):
-    src = PRELUDE + "".join('#include "%s"\n' % h for h in HEADERS)
+    src = PRELUDE + "".join('#include "%s"\n' % h for h in headers(include_dir))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "all.h")
         with open(path, "w") as f:
