@@ -26,5 +26,6 @@
 #include "tls.h"
 #include "adapter.h"
 #include "store.h"
+#include "edge.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */

@@ -14,6 +14,6 @@ add_custom_command(
   VERBATIM)
 # Generated code: not ours to lint.
 set_source_files_properties(${TW_SP_GEN_DIR}/sparkplug_b.pb-c.c PROPERTIES GENERATED TRUE COMPILE_OPTIONS "-w")
-tw_module(sparkplug SOURCES sp_encode.c sp_decode.c sp_topic.c
+tw_module(sparkplug SOURCES sp_encode.c sp_decode.c sp_topic.c sp_edge.c
   LIBS PkgConfig::PROTOBUFC DEFINES TW_HAVE_SPARKPLUG PKG_REQUIRES libprotobuf-c)
 list(APPEND TW_SOURCES ${TW_SP_GEN_DIR}/sparkplug_b.pb-c.c)
