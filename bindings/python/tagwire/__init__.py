@@ -31,6 +31,7 @@ from .enroll import (CredentialInfo, DeviceIdentity, Enrollment, EnrollEvent, in
 from .transport import TlsConfig, TlsInfo, Transport
 from .mqtt import MqttClient
 from .store import Record, Store, StoreStats, crc32c
+from .edge import Edge, EdgeEvent, EdgeState, EdgeStats
 
 if version()[0] != HEADER_VERSION[0]:
     raise ImportError("tagwire: the loaded library is version %s, these bindings were generated "

@@ -829,6 +829,102 @@ typedef struct tw_store_stats {
  tw_status tw_store_state_set_u64(tw_store *s, const char *key, uint64_t value);
  tw_status tw_store_state_get_u64(tw_store *s, const char *key, uint64_t *value);
  uint32_t tw_crc32c(uint32_t crc, const void *data, size_t len);
+typedef struct tw_edge tw_edge;
+typedef tw_status (*tw_edge_transport_fn)(tw_transport **out, void *user_data);
+typedef struct tw_edge_options {
+    uint32_t version;
+    const char *group_id;
+    const char *edge_node_id;
+    const char *primary_host_id;
+    const char *host;
+    uint16_t port;
+    const char *client_id;
+    const char *username;
+    const void *password;
+    size_t password_len;
+    uint16_t keep_alive_s;
+    int protocol_version;
+    int qos;
+    tw_tls_config *tls;
+    int insecure;
+    tw_edge_transport_fn transport_fn;
+    void *transport_user_data;
+    const char *state_dir;
+    size_t queue_bytes;
+    size_t max_payload;
+    size_t max_metrics;
+    uint32_t connect_timeout_ms;
+    uint32_t reconnect_min_ms;
+    uint32_t reconnect_max_ms;
+    tw_store *store;
+} tw_edge_options;
+typedef enum tw_edge_state {
+    TW_EDGE_STOPPED = 0,
+    TW_EDGE_CONNECTING = 1,
+    TW_EDGE_WAITING_HOST = 2,
+    TW_EDGE_ONLINE = 3,
+    TW_EDGE_BACKOFF = 4
+} tw_edge_state;
+ const char *tw_edge_state_name(tw_edge_state state);
+typedef enum tw_edge_event_type {
+    TW_EDGE_EVENT_STATE = 1,
+    TW_EDGE_EVENT_BIRTH = 2,
+    TW_EDGE_EVENT_DEATH = 3,
+    TW_EDGE_EVENT_COMMAND = 4,
+    TW_EDGE_EVENT_HOST = 5,
+    TW_EDGE_EVENT_ERROR = 6
+} tw_edge_event_type;
+typedef struct tw_edge_event {
+    tw_edge_event_type type;
+    tw_edge_state state;
+    tw_status status;
+    const char *device_id;
+    const char *metric;
+    uint64_t alias;
+    const char *message;
+    int host_online;
+    uint64_t host_timestamp_ms;
+} tw_edge_event;
+typedef void (*tw_edge_event_fn)(tw_edge *e, const tw_edge_event *ev, void *user_data);
+typedef struct tw_edge_stats {
+    uint32_t version;
+    tw_edge_state state;
+    int host_online;
+    uint32_t bdseq;
+    uint64_t messages_published;
+    uint64_t metrics_published;
+    uint64_t historical_published;
+    uint64_t births;
+    uint64_t commands;
+    uint64_t command_errors;
+    uint64_t connects;
+    uint64_t reconnects;
+    uint64_t refused;
+    uint64_t queue_dropped;
+    size_t queue_depth;
+    size_t queue_used_bytes;
+    tw_status last_status;
+} tw_edge_stats;
+ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts);
+ void tw_edge_free(tw_edge *e);
+ tw_status tw_edge_set_node_tags(tw_edge *e, tw_tagset *ts);
+ tw_status tw_edge_add_device(tw_edge *e, const char *device_id, tw_tagset *ts);
+ tw_status tw_edge_remove_device(tw_edge *e, const char *device_id);
+ tw_status tw_edge_device_set_online(tw_edge *e, const char *device_id, int online);
+ void tw_edge_set_event_cb(tw_edge *e, tw_edge_event_fn fn, void *user_data);
+ tw_status tw_edge_start(tw_edge *e);
+ tw_status tw_edge_stop(tw_edge *e, int timeout_ms);
+ tw_status tw_edge_step(tw_edge *e, int timeout_ms);
+ int tw_edge_fd(const tw_edge *e);
+ unsigned tw_edge_events(const tw_edge *e);
+ int tw_edge_timeout_ms(const tw_edge *e);
+ tw_status tw_edge_process(tw_edge *e);
+ tw_status tw_edge_publish(tw_edge *e);
+ tw_status tw_edge_rebirth(tw_edge *e);
+ tw_edge_state tw_edge_state_get(const tw_edge *e);
+ tw_status tw_edge_stats_get(const tw_edge *e, tw_edge_stats *out);
+ const char *tw_edge_last_error(const tw_edge *e);
+ tw_status tw_edge_last_status(const tw_edge *e);
 typedef struct tw_adapter_uri {
     const char *uri;
     const char *scheme;
@@ -915,6 +1011,8 @@ typedef struct tw_transport_ops {
 #define TW_DEVICE_FIELD_MAX 64
 #define TW_DEVICE_REVISION_MAX 32
 #define TW_DEVICE_URN_MAX 207
+#define TW_EDGE_OPTIONS_VERSION 1
+#define TW_EDGE_STATS_VERSION 1
 #define TW_CREDENTIAL_PATH_MAX 512
 #define TW_ENROLL_OPTIONS_VERSION 1
 #define TW_CREDENTIAL_INFO_VERSION 1
