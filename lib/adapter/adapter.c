@@ -54,6 +54,12 @@ static void register_builtins(void)
 #ifdef TW_HAVE_SIM
     tw__sim_register_builtins(reg_add_locked);
 #endif
+#ifdef TW_HAVE_OPCUA
+    tw__opcua_register_builtins(reg_add_locked);
+#endif
+#ifdef TW_HAVE_S7
+    tw__s7_register_builtins(reg_add_locked);
+#endif
     pthread_mutex_unlock(&g_reg_lock);
 }
 

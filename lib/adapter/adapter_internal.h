@@ -21,6 +21,8 @@ void tw__uri_free(tw__uri *u);
 
 /* Built-in adapters register themselves through this (registry lock held). */
 typedef tw_status (*tw__reg_add_fn)(const tw_adapter_ops *ops, void *reg_data);
+void tw__opcua_register_builtins(tw__reg_add_fn add);
+void tw__s7_register_builtins(tw__reg_add_fn add);
 void tw__modbus_register_builtins(tw__reg_add_fn add);
 void tw__sim_register_builtins(tw__reg_add_fn add);
 /* The byte-stream transport of a device context when `ops` is a built-in Modbus adapter's, else
