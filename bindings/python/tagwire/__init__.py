@@ -25,7 +25,7 @@ from .config import Config, ConfigDevice, ConfigTag
 from .adapter import (Adapter, AdapterRegistration, Device, DeviceStats, ItemInfo, Poller,
                       PollGroupStats, Uri, adapters, check_address, register_adapter,
                       unregister_adapter)
-from . import sparkplug
+from . import opcua, sparkplug
 from .enroll import (CredentialInfo, DeviceIdentity, Enrollment, EnrollEvent, inspect_credentials,
                      renew_time, status_retriable)
 from .transport import TlsConfig, TlsInfo, Transport

@@ -925,6 +925,16 @@ typedef struct tw_edge_stats {
  tw_status tw_edge_stats_get(const tw_edge *e, tw_edge_stats *out);
  const char *tw_edge_last_error(const tw_edge *e);
  tw_status tw_edge_last_status(const tw_edge *e);
+typedef struct tw_opcua_ref {
+    const char *node_id;
+    const char *browse_name;
+    const char *display_name;
+    const char *node_class;
+    const char *data_type;
+} tw_opcua_ref;
+typedef void (*tw_opcua_browse_fn)(const tw_opcua_ref *ref, void *user_data);
+ tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms,
+                                               tw_opcua_browse_fn fn, void *user_data, char *err, size_t errlen);
 typedef struct tw_adapter_uri {
     const char *uri;
     const char *scheme;
