@@ -5,6 +5,7 @@
 #include <string.h>
 #include <tagwire/tagwire.h>
 #include <tagwire/sys/adapter.h>
+#include <tagwire/opcua.h> /* also before the umbrella header lists it */
 
 #if TW_VERSION_MAJOR != 0
 #error "the Go binding is written for tagwire major version 0"
@@ -37,4 +38,6 @@ tw_status twgo_poller_add_group(tw_poller *p, uint32_t *group, tw_device *dev, u
 tw_adapter_ops *twgo_adapter_ops_new(const char *scheme, const char *summary);
 tw_status twgo_adapter_register(const tw_adapter_ops *ops, uintptr_t h);
 void twgo_mqtt_set_callbacks(tw_mqtt_client *c, uintptr_t h);
+tw_status twgo_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, uintptr_t h,
+                            char *err, size_t errlen);
 #endif
