@@ -27,5 +27,7 @@
 #include "adapter.h"
 #include "store.h"
 #include "edge.h"
+#include "opcua.h"
+#include "node.h"
 
 #endif /* TAGWIRE_TAGWIRE_H */

@@ -155,7 +155,7 @@ static void test_example_file(void **state)
     assert_ptr_equal(tw_config_tag_device(oil), sim);
     assert_string_equal(tw_config_tag_name(oil), "Hydraulics/OilTemp");
     assert_string_equal(tw_config_tag_path(oil), "$.devices[0].tags[0]");
-    assert_string_equal(tw_config_tag_address(oil), "sine:period_ms=60000,min=35,max=65");
+    assert_string_equal(tw_config_tag_address(oil), "sine:period=60s,amplitude=15,offset=50");
     assert_int_equal(tw_config_tag_type(oil), TW_TYPE_DOUBLE);
     assert_string_equal(tw_config_tag_scan_group(oil), "slow");
     assert_int_equal(tw_config_tag_scan_rate_ms(oil), 1000);
@@ -178,8 +178,8 @@ static void test_example_file(void **state)
     assert_string_equal(tw_config_tag_scan_group(pr), "fast");
     assert_int_equal(tw_config_tag_scan_rate_ms(pr), 100);
 
-    const tw_config_tag *st = tw_config_device_tag_find(sim, "State");
-    assert_int_equal(tw_config_tag_type(st), TW_TYPE_STRING);
+    const tw_config_tag *st = tw_config_device_tag_find(sim, "Running");
+    assert_int_equal(tw_config_tag_type(st), TW_TYPE_BOOL);
     assert_int_equal(tw_config_tag_deadband(st, &v), TW_CONFIG_DEADBAND_NONE);
     assert_true(v == 0.0);
     assert_null(tw_config_tag_unit(st));

@@ -1,0 +1,326 @@
+/*
+ * tagwire/node.h - the edge node runtime: sources -> tags -> Sparkplug B uplink.
+ *
+ * A tw_node is one Sparkplug edge node. It owns
+ *   - node-level tags (NBIRTH/NDATA metrics), added with tw_node_add_tag();
+ *   - devices (tw_node_device: a Sparkplug device id and a tag set each, DBIRTH/DDATA), added with
+ *     tw_node_add_device(); a device's values come either from the application (push API:
+ *     tw_tag_set_* from any thread) or from a protocol adapter bound to the device (opened by URI
+ *     with tw_device_open(), items from tag addresses, polled at the tags' scan rates);
+ *   - the uplink: a Sparkplug B session over MQTT over mutual TLS (births, deaths, seq/bdSeq,
+ *     rebirth, commands). A command (NCMD/DCMD) for a tag is delivered with tw_tag_write(): for
+ *     adapter tags the node writes it to the device (tw_device_write(), scaled back to raw units);
+ *     for pushed tags the application's write callback (tw_tag_set_write_callback()) handles it.
+ *
+ * The data path (DESIGN.md): a value enters a tag once (tw_tag_set_* or an adapter poll), passes
+ * its deadband once, joins its tag set's change set, and is collected by the node thread, encoded
+ * once into an NDATA/DDATA payload and published. Nothing on this path allocates per value.
+ *
+ *     tw_node *node;
+ *     tw_node_options o = TW_NODE_OPTIONS_INIT;
+ *     o.group_id = "PlantA"; o.edge_node_id = "Press7";
+ *     o.broker = "mqtts://broker.plant.local:8883";
+ *     o.tls_ca_file = "ca.pem"; o.tls_cert_file = "press7.pem"; o.tls_key_file = "press7.key";
+ *     tw_node_new(&node, &o);
+ *     tw_tag *oil;
+ *     tw_node_add_tag(node, &oil, "Hydraulics/OilTemp", TW_TYPE_DOUBLE, NULL);
+ *     tw_node_start(node);                      // or tw_node_step() in your own loop
+ *     for (;;) tw_tag_set_double(oil, read_oil_temp(), TW_QUALITY_GOOD, 0);
+ *
+ * Driving the node (exactly one of):
+ *   - tw_node_start() / tw_node_stop(): an internal thread runs the node.
+ *   - tw_node_step(node, timeout_ms) from the caller's own loop. For poll/epoll loops,
+ *     tw_node_fds() returns the descriptors to wait on and tw_node_timeout_ms() the longest wait;
+ *     then call tw_node_step(node, 0).
+ *
+ * Device reachability: when a whole poll cycle of an adapter device answers
+ * TW_QUALITY_BAD_NOT_CONNECTED (connection refused or lost, reconnect back-off), the device is
+ * reported dead (DDEATH) and its changes are not published; the first answer after that brings a
+ * DBIRTH with the current values. A timeout or an exception does not make a device dead (its tags
+ * carry the bad quality instead).
+ *
+ * Adapter reads are blocking with a timeout (v1). So that a slow or dead device cannot stall the
+ * uplink, the node polls each adapter device on its own poll thread ("poll threads") when it runs
+ * on its internal thread (tw_node_start()); in step mode the polls run inline inside
+ * tw_node_step(), each bounded by the device's request timeouts (tw_device_options: 1 s by
+ * default, a device that is down answers at once during its reconnect back-off), unless
+ * options.poll_threads asks for poll threads in step mode too. Writes to a device (commands) take
+ * the device's lock, so a write waits at most for the device's current poll cycle.
+ *
+ * Threading: the node is driven by one thread at a time (the caller of tw_node_step(), or the
+ * node's thread between tw_node_start() and tw_node_stop()). Set-up calls (adding devices and
+ * tags) happen before the node is first started or stepped. Functions marked TW_THREADSAFE
+ * (statistics, tw_node_stop(), tw_node_wakeup()) and the tag setters (tw_tag_set_*) may be called
+ * from any thread at any time.
+ *
+ * The uplink is a Sparkplug edge session (tagwire/edge.h): births, deaths, seq/bdSeq, rebirth,
+ * commands, primary host STATE. While the broker (or the primary host) is away, changes wait in
+ * the session's bounded memory queue and are published as historical data after the next births.
+ * Store-and-forward on disk: options.store_dir is reserved for it (a later version).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TAGWIRE_NODE_H
+#define TAGWIRE_NODE_H
+
+#include "adapter.h"
+#include "config.h"
+#include "edge.h"
+#include "tag.h"
+#include "tls.h"
+
+TW_BEGIN_DECLS
+
+typedef struct tw_node tw_node;
+typedef struct tw_node_device tw_node_device;
+
+/* ---- Options ---------------------------------------------------------------------------------- */
+
+/* When adapter polls run on their own threads (tw_node_options.poll_threads). */
+typedef enum tw_node_poll_mode {
+    TW_NODE_POLL_AUTO = 0,    /* threads with tw_node_start(), inline with tw_node_step() */
+    TW_NODE_POLL_THREADS = 1, /* always one poll thread per adapter device */
+    TW_NODE_POLL_INLINE = 2   /* always inline on the node's driving thread */
+} tw_node_poll_mode;
+
+#define TW_NODE_OPTIONS_VERSION 1
+
+/*
+ * Options of a node. Every field's zero value is the default. Strings are copied by tw_node_new().
+ * Credentials: either `tls` (a tw_tls_config the caller configured; the node takes its own
+ * reference), or the files tls_ca_file + tls_cert_file + tls_key_file, or tls_ca_file +
+ * credentials_dir (an enrollment credential directory, tagwire/enroll.h: its current key and
+ * chain are used; without tls_ca_file, DIR/cacerts.pem is the trust anchor).
+ */
+typedef struct tw_node_options {
+    uint32_t version;             /* TW_NODE_OPTIONS_VERSION */
+    const char *group_id;         /* required: Sparkplug group id */
+    const char *edge_node_id;     /* required: Sparkplug edge node id */
+    const char *broker;           /* required: "mqtts://host[:port]" (8883) or "mqtt://host[:port]"
+                                     (1883, only with `insecure`) */
+    const char *client_id;        /* MQTT client id; NULL = "<group_id>-<edge_node_id>" */
+    uint32_t keep_alive_s;        /* MQTT keep-alive; 0 = 30 */
+    const char *primary_host_id;  /* reserved: the Sparkplug primary host to follow (NULL = none) */
+    tw_tls_config *tls;           /* NULL: built from the files below */
+    const char *tls_ca_file;      /* PEM trust anchors for the broker */
+    const char *tls_cert_file;    /* PEM client certificate chain */
+    const char *tls_key_file;     /* PEM client private key */
+    const char *tls_crl_file;     /* optional CRL */
+    const char *tls_server_name;  /* name to verify in the broker's certificate; NULL = host */
+    const char *credentials_dir;  /* enrolled key + chain (see above) */
+    int insecure;                 /* non-zero: allow a plaintext mqtt:// broker (tests only) */
+    const char *store_dir;        /* reserved for store-and-forward (must be NULL for now) */
+    const char *state_dir;        /* durable session state (the Sparkplug bdSeq); NULL = memory */
+    uint32_t publish_interval_ms; /* 0 (default): changes are published as soon as the node
+                                     thread sees them (under load they batch by themselves);
+                                     N: after a first change, further changes are gathered for up
+                                     to N ms before a DATA message is sent (fewer, larger messages) */
+    uint32_t max_metrics_per_message; /* 0 = 512 */
+    size_t queue_bytes;           /* memory queue for data held back while offline; 0 = 1 MiB */
+    uint32_t shutdown_timeout_ms; /* bound of the final flush in tw_node_stop()/free(); 0 = 2000 */
+    uint32_t stats_interval_ms;   /* statistics logged at debug level this often; 0 = 10000 */
+    tw_node_poll_mode poll_threads;
+    int protocol_version;         /* MQTT: 0 = 5 (refused publishes are reported), 4 = 3.1.1 */
+    int qos0;                     /* non-zero: Sparkplug-strict QoS 0 for births and data (ACL
+                                     refusals become invisible); default QoS 1 (tagwire/edge.h) */
+} tw_node_options;
+
+#define TW_NODE_OPTIONS_INIT                                                                       \
+    { TW_NODE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+      NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, TW_NODE_POLL_AUTO, 0, 0 }
+
+/* ---- Life cycle ------------------------------------------------------------------------------- */
+
+/*
+ * Creates a node (no connection is made before it is started or stepped). *out is set to NULL on
+ * failure. Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (missing or invalid field; the
+ * message, available through `err`/`errlen` when given, names it), TW_ERR_VERSION,
+ * TW_ERR_UNSUPPORTED (store_dir), TW_ERR_NOT_FOUND / TW_ERR_PARSE / TW_ERR_TLS_CREDENTIALS (TLS
+ * files), TW_ERR_NOMEM.
+ */
+TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *err, size_t errlen);
+
+/*
+ * Creates a node from a loaded configuration (tagwire/config.h): identity, uplink, TLS files and
+ * every device with its adapter, scan groups and tags (type, address, unit, description, range,
+ * deadband, scaling, access). Adapters are opened and every address is checked here, so a bad URI
+ * or address fails now, with a message "<file>: <JSON path>: <problem>" written to `err` (e.g.
+ * "gateway.json: $.devices[1].tags[0].address: address 'hr:1:FLOAT32:XYZW': unknown byte order
+ * 'XYZW' (expected ABCD, CDAB, BADC or DCBA)"). The config may be freed afterwards.
+ * Mapping notes: a "store" block's directory holds the Sparkplug session state (bdSeq) until
+ * store-and-forward on disk is wired into the node; "keep_alive_s": 0 selects the default (30 s).
+ * Errors: as tw_node_new(), TW_ERR_CONFIG (the adapter refuses a URI parameter),
+ * TW_ERR_NO_ADAPTER, TW_ERR_PARSE, TW_ERR_ADDRESS, TW_ERR_UNSUPPORTED, TW_ERR_IO (store dir).
+ */
+TW_API tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err,
+                                         size_t errlen);
+
+/*
+ * Stops the node (as tw_node_stop() when started; in step mode it sends the death certificate and
+ * disconnects within shutdown_timeout_ms), then frees it, its devices and every tag. NULL is
+ * ignored. No other thread may use the node or its tags any more.
+ */
+TW_API void tw_node_free(tw_node *node);
+
+/* The last error of a non-thread-safe call on the node ("" when none). Driving thread. */
+TW_API const char *tw_node_last_error(const tw_node *node);
+
+/* ---- Tags and devices ------------------------------------------------------------------------- */
+
+/*
+ * Adds a node-level tag (an NBIRTH/NDATA metric) set by the application. Arguments and errors as
+ * tw_tagset_add() (tagwire/tag.h), plus TW_ERR_NODE_STATE once the node has been started or
+ * stepped (tags cannot be added to a born node). *out (may be NULL) is owned by the node.
+ */
+TW_API tw_status tw_node_add_tag(tw_node *node, tw_tag **out, const char *name, tw_type type,
+                                 const tw_tag_options *opts);
+
+#define TW_NODE_DEVICE_OPTIONS_VERSION 1
+typedef struct tw_node_device_options {
+    uint32_t version;              /* TW_NODE_DEVICE_OPTIONS_VERSION */
+    const char *adapter_uri;       /* NULL: the application pushes the device's values; else the
+                                      device is opened with tw_device_open(adapter_uri, &device) */
+    tw_device_options device;      /* timeouts, transport (see tagwire/adapter.h) */
+    tw_device *opened;             /* alternative to adapter_uri: a device the caller opened; the
+                                      node takes ownership on success */
+} tw_node_device_options;
+#define TW_NODE_DEVICE_OPTIONS_INIT { TW_NODE_DEVICE_OPTIONS_VERSION, NULL, TW_DEVICE_OPTIONS_INIT, NULL }
+
+/*
+ * Adds a Sparkplug device `device_id` (1..128 bytes of UTF-8 without '+', '#', '/'). opts may be
+ * NULL (a pushed device). *out (may be NULL) is owned by the node.
+ * Errors: TW_ERR_INVALID_ARG, TW_ERR_EXISTS (id taken), TW_ERR_NODE_STATE (node already
+ * started), TW_ERR_PARSE / TW_ERR_NO_ADAPTER / TW_ERR_CONFIG (adapter URI; message in `err`),
+ * TW_ERR_NOMEM.
+ */
+TW_API tw_status tw_node_add_device(tw_node *node, tw_node_device **out, const char *device_id,
+                                    const tw_node_device_options *opts, char *err, size_t errlen);
+
+/* The device with that id, or NULL. */
+TW_API tw_node_device *tw_node_find_device(const tw_node *node, const char *device_id);
+TW_API size_t tw_node_device_count(const tw_node *node);
+TW_API tw_node_device *tw_node_device_at(const tw_node *node, size_t index);
+TW_API TW_THREADSAFE const char *tw_node_device_id(const tw_node_device *dev);
+/* The device's tag set (the node's own one: tw_node_tagset()). */
+TW_API TW_THREADSAFE tw_tagset *tw_node_device_tagset(const tw_node_device *dev);
+TW_API TW_THREADSAFE tw_tagset *tw_node_tagset(const tw_node *node);
+/* The adapter device, or NULL for a pushed device. Do not use it while the node runs. */
+TW_API tw_device *tw_node_device_adapter(const tw_node_device *dev);
+
+/*
+ * Adds a tag to a device. address NULL: a pushed tag (set by the application; commands for it go
+ * to the write callback the application sets with tw_tag_set_write_callback()). Otherwise the
+ * device must have an adapter; the address is added as an item (tw_device_add_item()) and polled
+ * every scan_rate_ms (>= 1; 0 = 1000) unless the tag is write-only (opts->access
+ * TW_ACCESS_WRITE). Scaling (opts->scale/offset) converts the device's raw value to engineering
+ * units. For a writable tag the node installs a write callback: a command's value is scaled back
+ * to raw units (raw = (eng - offset) / scale, rounded for integer items), written with
+ * tw_device_write() on the node's driving thread (waiting for the device's lock, i.e. at most its
+ * current poll cycle), and, for a read-write tag, published as the tag's new value. Polled values
+ * arrive with the device's quality and timestamp; a value that does not fit the tag's type is
+ * published with TW_QUALITY_BAD_OUT_OF_RANGE (or _TYPE_MISMATCH), keeping the last value.
+ * Errors: as tw_tagset_add(), TW_ERR_ADDRESS / TW_ERR_UNSUPPORTED (the adapter refused the
+ * address; tw_node_last_error() has its message), TW_ERR_INVALID_ARG (address on a pushed device),
+ * TW_ERR_NODE_STATE.
+ */
+TW_API tw_status tw_node_device_add_tag(tw_node_device *dev, tw_tag **out, const char *name,
+                                        tw_type type, const tw_tag_options *opts,
+                                        const char *address, uint32_t scan_rate_ms);
+
+/* ---- Running ---------------------------------------------------------------------------------- */
+
+/*
+ * Starts the node on an internal thread (connect, births, publishing, polls on poll threads).
+ * Errors: TW_ERR_NODE_STATE (already started, or being stepped), TW_ERR_IO (thread), TW_ERR_NOMEM.
+ */
+TW_API tw_status tw_node_start(tw_node *node);
+
+/*
+ * Stops the node's thread: publishes what is still pending, sends the death certificate
+ * (NDEATH) and disconnects, bounded by shutdown_timeout_ms; then joins the threads. Returns TW_OK
+ * when everything was flushed, TW_ERR_TIMEOUT when metrics were left (their count is in the
+ * statistics: unflushed_metrics), TW_ERR_NODE_STATE when not started. Not from a callback.
+ */
+TW_API tw_status tw_node_stop(tw_node *node);
+
+/*
+ * Step mode: waits up to timeout_ms (0 = no wait, -1 = until something happens) for the broker
+ * connection, a tag change or a timer; then does what is due: connects or reconnects, runs due
+ * polls (inline unless poll threads), publishes births and changes, handles commands.
+ * Returns TW_OK, or the uplink error of this step (the node keeps reconnecting by itself;
+ * tw_node_last_error() says why). Errors: TW_ERR_NODE_STATE (the node runs on its own thread).
+ */
+TW_API tw_status tw_node_step(tw_node *node, int timeout_ms);
+
+/*
+ * For callers with their own poll loop (step mode): writes up to `max` descriptors and their
+ * TW_POLL_* events; returns how many (the broker connection and the tag sets' wake-up
+ * descriptors). Wait at most tw_node_timeout_ms(), then call tw_node_step(node, 0).
+ */
+TW_API int tw_node_fds(tw_node *node, int *fds, unsigned *events, int max);
+/* The longest the caller may wait before the next tw_node_step() (ms; never -1 while running). */
+TW_API int tw_node_timeout_ms(tw_node *node);
+
+/* Step mode: steps the node until it is online and every pending change has been handed to the
+ * MQTT connection (published, not necessarily acknowledged yet), or timeout_ms passed.
+ * Returns TW_OK or TW_ERR_TIMEOUT. */
+TW_API tw_status tw_node_flush(tw_node *node, int timeout_ms);
+
+/*
+ * Step mode: as tw_node_stop() for a stepped node: flush, NDEATH, disconnect within
+ * shutdown_timeout_ms. The node may be stepped again afterwards (it reconnects).
+ */
+TW_API tw_status tw_node_shutdown(tw_node *node);
+
+/* Wakes the driving thread (e.g. a signal handler's helper). TW_THREADSAFE. */
+TW_API TW_THREADSAFE void tw_node_wakeup(tw_node *node);
+
+/* ---- Health and statistics -------------------------------------------------------------------- */
+
+typedef enum tw_node_link {
+    TW_NODE_LINK_OFFLINE = 0,    /* not started / disconnected */
+    TW_NODE_LINK_CONNECTING = 1, /* connecting or waiting to reconnect */
+    TW_NODE_LINK_ONLINE = 2      /* connected and born */
+} tw_node_link;
+
+/* "offline", "connecting", "online". Static. */
+TW_API TW_THREADSAFE const char *tw_node_link_name(tw_node_link link);
+
+#define TW_NODE_STATS_VERSION 1
+typedef struct tw_node_stats {
+    uint32_t version;            /* set by the caller: TW_NODE_STATS_VERSION */
+    tw_node_link link;
+    uint64_t connects;           /* successful broker connections */
+    uint64_t disconnects;        /* connections lost */
+    uint64_t messages_published; /* MQTT messages queued to the broker (births, data, deaths) */
+    uint64_t births;             /* NBIRTH + DBIRTH messages */
+    uint64_t metrics_published;  /* metrics in DATA messages */
+    uint64_t historical_published; /* of which replayed from the memory queue */
+    uint64_t refused;            /* publishes refused by the broker (ACL; MQTT 5 + QoS 1) */
+    uint64_t queue_dropped;      /* changes dropped because the memory queue was full */
+    uint64_t commands;           /* NCMD/DCMD metrics received */
+    uint64_t commands_failed;    /* ... refused or failed */
+    uint64_t queue_depth;        /* changes waiting: in the tag sets and in the memory queue */
+    uint64_t unflushed_metrics;  /* metrics left unpublished at the last stop/shutdown */
+    uint64_t polls;              /* adapter poll cycles */
+    uint64_t poll_errors;        /* poll cycles with at least one bad item */
+    uint64_t adapter_requests;   /* adapter round trips (sum of the devices' requests) */
+    uint64_t adapter_errors;     /* timeouts + exceptions + protocol errors + connect failures */
+    uint64_t device_writes;      /* commands written to devices */
+    uint64_t device_write_errors;
+    uint64_t bd_seq;             /* the current bdSeq */
+    uint64_t devices_offline;    /* adapter devices currently unreachable (DDEATH published) */
+    int64_t uptime_ms;
+} tw_node_stats;
+
+/* Fills *out. TW_THREADSAFE (counters are read atomically one by one). Errors:
+ * TW_ERR_INVALID_ARG, TW_ERR_VERSION. */
+TW_API TW_THREADSAFE tw_status tw_node_get_stats(const tw_node *node, tw_node_stats *out);
+
+/* The Sparkplug ids. Static for the node's life. TW_THREADSAFE. */
+TW_API TW_THREADSAFE const char *tw_node_group_id(const tw_node *node);
+TW_API TW_THREADSAFE const char *tw_node_edge_node_id(const tw_node *node);
+
+TW_END_DECLS
+
+#endif /* TAGWIRE_NODE_H */
