@@ -6,6 +6,7 @@
 #include <tagwire/tagwire.h>
 #include <tagwire/sys/adapter.h>
 #include <tagwire/opcua.h> /* also before the umbrella header lists it */
+#include <tagwire/node.h>
 
 #if TW_VERSION_MAJOR != 0
 #error "the Go binding is written for tagwire major version 0"

@@ -32,6 +32,7 @@ from .transport import TlsConfig, TlsInfo, Transport
 from .mqtt import MqttClient
 from .store import Record, Store, StoreStats, crc32c
 from .edge import Edge, EdgeEvent, EdgeState, EdgeStats
+from .node import Link, Node, NodeDevice, NodeStats, PollMode
 
 if version()[0] != HEADER_VERSION[0]:
     raise ImportError("tagwire: the loaded library is version %s, these bindings were generated "

@@ -935,6 +935,107 @@ typedef struct tw_opcua_ref {
 typedef void (*tw_opcua_browse_fn)(const tw_opcua_ref *ref, void *user_data);
  tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms,
                                                tw_opcua_browse_fn fn, void *user_data, char *err, size_t errlen);
+typedef struct tw_node tw_node;
+typedef struct tw_node_device tw_node_device;
+typedef enum tw_node_poll_mode {
+    TW_NODE_POLL_AUTO = 0,
+    TW_NODE_POLL_THREADS = 1,
+    TW_NODE_POLL_INLINE = 2
+} tw_node_poll_mode;
+typedef struct tw_node_options {
+    uint32_t version;
+    const char *group_id;
+    const char *edge_node_id;
+    const char *broker;
+    const char *client_id;
+    uint32_t keep_alive_s;
+    const char *primary_host_id;
+    tw_tls_config *tls;
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_crl_file;
+    const char *tls_server_name;
+    const char *credentials_dir;
+    int insecure;
+    const char *store_dir;
+    const char *state_dir;
+    uint32_t publish_interval_ms;
+    uint32_t max_metrics_per_message;
+    size_t queue_bytes;
+    uint32_t shutdown_timeout_ms;
+    uint32_t stats_interval_ms;
+    tw_node_poll_mode poll_threads;
+    int protocol_version;
+    int qos0;
+} tw_node_options;
+ tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *err, size_t errlen);
+ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err,
+                                         size_t errlen);
+ void tw_node_free(tw_node *node);
+ const char *tw_node_last_error(const tw_node *node);
+ tw_status tw_node_add_tag(tw_node *node, tw_tag **out, const char *name, tw_type type,
+                                 const tw_tag_options *opts);
+typedef struct tw_node_device_options {
+    uint32_t version;
+    const char *adapter_uri;
+    tw_device_options device;
+    tw_device *opened;
+} tw_node_device_options;
+ tw_status tw_node_add_device(tw_node *node, tw_node_device **out, const char *device_id,
+                                    const tw_node_device_options *opts, char *err, size_t errlen);
+ tw_node_device *tw_node_find_device(const tw_node *node, const char *device_id);
+ size_t tw_node_device_count(const tw_node *node);
+ tw_node_device *tw_node_device_at(const tw_node *node, size_t index);
+ const char *tw_node_device_id(const tw_node_device *dev);
+ tw_tagset *tw_node_device_tagset(const tw_node_device *dev);
+ tw_tagset *tw_node_tagset(const tw_node *node);
+ tw_device *tw_node_device_adapter(const tw_node_device *dev);
+ tw_status tw_node_device_add_tag(tw_node_device *dev, tw_tag **out, const char *name,
+                                        tw_type type, const tw_tag_options *opts,
+                                        const char *address, uint32_t scan_rate_ms);
+ tw_status tw_node_start(tw_node *node);
+ tw_status tw_node_stop(tw_node *node);
+ tw_status tw_node_step(tw_node *node, int timeout_ms);
+ int tw_node_fds(tw_node *node, int *fds, unsigned *events, int max);
+ int tw_node_timeout_ms(tw_node *node);
+ tw_status tw_node_flush(tw_node *node, int timeout_ms);
+ tw_status tw_node_shutdown(tw_node *node);
+ void tw_node_wakeup(tw_node *node);
+typedef enum tw_node_link {
+    TW_NODE_LINK_OFFLINE = 0,
+    TW_NODE_LINK_CONNECTING = 1,
+    TW_NODE_LINK_ONLINE = 2
+} tw_node_link;
+ const char *tw_node_link_name(tw_node_link link);
+typedef struct tw_node_stats {
+    uint32_t version;
+    tw_node_link link;
+    uint64_t connects;
+    uint64_t disconnects;
+    uint64_t messages_published;
+    uint64_t births;
+    uint64_t metrics_published;
+    uint64_t historical_published;
+    uint64_t refused;
+    uint64_t queue_dropped;
+    uint64_t commands;
+    uint64_t commands_failed;
+    uint64_t queue_depth;
+    uint64_t unflushed_metrics;
+    uint64_t polls;
+    uint64_t poll_errors;
+    uint64_t adapter_requests;
+    uint64_t adapter_errors;
+    uint64_t device_writes;
+    uint64_t device_write_errors;
+    uint64_t bd_seq;
+    uint64_t devices_offline;
+    int64_t uptime_ms;
+} tw_node_stats;
+ tw_status tw_node_get_stats(const tw_node *node, tw_node_stats *out);
+ const char *tw_node_group_id(const tw_node *node);
+ const char *tw_node_edge_node_id(const tw_node *node);
 typedef struct tw_adapter_uri {
     const char *uri;
     const char *scheme;
@@ -1027,6 +1128,9 @@ typedef struct tw_transport_ops {
 #define TW_ENROLL_OPTIONS_VERSION 1
 #define TW_CREDENTIAL_INFO_VERSION 1
 #define TW_MQTT_OPTIONS_VERSION 1
+#define TW_NODE_OPTIONS_VERSION 1
+#define TW_NODE_DEVICE_OPTIONS_VERSION 1
+#define TW_NODE_STATS_VERSION 1
 #define TW_SP_DT_UNKNOWN 0
 #define TW_SP_DT_INT8 1
 #define TW_SP_DT_INT16 2
