@@ -24,3 +24,9 @@ def test_example(name, expect):
 def test_modbus_example(mbserver):
     out = run("modbus_rw.py", "127.0.0.1:%d" % mbserver)
     assert "1234 good" in out and "123.45" in out
+
+
+def test_node_example(pki, mosquitto):
+    out = run("node_sim.py", "mqtts://127.0.0.1:%d" % mosquitto, str(pki / "ca.pem"),
+              str(pki / "client.pem"), str(pki / "client.key"), "1.5")
+    assert "link online" in out and " 0 metrics" not in out
