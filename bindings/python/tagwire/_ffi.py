@@ -43,7 +43,18 @@ _tls = threading.local()
 
 
 def store_exception(exc: BaseException) -> None:
-    """Records exc to be re-raised by the next reraise() on this thread (the first one wins)."""
+    """Records exc to be re-raised by the next reraise() on this thread (the first one wins).
+    On a thread that tagwire created (e.g. the node's own thread after Node.start()) no Python
+    call is waiting to re-raise it: it goes to sys.unraisablehook (printed by default)."""
+    if type(threading.current_thread()).__name__ == "_DummyThread":
+        import sys
+
+        class _Unraisable:
+            exc_type, exc_value, exc_traceback = type(exc), exc, exc.__traceback__
+            err_msg = "Exception in a tagwire callback on a library thread"
+            object = None
+        sys.unraisablehook(_Unraisable)  # type: ignore[arg-type]
+        return
     if getattr(_tls, "pending", None) is None:
         _tls.pending = exc
 

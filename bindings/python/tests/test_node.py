@@ -156,3 +156,29 @@ def test_node_from_config_and_errors(pki, tmp_path):
     with pytest.raises(tagwire.Error) as e:
         Node("G", "E", "mqtt://127.0.0.1:1")  # plaintext without insecure
     assert e.value.message
+
+
+def test_exception_on_the_node_thread_goes_to_unraisablehook(pki, broker, monkeypatch):
+    import sys
+    import threading
+    port, _log = broker
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append((u.exc_value, u.err_msg)))
+    main = threading.main_thread()
+
+    def hook(level, module, message):
+        if threading.current_thread() is not main:  # raise only on the library's own threads
+            raise RuntimeError("hook: " + message)
+    tagwire.set_log(hook, tagwire.LogLevel.DEBUG)
+    try:
+        with Node("PlantA", "Press9", "mqtts://127.0.0.1:%d" % port, tls_ca_file=str(pki / "ca.pem"),
+                  tls_cert_file=str(pki / "client.pem"), tls_key_file=str(pki / "client.key"),
+                  tls_server_name="localhost") as node:
+            node.add_tag("X", "double").set(1.0)
+            node.start()
+            wait_for(lambda: node.stats().link == Link.ONLINE, what="online")
+            node.stop()
+    finally:
+        tagwire.set_log(None)
+    assert seen, "the node thread logged nothing"
+    assert all(isinstance(e, RuntimeError) and "library thread" in m for e, m in seen)
