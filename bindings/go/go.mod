@@ -1,0 +1,3 @@
+module tagwire
+
+go 1.19

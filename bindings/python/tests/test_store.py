@@ -1,0 +1,46 @@
+import os
+
+import pytest
+import tagwire
+from tagwire import Store, lib
+from tagwire.store import Overflow, Sync
+
+
+def test_memory_store_append_read_ack():
+    with Store(max_bytes=65536) as s:
+        seqs = [s.append(b"rec %d" % i) for i in range(10)]
+        assert seqs == list(range(1, 11))
+        got = list(s)
+        assert [r.data for r in got] == [b"rec %d" % i for i in range(10)]
+        s.ack(5)
+        s.rewind()
+        assert s.read().seq == 6
+        st = s.stats()
+        assert st.records == 5 and st.acked_seq == 5 and st.next_seq == 11
+        with pytest.raises(tagwire.RangeError):
+            s.ack(99)
+
+
+def test_disk_store_survives_reopen_and_reports_lock(tmp_path):
+    d = tmp_path / "spool"
+    with Store(str(d), sync=Sync.BATCH, overflow=Overflow.REFUSE_NEW) as s:
+        for i in range(100):
+            s.append(b"x" * 100)
+        s.sync()
+        assert s.durable_seq == 100
+        s.ack(40)
+        s.state_set("bdSeq", 7)
+        s.state_set("blob", b"\x00\x01")
+        with pytest.raises(tagwire.StoreError) as e:
+            Store(str(d))
+        assert e.value.code == lib.TW_ERR_STORE_LOCKED
+    with Store.open_dir(str(d)) as ro:  # inspection: read-only, no lock
+        st = ro.stats()
+        assert (st.records, st.acked_seq, st.newest_seq) == (60, 40, 100)
+        assert ro.read().seq == 41
+        assert ro.state_get_u64("bdSeq") == 7 and ro.state_get("blob") == b"\x00\x01"
+        assert ro.state_get("missing") is None
+        with pytest.raises(tagwire.Error) as e:
+            ro.append(b"y")
+        assert e.value.code == lib.TW_ERR_BUSY
+    assert tagwire.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720)
