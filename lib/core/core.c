@@ -73,6 +73,35 @@ const char *tw_feature_name(uint32_t bit)
     }
 }
 
+/* ---- versioned structs ---- */
+
+static uint32_t struct_version(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+tw_status tw__opts_copy(void *dst, size_t dst_size, const void *src, const size_t *sizes,
+                        size_t nsizes)
+{
+    uint32_t v = struct_version(src);
+    if (v < 1 || v > nsizes) return TW_ERR_VERSION;
+    size_t n = sizes[v - 1] < dst_size ? sizes[v - 1] : dst_size;
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, n);
+    return TW_OK;
+}
+
+tw_status tw__stats_put(void *out, const void *src, const size_t *sizes, size_t nsizes)
+{
+    uint32_t v = struct_version(out);
+    if (v < 1 || v > nsizes) return TW_ERR_VERSION;
+    size_t n = sizes[v - 1];
+    if (n > sizeof v) memcpy((char *)out + sizeof v, (const char *)src + sizeof v, n - sizeof v);
+    return TW_OK;
+}
+
 /* ---- init / allocator ---- */
 
 static void *default_malloc(size_t n, void *ctx) { (void)ctx; return malloc(n); }
@@ -90,8 +119,10 @@ static void *g_alloc_ctx;
 tw_status tw_init(const tw_init_params *params)
 {
     tw_status st = TW_OK;
+    tw_init_params pcopy;
     if (params) {
-        if (params->version != TW_INIT_PARAMS_VERSION) return TW_ERR_VERSION;
+        if (TW__OPTS_COPY(pcopy, params, sizeof(tw_init_params))) return TW_ERR_VERSION;
+        params = &pcopy;
         int n = !!params->malloc_fn + !!params->realloc_fn + !!params->free_fn;
         if (n != 0 && n != 3) return TW_ERR_INVALID_ARG;
         if (params->log_level < TW_LOG_ERROR || params->log_level > TW_LOG_TRACE)

@@ -730,8 +730,8 @@ tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport, cons
     tw_status st = tw__check_init();
     if (st) return st;
     if (!transport || !opts) return TW_ERR_INVALID_ARG;
-    if (opts->version != TW_MQTT_OPTIONS_VERSION) return TW_ERR_VERSION;
-    tw_mqtt_options o = *opts;
+    tw_mqtt_options o;
+    if (TW__OPTS_COPY(o, opts, sizeof(tw_mqtt_options))) return TW_ERR_VERSION;
     if ((st = check_options(&o))) return st;
 
     tw_mqtt_client *c = tw__calloc(1, sizeof *c);

@@ -1250,8 +1250,8 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     tw_status st = tw__check_init();
     if (st != TW_OK) return st;
     if (!out || !opts) return TW_ERR_INVALID_ARG;
-    if (opts->version != TW_EDGE_OPTIONS_VERSION) return TW_ERR_VERSION;
-    tw_edge_options o = *opts;
+    tw_edge_options o;
+    if (TW__OPTS_COPY(o, opts, sizeof(tw_edge_options))) return TW_ERR_VERSION;
     if (!id_ok(o.group_id)) return BADOPT("edge options: invalid group_id");
     if (!id_ok(o.edge_node_id)) return BADOPT("edge options: invalid edge_node_id");
     if (o.primary_host_id && !id_ok(o.primary_host_id))
@@ -1735,7 +1735,20 @@ tw_status tw_edge_step(tw_edge *e, int timeout_ms)
 
 tw_edge_state tw_edge_state_get(const tw_edge *e) { return e ? e->state : TW_EDGE_STOPPED; }
 
+static tw_status edge_stats_fill(const tw_edge *e, tw_edge_stats *out);
+
+/* Fills a current-version struct; the caller's version gets only its fields. */
 tw_status tw_edge_stats_get(const tw_edge *e, tw_edge_stats *out)
+{
+    if (!e || !out) return TW_ERR_INVALID_ARG;
+    if (out->version < 1 || out->version > TW_EDGE_STATS_VERSION) return TW_ERR_VERSION;
+    tw_edge_stats s;
+    s.version = TW_EDGE_STATS_VERSION;
+    tw_status st = edge_stats_fill(e, &s);
+    return st ? st : TW__STATS_PUT(out, &s, sizeof(tw_edge_stats));
+}
+
+static tw_status edge_stats_fill(const tw_edge *e, tw_edge_stats *out)
 {
     if (!e || !out) return TW_ERR_INVALID_ARG;
     if (out->version != TW_EDGE_STATS_VERSION) return TW_ERR_VERSION;
