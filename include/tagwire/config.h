@@ -172,7 +172,8 @@ TW_API TW_THREADSAFE uint16_t tw_config_broker_port(const tw_config *cfg);
 TW_API TW_THREADSAFE int tw_config_insecure(const tw_config *cfg);
 /* The MQTT client id: "client_id", default "<group_id>-<edge_node_id>". */
 TW_API TW_THREADSAFE const char *tw_config_client_id(const tw_config *cfg);
-/* The MQTT keep-alive in seconds: "keep_alive_s", 0..65535, default 30 (0 disables it). */
+/* The MQTT keep-alive in seconds: "keep_alive_s", 0..65535, default 30; 0 (also
+ * returned when absent) = the default; 65535 = no keep-alive. */
 TW_API TW_THREADSAFE uint32_t tw_config_keep_alive_s(const tw_config *cfg);
 
 /* TLS files, resolved (see "Relative ... paths" above); NULL when absent (always for mqtt://). */

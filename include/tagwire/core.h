@@ -150,12 +150,15 @@ TW_API TW_THREADSAFE const char *tw_strerror(tw_status status);
 
 /* ---- Log hook ---------------------------------------------------------------------------------- */
 
+/* Severities, least verbose first. TW_LOG_DEFAULT (0) selects the default threshold (warn) where
+ * a level is configured; messages always carry one of ERROR..TRACE. */
 typedef enum tw_log_level {
-    TW_LOG_ERROR = 0,
-    TW_LOG_WARN = 1,
-    TW_LOG_INFO = 2,
-    TW_LOG_DEBUG = 3,
-    TW_LOG_TRACE = 4
+    TW_LOG_DEFAULT = 0,
+    TW_LOG_ERROR = 1,
+    TW_LOG_WARN = 2,
+    TW_LOG_INFO = 3,
+    TW_LOG_DEBUG = 4,
+    TW_LOG_TRACE = 5
 } tw_log_level;
 
 /*
@@ -167,12 +170,13 @@ typedef enum tw_log_level {
 typedef void (*tw_log_fn)(tw_log_level level, const char *module, const char *message,
                           void *user_data);
 
-/* "error", "warn", "info", "debug", "trace". Static. */
+/* "error", "warn", "info", "debug", "trace" ("default" for TW_LOG_DEFAULT). Static. */
 TW_API TW_THREADSAFE const char *tw_log_level_name(tw_log_level level);
 
 /*
  * Sets the log hook and the most verbose level passed to it. fn == NULL restores the default
- * (messages at or above `level` go to stderr). May be called at any time.
+ * (messages at or above `level` go to stderr). `level` TW_LOG_DEFAULT (0) = TW_LOG_WARN. May be
+ * called at any time.
  */
 TW_API TW_THREADSAFE void tw_set_log(tw_log_fn fn, tw_log_level level, void *user_data);
 
@@ -195,13 +199,13 @@ typedef struct tw_init_params {
     tw_realloc_fn realloc_fn;
     tw_free_fn free_fn;
     void *alloc_ctx;
-    /* Log hook (NULL = stderr) and level, as tw_set_log(). */
+    /* Log hook (NULL = stderr) and level (0 = TW_LOG_DEFAULT = warn), as tw_set_log(). */
     tw_log_fn log_fn;
     tw_log_level log_level;
     void *log_user_data;
 } tw_init_params;
 
-#define TW_INIT_PARAMS_INIT { TW_INIT_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, TW_LOG_WARN, NULL }
+#define TW_INIT_PARAMS_INIT { TW_INIT_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, TW_LOG_DEFAULT, NULL }
 
 /*
  * Initialises the library. Reference-counted: every successful tw_init() needs one tw_shutdown().

@@ -63,9 +63,9 @@
  *
  * QoS decision (ACL refusals): Sparkplug 3.0 asks for QoS 0 on births and data, but over QoS 0 an
  * ACL refusal is silent (see tagwire/mqtt.h). tagwire's default is MQTT 5 + QoS 1 for births, data
- * and DDEATH (qos = -1 in the options): a refused publish comes back as a PUBACK with reason 0x87,
+ * and DDEATH (qos 0 = TW_EDGE_QOS_DEFAULT in the options): a refused publish comes back as a PUBACK with reason 0x87,
  * which the edge reports as TW_ERR_MQTT_NOT_AUTHORIZED (return value of tw_edge_step() /
- * tw_edge_process(), tw_edge_last_error(), stats.refused, TW_EDGE_EVENT_ERROR). Set qos = 0 for
+ * tw_edge_process(), tw_edge_last_error(), stats.refused, TW_EDGE_EVENT_ERROR). Set qos = TW_EDGE_QOS0 for
  * strict conformance (then refusals are invisible). The NDEATH will is always QoS 1.
  *
  * Driving the edge: either tw_edge_step(e, timeout_ms) (waits on the MQTT socket AND the
@@ -121,9 +121,10 @@ typedef struct tw_edge_options {
     const char *username;        /* NULL = none (mTLS identifies the device); copied */
     const void *password;        /* NULL = none; copied */
     size_t password_len;
-    uint16_t keep_alive_s;       /* 0 = 30 */
+    uint16_t keep_alive_s;       /* 0 = default (30); 65535 (TW_MQTT_KEEPALIVE_OFF) = none */
     int protocol_version;        /* 0 = 5 (MQTT 5.0); 4 = MQTT 3.1.1 */
-    int qos;                     /* -1 = default (1); 0 = Sparkplug-strict QoS 0 (see header) */
+    int qos;                     /* 0 = default (QoS 1); TW_EDGE_QOS1; TW_EDGE_QOS0 =
+                                    Sparkplug-strict QoS 0 (see above). Other values: refused */
     /* Transport: exactly one of tls, transport_fn, or insecure. */
     tw_tls_config *tls;          /* mutual TLS (a reference is taken: the caller may free it) */
     int insecure;                /* non-zero and tls NULL: plain TCP (a warning is logged at every
@@ -150,8 +151,13 @@ typedef struct tw_edge_options {
 } tw_edge_options;
 
 #define TW_EDGE_OPTIONS_INIT                                                                        \
-    { TW_EDGE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, -1, NULL, 0,  \
+    { TW_EDGE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0,   \
       NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL }
+
+/* tw_edge_options.qos values. Not QoS numbers: always use the names. */
+#define TW_EDGE_QOS_DEFAULT 0 /* = TW_EDGE_QOS1 */
+#define TW_EDGE_QOS1 1        /* births, deaths and data at QoS 1 (refusals visible with MQTT 5) */
+#define TW_EDGE_QOS0 0x100    /* Sparkplug-strict QoS 0 for births and data */
 
 /* Session state. */
 typedef enum tw_edge_state {

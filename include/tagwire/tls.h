@@ -192,9 +192,10 @@ typedef struct tw_tls_options {
     tw_transport *inner; /* the byte stream to run TLS over; NULL = plain TCP made by the TLS
                           * transport. When non-NULL, ownership passes to the TLS transport on
                           * success (it is freed with it), and stays with the caller on failure. */
-    int tcp_nodelay;     /* for the default TCP stream: non-zero disables Nagle */
+    int tcp_nodelay;     /* for the default TCP stream: 0 = default (Nagle off, TCP_NODELAY set);
+                          * TW_TCP_NAGLE = Nagle on (tagwire/transport.h) */
 } tw_tls_options;
-#define TW_TLS_OPTIONS_INIT { TW_TLS_OPTIONS_VERSION, NULL, 1 }
+#define TW_TLS_OPTIONS_INIT { TW_TLS_OPTIONS_VERSION, NULL, TW_TCP_NODELAY_DEFAULT }
 
 /*
  * Creates a mutual-TLS transport using `cfg` (which it references; the caller may free cfg

@@ -125,7 +125,7 @@ tw_status tw_init(const tw_init_params *params)
         params = &pcopy;
         int n = !!params->malloc_fn + !!params->realloc_fn + !!params->free_fn;
         if (n != 0 && n != 3) return TW_ERR_INVALID_ARG;
-        if (params->log_level < TW_LOG_ERROR || params->log_level > TW_LOG_TRACE)
+        if (params->log_level < TW_LOG_DEFAULT || params->log_level > TW_LOG_TRACE)
             return TW_ERR_INVALID_ARG;
     }
     pthread_mutex_lock(&g_init_lock);
@@ -227,6 +227,7 @@ static atomic_int g_log_level = TW_LOG_WARN;
 const char *tw_log_level_name(tw_log_level level)
 {
     switch (level) {
+    case TW_LOG_DEFAULT: return "default";
     case TW_LOG_ERROR: return "error";
     case TW_LOG_WARN: return "warn";
     case TW_LOG_INFO: return "info";
@@ -238,6 +239,7 @@ const char *tw_log_level_name(tw_log_level level)
 
 void tw_set_log(tw_log_fn fn, tw_log_level level, void *user_data)
 {
+    if (level == TW_LOG_DEFAULT) level = TW_LOG_WARN;
     if (level < TW_LOG_ERROR) level = TW_LOG_ERROR;
     if (level > TW_LOG_TRACE) level = TW_LOG_TRACE;
     pthread_rwlock_wrlock(&g_log_lock);

@@ -716,6 +716,9 @@ static tw_status check_options(tw_mqtt_options *o)
     if (!o->reconnect_min_ms) o->reconnect_min_ms = 500;
     if (!o->reconnect_max_ms) o->reconnect_max_ms = 30000;
     if (o->reconnect_max_ms < o->reconnect_min_ms) o->reconnect_max_ms = o->reconnect_min_ms;
+    if (!o->keep_alive_s) o->keep_alive_s = 60; /* from here on 0 = off */
+    else if (o->keep_alive_s == TW_MQTT_KEEPALIVE_OFF) o->keep_alive_s = 0;
+    o->reconnect = o->reconnect >= 0; /* 0 = default (on); TW_MQTT_RECONNECT_OFF = off */
     if (!o->ping_timeout_ms) o->ping_timeout_ms = o->keep_alive_s ? o->keep_alive_s * 1000u : 30000u;
     if (o->max_packet_size < 64 || o->max_packet_size > TW__MQTT_MAX_REMAINING + 5u)
         BADOPT("options: max_packet_size must be 64 .. 268435460");

@@ -386,7 +386,7 @@ tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
     tw_tagset_set_notify(d->ts, on_change, n);
     if (o && o->adapter_uri) {
         char why[512] = "";
-        st = tw_device_open(&d->dev, o->adapter_uri, &o->device, why, sizeof why);
+        st = tw_device_open(&d->dev, o->adapter_uri, o->device.version ? &o->device : NULL, why, sizeof why);
         if (st) {
             device_free(d);
             st = tw__err(&n->err, MOD, st, "device '%s': adapter '%s': %s", id, o->adapter_uri,

@@ -1168,7 +1168,7 @@ static tw_status begin_connect(tw_edge *e)
     mo.out_buffer_size = mo.max_packet_size;
     mo.max_inflight = 256;
     mo.connect_timeout_ms = e->o.connect_timeout_ms;
-    mo.reconnect = 0;
+    mo.reconnect = TW_MQTT_RECONNECT_OFF;
     mo.protocol_version = e->o.protocol_version;
     st = tw_mqtt_client_new(&e->mc, tr, &mo);
     if (st != TW_OK) {
@@ -1262,8 +1262,9 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     if (o.protocol_version == 0) o.protocol_version = 5;
     if (o.protocol_version != 4 && o.protocol_version != 5)
         return BADOPT("edge options: protocol_version must be 4 or 5");
-    if (o.qos < 0) o.qos = 1;
-    if (o.qos > 1) return BADOPT("edge options: qos must be 0 or 1");
+    if (o.qos != TW_EDGE_QOS_DEFAULT && o.qos != TW_EDGE_QOS1 && o.qos != TW_EDGE_QOS0)
+        return BADOPT("edge options: qos must be 0 (default), TW_EDGE_QOS1 or TW_EDGE_QOS0");
+    o.qos = o.qos == TW_EDGE_QOS0 ? 0 : 1; /* from here on: the MQTT QoS */
     if (!o.tls && !o.transport_fn && !o.insecure) {
         tw__log(TW_LOG_ERROR, MOD, "edge options: no TLS configuration and insecure not set");
         return TW_ERR_TLS_INSECURE;

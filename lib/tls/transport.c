@@ -226,7 +226,7 @@ tw_status tw__tcp_new(tw__tcp **out, tw__error *err, int nodelay)
     if (!c) return TW_ERR_NOMEM;
     c->fd = -1;
     c->err = err;
-    c->nodelay = nodelay;
+    c->nodelay = nodelay != TW_TCP_NAGLE; /* 0 (default) and positive: TCP_NODELAY */
     *out = c;
     return TW_OK;
 }
