@@ -209,11 +209,15 @@ typedef struct tw_init_params {
 
 /*
  * Initialises the library. Reference-counted: every successful tw_init() needs one tw_shutdown().
- * `params` may be NULL (libc allocator, stderr log at warn). The allocator can be set only by the
- * first call; a later call with a different allocator fails with TW_ERR_BUSY. Objects cannot be
- * created before tw_init() (their constructors return TW_ERR_NOT_INITIALIZED).
- * Errors: TW_ERR_VERSION (unknown params version), TW_ERR_INVALID_ARG (partial allocator),
- * TW_ERR_BUSY.
+ * `params` may be NULL (libc allocator, stderr log at warn). The allocator and the log settings
+ * are taken from the first call only (the one that takes the count from 0 to 1). A later call
+ * leaves them as they are: with a different allocator, or with a log_fn (and log_user_data)
+ * other than the hook installed now, it fails with TW_ERR_BUSY (nothing changes, no reference is
+ * taken); with log_fn NULL its log_level is ignored. Use tw_set_log() to change the log hook or
+ * level explicitly. Objects cannot be created before tw_init() (their constructors return
+ * TW_ERR_NOT_INITIALIZED).
+ * Errors: TW_ERR_VERSION (params version 0 or newer than the library), TW_ERR_INVALID_ARG
+ * (partial allocator, log_level out of range), TW_ERR_BUSY (see above).
  */
 TW_API tw_status tw_init(const tw_init_params *params);
 

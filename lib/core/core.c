@@ -116,6 +116,8 @@ static tw_realloc_fn g_realloc = default_realloc;
 static tw_free_fn g_free = default_free;
 static void *g_alloc_ctx;
 
+static bool log_hook_is(tw_log_fn fn, void *user_data);
+
 tw_status tw_init(const tw_init_params *params)
 {
     tw_status st = TW_OK;
@@ -144,11 +146,16 @@ tw_status tw_init(const tw_init_params *params)
     } else if (params && params->malloc_fn &&
                (params->malloc_fn != g_malloc || params->alloc_ctx != g_alloc_ctx)) {
         st = TW_ERR_BUSY;
+    } else if (params && params->log_fn && !log_hook_is(params->log_fn, params->log_user_data)) {
+        /* a later tw_init must not take over the hook the first one (or tw_set_log) installed */
+        tw__log(TW_LOG_WARN, "core", "tw_init: a log hook is already installed; use tw_set_log() "
+                                     "to replace it");
+        st = TW_ERR_BUSY;
     }
     if (st == TW_OK) {
         g_init_count++;
         atomic_store(&g_initialized, 1);
-        if (params && (params->log_fn || g_init_count == 1))
+        if (params && g_init_count == 1)
             tw_set_log(params->log_fn, params->log_level, params->log_user_data);
     }
     pthread_mutex_unlock(&g_init_lock);
@@ -235,6 +242,14 @@ const char *tw_log_level_name(tw_log_level level)
     case TW_LOG_TRACE: return "trace";
     default: return "?";
     }
+}
+
+static bool log_hook_is(tw_log_fn fn, void *user_data)
+{
+    pthread_rwlock_rdlock(&g_log_lock);
+    bool same = g_log_fn == fn && g_log_ud == user_data;
+    pthread_rwlock_unlock(&g_log_lock);
+    return same;
 }
 
 void tw_set_log(tw_log_fn fn, tw_log_level level, void *user_data)

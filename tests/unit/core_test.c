@@ -111,6 +111,47 @@ static void test_log_hook_and_errors(void **state)
     tw_set_log(NULL, TW_LOG_WARN, NULL);
 }
 
+/* Only the first tw_init() (or tw_set_log()) installs the log hook; a later tw_init() with another
+ * hook fails with TW_ERR_BUSY instead of silently taking the log over. */
+static void test_init_log_hook_first_wins(void **state)
+{
+    (void)state;
+    log_capture a = {0}, b = {0};
+    tw_init_params pa = TW_INIT_PARAMS_INIT;
+    pa.log_fn = capture_log;
+    pa.log_user_data = &a;
+    pa.log_level = TW_LOG_INFO;
+    assert_int_equal(tw_init(&pa), TW_OK);
+    tw_init_params pb = pa;
+    pb.log_user_data = &b; /* same function, other receiver: another hook */
+    pb.log_level = TW_LOG_TRACE;
+    assert_int_equal(tw_init(&pb), TW_ERR_BUSY);
+    assert_int_equal(a.count, 1); /* the refusal is reported through the installed hook */
+    assert_int_equal(a.last, TW_LOG_WARN);
+    tw__log(TW_LOG_INFO, "core", "to a");
+    assert_int_equal(a.count, 2);
+    assert_string_equal(a.msg, "to a");
+    assert_int_equal(b.count, 0);
+    tw__log(TW_LOG_DEBUG, "core", "hidden"); /* pb's level was not applied either */
+    assert_int_equal(a.count, 2);
+    assert_int_equal(tw_init(&pa), TW_OK); /* the same hook: a further reference */
+    tw_init_params quiet = TW_INIT_PARAMS_INIT;
+    quiet.log_level = TW_LOG_TRACE; /* no log_fn: ignored by a later call */
+    assert_int_equal(tw_init(&quiet), TW_OK);
+    tw__log(TW_LOG_DEBUG, "core", "still hidden");
+    assert_int_equal(a.count, 2);
+    tw_shutdown();
+    tw_shutdown();
+    tw_shutdown();
+    assert_false(tw_is_initialized());
+    /* a new first tw_init sets the hook again */
+    assert_int_equal(tw_init(&pb), TW_OK);
+    tw__log(TW_LOG_DEBUG, "core", "to b");
+    assert_int_equal(b.count, 1);
+    tw_shutdown();
+    tw_set_log(NULL, TW_LOG_DEFAULT, NULL);
+}
+
 /* The ABI rule (tagwire/common.h): a struct with only the version set is its _INIT. Static
  * storage zeroes the padding, so the bytes compare equal exactly when every field does. */
 #define SAME_AS_INIT(T, INIT, VER)                                                                 \
@@ -208,7 +249,7 @@ int main(void)
         cmocka_unit_test(test_init_refcount_and_allocator),
         cmocka_unit_test(test_log_hook_and_errors), cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_clock),
-        cmocka_unit_test(test_zero_is_default), cmocka_unit_test(test_versioned_copy),
+        cmocka_unit_test(test_init_log_hook_first_wins), cmocka_unit_test(test_zero_is_default), cmocka_unit_test(test_versioned_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
