@@ -21,8 +21,8 @@
  * adapter reconnects with exponential back-off and answers TW_QUALITY_BAD_NOT_CONNECTED meanwhile.
  *
  * tw_poller runs groups of items at fixed scan rates on the caller's thread (drift-free, slow
- * devices skip cycles instead of piling up) and keeps statistics per group; tw_device_stats()
- * gives statistics per connection.
+ * devices skip cycles instead of piling up) and keeps statistics per group;
+ * tw_device_get_stats() gives statistics per connection.
  *
  * Threading: a tw_device and a tw_poller are driven by one thread at a time; nothing here is
  * TW_THREADSAFE except tw_adapter_check_address(). Different devices may be used on different

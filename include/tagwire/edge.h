@@ -83,7 +83,7 @@
  * TW_THREADSAFE except where marked. The tags of registered tag sets may be set from any thread
  * (tw_tag_set_*, as tag.h says). Callbacks (the edge's event callback, tag write callbacks) run
  * on the driving thread, inside tw_edge_step(), _process(), _publish(), _rebirth(), _stop() or
- * _device_set_online(); from them you may call tw_edge_stats(), _state(), _last_error(),
+ * _device_set_online(); from them you may call tw_edge_stats_get(), _state_get(), _last_error(),
  * tw_edge_rebirth() and tw_tag_set_*; not tw_edge_free(), _step(), _process() or _stop().
  *
  * SPDX-License-Identifier: Apache-2.0
