@@ -194,7 +194,7 @@ typedef void (*tw_free_fn)(void *ptr, void *ctx);
 typedef struct tw_init_params {
     uint32_t version;        /* TW_INIT_PARAMS_VERSION */
     /* Allocator: all three or none (NULL = libc). Used for all memory tagwire itself allocates;
-     * third-party libraries (mbedTLS, libcurl) use their own. */
+     * third-party libraries (mbedTLS, libcurl, json-c, open62541, libsnap7) use their own. */
     tw_malloc_fn malloc_fn;
     tw_realloc_fn realloc_fn;
     tw_free_fn free_fn;
@@ -233,7 +233,9 @@ TW_API TW_THREADSAFE int tw_is_initialized(void);
 /* Wall-clock time in nanoseconds since the Unix epoch (the tag model's timestamp unit). */
 TW_API TW_THREADSAFE int64_t tw_now_ns(void);
 
-/* Releases memory that tagwire allocated and handed to the caller (documented per function). */
+/* Releases memory that tagwire allocated and handed to the caller (documented per function), with
+ * the allocator of tw_init(). Free such memory before the last tw_shutdown(), like objects: a
+ * later tw_init() may install another allocator. NULL is ignored. */
 TW_API TW_THREADSAFE void tw_free(void *ptr);
 
 TW_END_DECLS

@@ -317,10 +317,12 @@ TW_API tw_status tw_edge_publish(tw_edge *e);
  * TW_ERR_INVALID_ARG. */
 TW_API tw_status tw_edge_rebirth(tw_edge *e);
 
+/* The session state (TW_EDGE_STOPPED for e NULL). Driving thread, or the event callback; the
+ * same value arrives with every TW_EDGE_EVENT_STATE. */
 TW_API tw_edge_state tw_edge_state_get(const tw_edge *e);
 
-/* Fills *out (out->version must be TW_EDGE_STATS_VERSION). Errors: TW_ERR_INVALID_ARG,
- * TW_ERR_VERSION. */
+/* Fills *out: the caller sets out->version (1..TW_EDGE_STATS_VERSION) and gets that version's
+ * fields. Errors: TW_ERR_INVALID_ARG, TW_ERR_VERSION. */
 TW_API tw_status tw_edge_stats_get(const tw_edge *e, tw_edge_stats *out);
 
 /* The last error's message ("" when none), valid until the next call on the edge. */

@@ -276,7 +276,10 @@ TW_API tw_status tw_mqtt_client_unsubscribe(tw_mqtt_client *c, const char *filte
 TW_API tw_status tw_mqtt_client_ping(tw_mqtt_client *c, uint64_t *token);
 
 /* Waits (blocking, driving the client) up to timeout_ms until every request queued so far is
- * acknowledged or failed. Returns TW_OK, TW_ERR_TIMEOUT or the status that ended the connection. */
+ * acknowledged or failed. The callbacks run inside it, on the calling thread, as inside
+ * tw_mqtt_client_step(); like _step() it must not be called from a callback.
+ * Errors: TW_ERR_INVALID_ARG, TW_ERR_MQTT_NOT_CONNECTED (not connected when called), TW_ERR_TIMEOUT,
+ * or the status that ended the connection. */
 TW_API tw_status tw_mqtt_client_flush(tw_mqtt_client *c, int timeout_ms);
 
 /*
@@ -298,6 +301,8 @@ TW_API size_t tw_mqtt_client_inflight(const tw_mqtt_client *c);
 /* Bytes queued in the output ring and not yet written to the transport. */
 TW_API size_t tw_mqtt_client_pending_bytes(const tw_mqtt_client *c);
 
+/* The connection state (TW_MQTT_DISCONNECTED for c NULL). The state callback reports every
+ * change; this is the same value, for polling. Driving thread (or a callback). */
 TW_API tw_mqtt_state tw_mqtt_client_state(const tw_mqtt_client *c);
 
 /* "disconnected", "connecting", "connected", "waiting". Static. */

@@ -157,7 +157,8 @@ typedef struct tw_store_record {
  */
 TW_API tw_status tw_store_read(tw_store *s, tw_store_record *rec);
 
-/* Moves the read cursor back to the first unacknowledged record (after a reconnect). */
+/* Moves the read cursor back to the first unacknowledged record (after a reconnect). Does no I/O.
+ * Errors: TW_ERR_INVALID_ARG (s NULL). */
 TW_API tw_status tw_store_rewind(tw_store *s);
 
 /*

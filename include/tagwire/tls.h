@@ -165,8 +165,9 @@ TW_API tw_status tw_tls_config_set_versions(tw_tls_config *cfg, unsigned min_ver
  */
 TW_API tw_status tw_tls_config_set_suites(tw_tls_config *cfg, const uint16_t *suites, size_t n);
 
-/* Session resumption on reconnect (session tickets / session IDs; default on). A transport keeps
- * the last session of its own connections, for the same host and port only. */
+/* Session resumption on reconnect (session tickets / session IDs; default on; enabled 0 = off). A
+ * transport keeps the last session of its own connections, for the same host and port only.
+ * Applies to connections made after the call. Errors: TW_ERR_INVALID_ARG (cfg NULL). */
 TW_API tw_status tw_tls_config_set_resumption(tw_tls_config *cfg, int enabled);
 
 /*
