@@ -13,7 +13,10 @@
  *     behaves exactly like its TW_<X>_INIT. Every field says what 0 means; non-default choices
  *     that would naturally be 0 ("off", "none", QoS 0) have named constants instead
  *     (e.g. TW_MQTT_KEEPALIVE_OFF, TW_EDGE_QOS0, TW_TCP_NAGLE).
- *  4. Applications start from TW_<X>_INIT (or `{ TW_<X>_VERSION }`, or designated initializers)
+ *  4. Tables of callbacks that an extension provides (tw_adapter_ops, tw_transport_ops in
+ *     tagwire/sys/) follow the same rule the other way round: the library accepts every version
+ *     >= 1 and uses only the entries the table's version has (an absent entry = not provided).
+ *  5. Applications start from TW_<X>_INIT (or `{ .version = TW_<X>_VERSION }` with designated fields)
  *     and set only the fields they need; an application compiled against an older header keeps
  *     working, unchanged, with a newer library of the same major version.
  *
