@@ -16,8 +16,8 @@
  *  4. Tables of callbacks that an extension provides (tw_adapter_ops, tw_transport_ops in
  *     tagwire/sys/) follow the same rule the other way round: the library accepts every version
  *     >= 1 and uses only the entries the table's version has (an absent entry = not provided).
- *  5. Applications start from TW_<X>_INIT (or `{ .version = TW_<X>_VERSION }` with designated fields)
- *     and set only the fields they need; an application compiled against an older header keeps
+ *  5. Applications start from TW_<X>_INIT (or `{ .version = TW_<X>_VERSION }` with designated
+ *     fields) and set only the fields they need; an application compiled against an older header keeps
  *     working, unchanged, with a newer library of the same major version.
  *
  * SPDX-License-Identifier: Apache-2.0
