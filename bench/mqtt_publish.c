@@ -95,7 +95,7 @@ static double run_tagwire(uint16_t port, long n)
     o.host = "127.0.0.1";
     o.port = port;
     o.client_id = "bench-tagwire";
-    o.reconnect = 0;
+    o.reconnect = TW_MQTT_RECONNECT_OFF;
     if (tw_mqtt_client_new(&c, t, &o) != TW_OK) return -1;
     tw_mqtt_client_set_ack_cb(c, tw_on_ack, NULL);
     if (tw_mqtt_client_connect_blocking(c, 5000) != TW_OK) {

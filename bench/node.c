@@ -152,7 +152,7 @@ static double raw_mqtt(tw_tls_config *tls, uint16_t port, size_t metrics_per_msg
     o.host = "127.0.0.1";
     o.port = port;
     o.client_id = "bench-raw";
-    o.reconnect = 0;
+    o.reconnect = TW_MQTT_RECONNECT_OFF;
     o.protocol_version = 5;
     o.max_packet_size = 1u << 20;
     o.out_buffer_size = 1u << 20;

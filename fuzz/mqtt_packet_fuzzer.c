@@ -268,7 +268,7 @@ static void fuzz_session(const uint8_t *data, size_t size, uint8_t sel)
     o.max_packet_size = (sel & 2) ? 128 : 4096;
     o.out_buffer_size = 512;
     o.max_inflight = 4;
-    o.reconnect = (sel & 4) ? 1 : 0;
+    o.reconnect = (sel & 4) ? TW_MQTT_RECONNECT_ON : TW_MQTT_RECONNECT_OFF;
     o.protocol_version = (sel & 0x40) ? 5 : 4;
     tw_mqtt_client *c;
     if (tw_mqtt_client_new(&c, t, &o) != TW_OK) {

@@ -107,7 +107,7 @@ static double run_tagwire(tw_tls_config *tls, tw_tagset *ts, tw_tag **tags, long
     o.host = "127.0.0.1";
     o.port = g_port;
     o.tls = tls;
-    o.qos = g_qos;
+    o.qos = g_qos ? TW_EDGE_QOS1 : TW_EDGE_QOS0;
     char cid[32];
     snprintf(cid, sizeof cid, "bench-tagwire-%ld", round);
     o.client_id = cid;

@@ -21,8 +21,8 @@
  * adapter reconnects with exponential back-off and answers TW_QUALITY_BAD_NOT_CONNECTED meanwhile.
  *
  * tw_poller runs groups of items at fixed scan rates on the caller's thread (drift-free, slow
- * devices skip cycles instead of piling up) and keeps statistics per group; tw_device_stats()
- * gives statistics per connection.
+ * devices skip cycles instead of piling up) and keeps statistics per group;
+ * tw_device_get_stats() gives statistics per connection.
  *
  * Threading: a tw_device and a tw_poller are driven by one thread at a time; nothing here is
  * TW_THREADSAFE except tw_adapter_check_address(). Different devices may be used on different
@@ -152,17 +152,23 @@ TW_API tw_status tw_device_write(tw_device *dev, uint32_t id, const tw_value *va
  * valid only during the call. */
 typedef void (*tw_device_push_fn)(uint32_t id, const tw_sample *sample, void *user_data);
 
-/* Subscribes items for push. Errors: TW_ERR_UNSUPPORTED (the adapter only polls), TW_ERR_INVALID_ARG,
- * adapter-specific errors. */
+/* Subscribes items for push (replacing an earlier subscription; `ids` is copied). `user_data` is
+ * passed to fn and must stay valid until the device is freed or subscribed again. Errors:
+ * TW_ERR_UNSUPPORTED (the adapter only polls), TW_ERR_INVALID_ARG (NULL argument, n 0, unknown
+ * id), TW_ERR_NOMEM, adapter-specific errors (message in tw_device_last_error()). */
 TW_API tw_status tw_device_subscribe(tw_device *dev, const uint32_t *ids, size_t n, tw_device_push_fn fn,
                                      void *user_data);
 
 /* Writes up to `max` descriptors and their wanted events (TW_POLL_IN/TW_POLL_OUT) to poll for
- * push-capable devices; returns how many (0 for poll-only adapters). */
+ * push-capable devices; returns how many. Never fails: 0 for poll-only adapters, for a NULL
+ * argument or max <= 0. The descriptors stay owned by the device (do not close them) and may
+ * change after tw_device_process(): ask again before every wait. */
 TW_API int tw_device_fds(tw_device *dev, int *fds, unsigned *events, int max);
 
-/* Processes what is ready without blocking (delivering pushed samples). TW_OK, or the adapter's
- * error; TW_ERR_UNSUPPORTED for poll-only adapters. */
+/* Processes what is ready without blocking (delivering pushed samples through the subscribe
+ * callback, on the calling thread). Errors: TW_ERR_INVALID_ARG (dev NULL), TW_ERR_UNSUPPORTED
+ * (poll-only adapter), or the adapter's error (e.g. TW_ERR_CLOSED, TW_ERR_PROTOCOL; message in
+ * tw_device_last_error()). */
 TW_API tw_status tw_device_process(tw_device *dev);
 
 /* The last error's message for this device ("" when none). Valid until the next call on it. */

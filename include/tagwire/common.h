@@ -1,6 +1,25 @@
 /*
  * tagwire/common.h - export macros and basic types shared by every tagwire header.
  *
+ * Versioned structs (the ABI rule for every options, params, stats and info struct):
+ *  1. Every such struct starts with `uint32_t version` (TW_<X>_VERSION, from its header). Fields
+ *     are only ever appended at the end, and every addition bumps TW_<X>_VERSION; no field is
+ *     removed, reordered, retyped or given a new meaning within a major version.
+ *  2. The library accepts every version from 1 to its own TW_<X>_VERSION (TW_ERR_VERSION for 0 or
+ *     for a newer one). From an options struct it reads only the fields the caller's version
+ *     has; fields added later take their defaults. Into a stats/info struct (the caller sets
+ *     `version`) it writes only the fields of the caller's version, never past its end.
+ *  3. Zero means "the default": a struct with only `version` set and every other field 0/NULL
+ *     behaves exactly like its TW_<X>_INIT. Every field says what 0 means; non-default choices
+ *     that would naturally be 0 ("off", "none", QoS 0) have named constants instead
+ *     (e.g. TW_MQTT_KEEPALIVE_OFF, TW_EDGE_QOS0, TW_TCP_NAGLE).
+ *  4. Tables of callbacks that an extension provides (tw_adapter_ops, tw_transport_ops in
+ *     tagwire/sys/) follow the same rule the other way round: the library accepts every version
+ *     >= 1 and uses only the entries the table's version has (an absent entry = not provided).
+ *  5. Applications start from TW_<X>_INIT (or `{ .version = TW_<X>_VERSION }` with designated
+ *     fields) and set only the fields they need; an application compiled against an older header keeps
+ *     working, unchanged, with a newer library of the same major version.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef TAGWIRE_COMMON_H

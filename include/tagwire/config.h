@@ -155,6 +155,8 @@ TW_API TW_THREADSAFE const char *tw_config_source(const tw_config *cfg);
 
 /* ---- Node identity ("node") ------------------------------------------------------------------- */
 
+/* The Sparkplug group id ("group_id") and edge node id ("edge_node_id"), both required by the
+ * loader; NULL before a successful load. Valid as long as the config is loaded. */
 TW_API TW_THREADSAFE const char *tw_config_group_id(const tw_config *cfg);
 TW_API TW_THREADSAFE const char *tw_config_edge_node_id(const tw_config *cfg);
 /* The Sparkplug primary host application id whose STATE the node follows; NULL when absent. */
@@ -172,7 +174,8 @@ TW_API TW_THREADSAFE uint16_t tw_config_broker_port(const tw_config *cfg);
 TW_API TW_THREADSAFE int tw_config_insecure(const tw_config *cfg);
 /* The MQTT client id: "client_id", default "<group_id>-<edge_node_id>". */
 TW_API TW_THREADSAFE const char *tw_config_client_id(const tw_config *cfg);
-/* The MQTT keep-alive in seconds: "keep_alive_s", 0..65535, default 30 (0 disables it). */
+/* The MQTT keep-alive in seconds: "keep_alive_s", 0..65535, default 30; 0 (also
+ * returned when absent) = the default; 65535 = no keep-alive. */
 TW_API TW_THREADSAFE uint32_t tw_config_keep_alive_s(const tw_config *cfg);
 
 /* TLS files, resolved (see "Relative ... paths" above); NULL when absent (always for mqtt://). */
@@ -206,6 +209,7 @@ TW_API TW_THREADSAFE tw_config_overflow tw_config_store_overflow(const tw_config
 
 /* ---- Devices ("devices", at least one) -------------------------------------------------------- */
 
+/* Number of devices (0 before a successful load). */
 TW_API TW_THREADSAFE size_t tw_config_device_count(const tw_config *cfg);
 /* Devices in file order. */
 TW_API TW_THREADSAFE const tw_config_device *tw_config_device_at(const tw_config *cfg, size_t index);
@@ -233,6 +237,7 @@ TW_API TW_THREADSAFE const char *tw_config_device_scan_group_name(const tw_confi
 TW_API TW_THREADSAFE uint32_t tw_config_device_scan_group_rate_ms(const tw_config_device *dev,
                                                                  size_t index);
 
+/* Number of the device's tags ("tags"); 0 for dev NULL. */
 TW_API TW_THREADSAFE size_t tw_config_device_tag_count(const tw_config_device *dev);
 /* Tags in file order. */
 TW_API TW_THREADSAFE const tw_config_tag *tw_config_device_tag_at(const tw_config_device *dev,

@@ -150,12 +150,15 @@ TW_API TW_THREADSAFE const char *tw_strerror(tw_status status);
 
 /* ---- Log hook ---------------------------------------------------------------------------------- */
 
+/* Severities, least verbose first. TW_LOG_DEFAULT (0) selects the default threshold (warn) where
+ * a level is configured; messages always carry one of ERROR..TRACE. */
 typedef enum tw_log_level {
-    TW_LOG_ERROR = 0,
-    TW_LOG_WARN = 1,
-    TW_LOG_INFO = 2,
-    TW_LOG_DEBUG = 3,
-    TW_LOG_TRACE = 4
+    TW_LOG_DEFAULT = 0,
+    TW_LOG_ERROR = 1,
+    TW_LOG_WARN = 2,
+    TW_LOG_INFO = 3,
+    TW_LOG_DEBUG = 4,
+    TW_LOG_TRACE = 5
 } tw_log_level;
 
 /*
@@ -167,12 +170,13 @@ typedef enum tw_log_level {
 typedef void (*tw_log_fn)(tw_log_level level, const char *module, const char *message,
                           void *user_data);
 
-/* "error", "warn", "info", "debug", "trace". Static. */
+/* "error", "warn", "info", "debug", "trace" ("default" for TW_LOG_DEFAULT). Static. */
 TW_API TW_THREADSAFE const char *tw_log_level_name(tw_log_level level);
 
 /*
  * Sets the log hook and the most verbose level passed to it. fn == NULL restores the default
- * (messages at or above `level` go to stderr). May be called at any time.
+ * (messages at or above `level` go to stderr). `level` TW_LOG_DEFAULT (0) = TW_LOG_WARN. May be
+ * called at any time.
  */
 TW_API TW_THREADSAFE void tw_set_log(tw_log_fn fn, tw_log_level level, void *user_data);
 
@@ -190,26 +194,30 @@ typedef void (*tw_free_fn)(void *ptr, void *ctx);
 typedef struct tw_init_params {
     uint32_t version;        /* TW_INIT_PARAMS_VERSION */
     /* Allocator: all three or none (NULL = libc). Used for all memory tagwire itself allocates;
-     * third-party libraries (mbedTLS, libcurl) use their own. */
+     * third-party libraries (mbedTLS, libcurl, json-c, open62541, libsnap7) use their own. */
     tw_malloc_fn malloc_fn;
     tw_realloc_fn realloc_fn;
     tw_free_fn free_fn;
     void *alloc_ctx;
-    /* Log hook (NULL = stderr) and level, as tw_set_log(). */
+    /* Log hook (NULL = stderr) and level (0 = TW_LOG_DEFAULT = warn), as tw_set_log(). */
     tw_log_fn log_fn;
     tw_log_level log_level;
     void *log_user_data;
 } tw_init_params;
 
-#define TW_INIT_PARAMS_INIT { TW_INIT_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, TW_LOG_WARN, NULL }
+#define TW_INIT_PARAMS_INIT { TW_INIT_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, TW_LOG_DEFAULT, NULL }
 
 /*
  * Initialises the library. Reference-counted: every successful tw_init() needs one tw_shutdown().
- * `params` may be NULL (libc allocator, stderr log at warn). The allocator can be set only by the
- * first call; a later call with a different allocator fails with TW_ERR_BUSY. Objects cannot be
- * created before tw_init() (their constructors return TW_ERR_NOT_INITIALIZED).
- * Errors: TW_ERR_VERSION (unknown params version), TW_ERR_INVALID_ARG (partial allocator),
- * TW_ERR_BUSY.
+ * `params` may be NULL (libc allocator, stderr log at warn). The allocator and the log settings
+ * are taken from the first call only (the one that takes the count from 0 to 1). A later call
+ * leaves them as they are: with a different allocator, or with a log_fn (and log_user_data)
+ * other than the hook installed now, it fails with TW_ERR_BUSY (nothing changes, no reference is
+ * taken); with log_fn NULL its log_level is ignored. Use tw_set_log() to change the log hook or
+ * level explicitly. Objects cannot be created before tw_init() (their constructors return
+ * TW_ERR_NOT_INITIALIZED).
+ * Errors: TW_ERR_VERSION (params version 0 or newer than the library), TW_ERR_INVALID_ARG
+ * (partial allocator, log_level out of range), TW_ERR_BUSY (see above).
  */
 TW_API tw_status tw_init(const tw_init_params *params);
 
@@ -225,7 +233,9 @@ TW_API TW_THREADSAFE int tw_is_initialized(void);
 /* Wall-clock time in nanoseconds since the Unix epoch (the tag model's timestamp unit). */
 TW_API TW_THREADSAFE int64_t tw_now_ns(void);
 
-/* Releases memory that tagwire allocated and handed to the caller (documented per function). */
+/* Releases memory that tagwire allocated and handed to the caller (documented per function), with
+ * the allocator of tw_init(). Free such memory before the last tw_shutdown(), like objects: a
+ * later tw_init() may install another allocator. NULL is ignored. */
 TW_API TW_THREADSAFE void tw_free(void *ptr);
 
 TW_END_DECLS

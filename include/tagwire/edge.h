@@ -63,9 +63,9 @@
  *
  * QoS decision (ACL refusals): Sparkplug 3.0 asks for QoS 0 on births and data, but over QoS 0 an
  * ACL refusal is silent (see tagwire/mqtt.h). tagwire's default is MQTT 5 + QoS 1 for births, data
- * and DDEATH (qos = -1 in the options): a refused publish comes back as a PUBACK with reason 0x87,
+ * and DDEATH (qos 0 = TW_EDGE_QOS_DEFAULT in the options): a refused publish comes back as a PUBACK with reason 0x87,
  * which the edge reports as TW_ERR_MQTT_NOT_AUTHORIZED (return value of tw_edge_step() /
- * tw_edge_process(), tw_edge_last_error(), stats.refused, TW_EDGE_EVENT_ERROR). Set qos = 0 for
+ * tw_edge_process(), tw_edge_last_error(), stats.refused, TW_EDGE_EVENT_ERROR). Set qos = TW_EDGE_QOS0 for
  * strict conformance (then refusals are invisible). The NDEATH will is always QoS 1.
  *
  * Driving the edge: either tw_edge_step(e, timeout_ms) (waits on the MQTT socket AND the
@@ -83,7 +83,7 @@
  * TW_THREADSAFE except where marked. The tags of registered tag sets may be set from any thread
  * (tw_tag_set_*, as tag.h says). Callbacks (the edge's event callback, tag write callbacks) run
  * on the driving thread, inside tw_edge_step(), _process(), _publish(), _rebirth(), _stop() or
- * _device_set_online(); from them you may call tw_edge_stats(), _state(), _last_error(),
+ * _device_set_online(); from them you may call tw_edge_stats_get(), _state_get(), _last_error(),
  * tw_edge_rebirth() and tw_tag_set_*; not tw_edge_free(), _step(), _process() or _stop().
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -121,9 +121,10 @@ typedef struct tw_edge_options {
     const char *username;        /* NULL = none (mTLS identifies the device); copied */
     const void *password;        /* NULL = none; copied */
     size_t password_len;
-    uint16_t keep_alive_s;       /* 0 = 30 */
+    uint16_t keep_alive_s;       /* 0 = default (30); 65535 (TW_MQTT_KEEPALIVE_OFF) = none */
     int protocol_version;        /* 0 = 5 (MQTT 5.0); 4 = MQTT 3.1.1 */
-    int qos;                     /* -1 = default (1); 0 = Sparkplug-strict QoS 0 (see header) */
+    int qos;                     /* 0 = default (QoS 1); TW_EDGE_QOS1; TW_EDGE_QOS0 =
+                                    Sparkplug-strict QoS 0 (see above). Other values: refused */
     /* Transport: exactly one of tls, transport_fn, or insecure. */
     tw_tls_config *tls;          /* mutual TLS (a reference is taken: the caller may free it) */
     int insecure;                /* non-zero and tls NULL: plain TCP (a warning is logged at every
@@ -150,8 +151,13 @@ typedef struct tw_edge_options {
 } tw_edge_options;
 
 #define TW_EDGE_OPTIONS_INIT                                                                        \
-    { TW_EDGE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, -1, NULL, 0,  \
+    { TW_EDGE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0,   \
       NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL }
+
+/* tw_edge_options.qos values. Not QoS numbers: always use the names. */
+#define TW_EDGE_QOS_DEFAULT 0 /* = TW_EDGE_QOS1 */
+#define TW_EDGE_QOS1 1        /* births, deaths and data at QoS 1 (refusals visible with MQTT 5) */
+#define TW_EDGE_QOS0 0x100    /* Sparkplug-strict QoS 0 for births and data */
 
 /* Session state. */
 typedef enum tw_edge_state {
@@ -311,10 +317,12 @@ TW_API tw_status tw_edge_publish(tw_edge *e);
  * TW_ERR_INVALID_ARG. */
 TW_API tw_status tw_edge_rebirth(tw_edge *e);
 
+/* The session state (TW_EDGE_STOPPED for e NULL). Driving thread, or the event callback; the
+ * same value arrives with every TW_EDGE_EVENT_STATE. */
 TW_API tw_edge_state tw_edge_state_get(const tw_edge *e);
 
-/* Fills *out (out->version must be TW_EDGE_STATS_VERSION). Errors: TW_ERR_INVALID_ARG,
- * TW_ERR_VERSION. */
+/* Fills *out: the caller sets out->version (1..TW_EDGE_STATS_VERSION) and gets that version's
+ * fields. Errors: TW_ERR_INVALID_ARG, TW_ERR_VERSION. */
 TW_API tw_status tw_edge_stats_get(const tw_edge *e, tw_edge_stats *out);
 
 /* The last error's message ("" when none), valid until the next call on the edge. */

@@ -138,14 +138,22 @@ TW_API const char *tw_enroll_last_error(const tw_enroll *e);
 TW_API uint32_t tw_enroll_retry_after(const tw_enroll *e);
 
 /*
- * /cacerts: fetches the CA certificates and stores them as DIR/cacerts.pem. Blocking; retries
- * transient failures (see tw_enroll_enroll).
+ * /cacerts: fetches the CA certificates and stores them as DIR/cacerts.pem (replaced atomically).
+ * Blocking; retries transient failures (see tw_enroll_enroll()). FAILED is emitted on failure.
+ * Errors: TW_ERR_INVALID_ARG, TW_ERR_EST_BAD_RESPONSE (not a certs-only PKCS#7), TW_ERR_EST_AUTH,
+ * TW_ERR_EST_RETRY_LATER, TW_ERR_EST_SERVER, TW_ERR_HTTP, TW_ERR_CONN_REFUSED, TW_ERR_RESOLVE,
+ * TW_ERR_TIMEOUT, TW_ERR_TLS_* (server certificate not trusted, handshake), TW_ERR_IO (writing the
+ * file), TW_ERR_NOMEM.
  */
 TW_API tw_status tw_enroll_get_cacerts(tw_enroll *e);
 
 /*
  * /csrattrs: fetches the server's CSR attributes (DER, RFC 7030 4.5.2) into a buffer the caller
  * releases with tw_free(). A server without attributes answers 204/404: *der = NULL, *len = 0, TW_OK.
+ * Blocking, with retries as tw_enroll_get_cacerts(). On failure *der = NULL, *len = 0.
+ * Errors: TW_ERR_INVALID_ARG, TW_ERR_EST_BAD_RESPONSE (body not base64 DER), TW_ERR_EST_AUTH,
+ * TW_ERR_EST_RETRY_LATER, TW_ERR_EST_SERVER, TW_ERR_HTTP, TW_ERR_CONN_REFUSED, TW_ERR_RESOLVE,
+ * TW_ERR_TIMEOUT, TW_ERR_TLS_*, TW_ERR_NOMEM.
  */
 TW_API tw_status tw_enroll_get_csrattrs(tw_enroll *e, unsigned char **der, size_t *len);
 

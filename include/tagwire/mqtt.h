@@ -71,6 +71,13 @@ typedef enum tw_mqtt_state {
     TW_MQTT_WAITING = 3       /* connection lost or refused; reconnect after the back-off delay */
 } tw_mqtt_state;
 
+/* tw_mqtt_options.keep_alive_s: no keep-alive (0 selects the default, 60 s). */
+#define TW_MQTT_KEEPALIVE_OFF 0xFFFFu
+/* tw_mqtt_options.reconnect values. */
+#define TW_MQTT_RECONNECT_DEFAULT 0 /* = TW_MQTT_RECONNECT_ON */
+#define TW_MQTT_RECONNECT_ON 1
+#define TW_MQTT_RECONNECT_OFF (-1)
+
 #define TW_MQTT_OPTIONS_VERSION 1
 
 typedef struct tw_mqtt_options {
@@ -81,7 +88,9 @@ typedef struct tw_mqtt_options {
     const char *username;         /* copied; NULL = none */
     const void *password;         /* copied; NULL = none (a password requires a username) */
     size_t password_len;
-    uint16_t keep_alive_s;        /* keep-alive in seconds; 0 = disabled; default 60 */
+    uint16_t keep_alive_s;        /* keep-alive in seconds; 0 = default (60);
+                                     TW_MQTT_KEEPALIVE_OFF = no keep-alive (so 65534 s is the
+                                     longest keep-alive) */
     uint32_t ping_timeout_ms;     /* PINGRESP awaited at most this long; 0 = keep-alive (min 1 s) */
     /* Will message, sent by the broker when the connection ends without DISCONNECT. */
     const char *will_topic;       /* copied; NULL = no will */
@@ -96,9 +105,11 @@ typedef struct tw_mqtt_options {
     uint32_t connect_timeout_ms;  /* transport connect + CONNACK; 10000 */
     /* Reconnect: after a lost or refused connection, wait a random delay in
      * [0, min(reconnect_max_ms, reconnect_min_ms * 2^attempt)] and connect again. */
-    int reconnect;                /* non-zero: reconnect automatically (default 1) */
-    uint32_t reconnect_min_ms;    /* default 500 */
-    uint32_t reconnect_max_ms;    /* default 30000 */
+    int reconnect;                /* 0 = default (reconnect automatically); TW_MQTT_RECONNECT_OFF
+                                     (any negative value): never reconnect, the application
+                                     calls tw_mqtt_client_connect() again itself */
+    uint32_t reconnect_min_ms;    /* 0 = default (500) */
+    uint32_t reconnect_max_ms;    /* 0 = default (30000) */
     /* Protocol: 4 = MQTT 3.1.1 (default; 0 means 4), 5 = MQTT 5.0. With 5 the broker's reason codes
      * become visible: a PUBACK or SUBACK refusal (e.g. 0x87 by ACL) is reported in the ack, a
      * DISCONNECT from the broker ends the connection with its reason in the message, and the
@@ -108,8 +119,8 @@ typedef struct tw_mqtt_options {
 } tw_mqtt_options;
 
 #define TW_MQTT_OPTIONS_INIT                                                                        \
-    { TW_MQTT_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 60, 0, NULL, NULL, 0, 0, 0,               \
-      0, 0, 0, 0, 1, 500, 30000, 4 }
+    { TW_MQTT_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0,                \
+      0, 0, 0, 0, TW_MQTT_RECONNECT_DEFAULT, 0, 0, 0 }
 
 /* An incoming application message. Every pointer is valid only during the callback. */
 typedef struct tw_mqtt_message {
@@ -265,7 +276,10 @@ TW_API tw_status tw_mqtt_client_unsubscribe(tw_mqtt_client *c, const char *filte
 TW_API tw_status tw_mqtt_client_ping(tw_mqtt_client *c, uint64_t *token);
 
 /* Waits (blocking, driving the client) up to timeout_ms until every request queued so far is
- * acknowledged or failed. Returns TW_OK, TW_ERR_TIMEOUT or the status that ended the connection. */
+ * acknowledged or failed. The callbacks run inside it, on the calling thread, as inside
+ * tw_mqtt_client_step(); like _step() it must not be called from a callback.
+ * Errors: TW_ERR_INVALID_ARG, TW_ERR_MQTT_NOT_CONNECTED (not connected when called), TW_ERR_TIMEOUT,
+ * or the status that ended the connection. */
 TW_API tw_status tw_mqtt_client_flush(tw_mqtt_client *c, int timeout_ms);
 
 /*
@@ -287,6 +301,8 @@ TW_API size_t tw_mqtt_client_inflight(const tw_mqtt_client *c);
 /* Bytes queued in the output ring and not yet written to the transport. */
 TW_API size_t tw_mqtt_client_pending_bytes(const tw_mqtt_client *c);
 
+/* The connection state (TW_MQTT_DISCONNECTED for c NULL). The state callback reports every
+ * change; this is the same value, for polling. Driving thread (or a callback). */
 TW_API tw_mqtt_state tw_mqtt_client_state(const tw_mqtt_client *c);
 
 /* "disconnected", "connecting", "connected", "waiting". Static. */

@@ -99,7 +99,7 @@ typedef struct tw_node_options {
     const char *broker;           /* required: "mqtts://host[:port]" (8883) or "mqtt://host[:port]"
                                      (1883, only with `insecure`) */
     const char *client_id;        /* MQTT client id; NULL = "<group_id>-<edge_node_id>" */
-    uint32_t keep_alive_s;        /* MQTT keep-alive; 0 = 30 */
+    uint32_t keep_alive_s;        /* MQTT keep-alive; 0 = default (30); 65535 = none */
     const char *primary_host_id;  /* reserved: the Sparkplug primary host to follow (NULL = none) */
     tw_tls_config *tls;           /* NULL: built from the files below */
     const char *tls_ca_file;      /* PEM trust anchors for the broker */
@@ -180,11 +180,13 @@ typedef struct tw_node_device_options {
     uint32_t version;              /* TW_NODE_DEVICE_OPTIONS_VERSION */
     const char *adapter_uri;       /* NULL: the application pushes the device's values; else the
                                       device is opened with tw_device_open(adapter_uri, &device) */
-    tw_device_options device;      /* timeouts, transport (see tagwire/adapter.h) */
+    tw_device_options device;      /* timeouts, transport (see tagwire/adapter.h); all zero
+                                      (device.version 0) = the defaults */
     tw_device *opened;             /* alternative to adapter_uri: a device the caller opened; the
                                       node takes ownership on success */
 } tw_node_device_options;
-#define TW_NODE_DEVICE_OPTIONS_INIT { TW_NODE_DEVICE_OPTIONS_VERSION, NULL, TW_DEVICE_OPTIONS_INIT, NULL }
+#define TW_NODE_DEVICE_OPTIONS_INIT                                                               \
+    { TW_NODE_DEVICE_OPTIONS_VERSION, NULL, { 0, 0, 0, 0, 0, NULL, NULL }, NULL }
 
 /*
  * Adds a Sparkplug device `device_id` (1..128 bytes of UTF-8 without '+', '#', '/'). opts may be

@@ -157,7 +157,8 @@ typedef struct tw_store_record {
  */
 TW_API tw_status tw_store_read(tw_store *s, tw_store_record *rec);
 
-/* Moves the read cursor back to the first unacknowledged record (after a reconnect). */
+/* Moves the read cursor back to the first unacknowledged record (after a reconnect). Does no I/O.
+ * Errors: TW_ERR_INVALID_ARG (s NULL). */
 TW_API tw_status tw_store_rewind(tw_store *s);
 
 /*
@@ -201,7 +202,8 @@ typedef struct tw_store_stats {
     uint64_t corrupt_regions;  /* corrupt regions skipped */
 } tw_store_stats;
 
-/* Fills *st (st->version must be TW_STORE_STATS_VERSION). Errors: TW_ERR_INVALID_ARG, TW_ERR_VERSION. */
+/* Fills *st: the caller sets st->version (1..TW_STORE_STATS_VERSION) and gets that version's
+ * fields. Errors: TW_ERR_INVALID_ARG, TW_ERR_VERSION. */
 TW_API tw_status tw_store_stats_get(const tw_store *s, tw_store_stats *st);
 
 /* Detail of the last error on this store. Never NULL; valid until the next call on the store. */

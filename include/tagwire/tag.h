@@ -268,13 +268,13 @@ TW_API TW_THREADSAFE size_t tw_tagset_pending(const tw_tagset *ts);
  */
 TW_API TW_THREADSAFE int tw_tagset_fd(const tw_tagset *ts);
 
+typedef void (*tw_tagset_notify_fn)(tw_tagset *ts, void *user_data);
 /*
  * Alternative to the descriptor: fn(ts, user_data) is called when the change set goes from empty
  * to non-empty, on the thread of the setter that caused it, possibly on several threads at once.
  * It must be quick and must not call tw_tagset_collect(). fn NULL removes it. Set it before other
  * threads set values. Driving thread.
  */
-typedef void (*tw_tagset_notify_fn)(tw_tagset *ts, void *user_data);
 TW_API void tw_tagset_set_notify(tw_tagset *ts, tw_tagset_notify_fn fn, void *user_data);
 
 /* ---- Writes from the cloud ---------------------------------------------------------------------- */

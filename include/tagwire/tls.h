@@ -165,8 +165,9 @@ TW_API tw_status tw_tls_config_set_versions(tw_tls_config *cfg, unsigned min_ver
  */
 TW_API tw_status tw_tls_config_set_suites(tw_tls_config *cfg, const uint16_t *suites, size_t n);
 
-/* Session resumption on reconnect (session tickets / session IDs; default on). A transport keeps
- * the last session of its own connections, for the same host and port only. */
+/* Session resumption on reconnect (session tickets / session IDs; default on; enabled 0 = off). A
+ * transport keeps the last session of its own connections, for the same host and port only.
+ * Applies to connections made after the call. Errors: TW_ERR_INVALID_ARG (cfg NULL). */
 TW_API tw_status tw_tls_config_set_resumption(tw_tls_config *cfg, int enabled);
 
 /*
@@ -192,9 +193,10 @@ typedef struct tw_tls_options {
     tw_transport *inner; /* the byte stream to run TLS over; NULL = plain TCP made by the TLS
                           * transport. When non-NULL, ownership passes to the TLS transport on
                           * success (it is freed with it), and stays with the caller on failure. */
-    int tcp_nodelay;     /* for the default TCP stream: non-zero disables Nagle */
+    int tcp_nodelay;     /* for the default TCP stream: 0 = default (Nagle off, TCP_NODELAY set);
+                          * TW_TCP_NAGLE = Nagle on (tagwire/transport.h) */
 } tw_tls_options;
-#define TW_TLS_OPTIONS_INIT { TW_TLS_OPTIONS_VERSION, NULL, 1 }
+#define TW_TLS_OPTIONS_INIT { TW_TLS_OPTIONS_VERSION, NULL, TW_TCP_NODELAY_DEFAULT }
 
 /*
  * Creates a mutual-TLS transport using `cfg` (which it references; the caller may free cfg

@@ -31,14 +31,19 @@ typedef struct tw_transport tw_transport;
 #define TW_POLL_IN 0x1u
 #define TW_POLL_OUT 0x2u
 
+/* tcp_nodelay values (tw_transport_options, tw_tls_options). */
+#define TW_TCP_NODELAY_DEFAULT 0 /* TCP_NODELAY set: Nagle's algorithm off (small frames go out at once) */
+#define TW_TCP_NODELAY 1         /* the same, explicitly */
+#define TW_TCP_NAGLE (-1)        /* leave Nagle's algorithm on */
+
 #define TW_TRANSPORT_OPTIONS_VERSION 1
 typedef struct tw_transport_options {
     uint32_t version;            /* TW_TRANSPORT_OPTIONS_VERSION */
     uint32_t connect_timeout_ms; /* bound of tw_transport_connect_blocking(); 0 = 10000 */
     uint32_t io_timeout_ms;      /* bound of blocking helpers' reads/writes; 0 = 30000 */
-    int tcp_nodelay;             /* non-zero: disable Nagle (default on when options are NULL) */
+    int tcp_nodelay;             /* 0 = default (Nagle off, TCP_NODELAY set); TW_TCP_NAGLE = Nagle on */
 } tw_transport_options;
-#define TW_TRANSPORT_OPTIONS_INIT { TW_TRANSPORT_OPTIONS_VERSION, 10000, 30000, 1 }
+#define TW_TRANSPORT_OPTIONS_INIT { TW_TRANSPORT_OPTIONS_VERSION, 0, 0, TW_TCP_NODELAY_DEFAULT }
 
 /*
  * Creates a plain TCP transport. Plaintext: for tests and plaintext-by-definition protocols only;

@@ -388,12 +388,11 @@ tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_optio
     }
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     if (opts) {
-        if (opts->version < 1 || opts->version > TW_DEVICE_OPTIONS_VERSION) {
+        /* a version 1 struct ends before `tls`: copy only what the caller has */
+        if (TW__OPTS_COPY(o, opts, offsetof(tw_device_options, tls), sizeof(tw_device_options))) {
             snprintf(err, errlen, "tw_device_options version %u is not supported", (unsigned)opts->version);
             return TW_ERR_VERSION;
         }
-        /* a version 1 struct ends before `tls`: copy only what the caller has */
-        memcpy(&o, opts, opts->version == 1 ? offsetof(tw_device_options, tls) : sizeof o);
         o.version = TW_DEVICE_OPTIONS_VERSION;
     }
     if (!o.timeout_ms) o.timeout_ms = 1000;
@@ -608,7 +607,7 @@ tw_status tw_device_tls_info(const tw_device *d, struct tw_tls_info *info)
 tw_status tw_device_get_stats(const tw_device *d, tw_device_stats *out)
 {
     if (!d || !out) return TW_ERR_INVALID_ARG;
-    if (out->version != TW_DEVICE_STATS_VERSION) return TW_ERR_VERSION;
+    if (out->version < 1 || out->version > TW_DEVICE_STATS_VERSION) return TW_ERR_VERSION;
     tw_device_stats s;
     memset(&s, 0, sizeof s);
     s.version = TW_DEVICE_STATS_VERSION;
@@ -619,8 +618,7 @@ tw_status tw_device_get_stats(const tw_device *d, tw_device_stats *out)
     s.items_bad = d->st.items_bad;
     s.writes = d->st.writes;
     s.writes_failed = d->st.writes_failed;
-    *out = s;
-    return TW_OK;
+    return TW__STATS_PUT(out, &s, sizeof(tw_device_stats));
 }
 
 /* ---- push ---- */

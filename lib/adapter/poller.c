@@ -174,7 +174,5 @@ tw_status tw_poller_step(tw_poller *p, int max_wait_ms)
 tw_status tw_poller_group_stats(const tw_poller *p, uint32_t group, tw_poll_group_stats *out)
 {
     if (!p || !out || group >= p->n) return TW_ERR_INVALID_ARG;
-    if (out->version != TW_POLL_GROUP_STATS_VERSION) return TW_ERR_VERSION;
-    *out = p->groups[group].st;
-    return TW_OK;
+    return TW__STATS_PUT(out, &p->groups[group].st, sizeof(tw_poll_group_stats));
 }

@@ -73,6 +73,35 @@ const char *tw_feature_name(uint32_t bit)
     }
 }
 
+/* ---- versioned structs ---- */
+
+static uint32_t struct_version(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+tw_status tw__opts_copy(void *dst, size_t dst_size, const void *src, const size_t *sizes,
+                        size_t nsizes)
+{
+    uint32_t v = struct_version(src);
+    if (v < 1 || v > nsizes) return TW_ERR_VERSION;
+    size_t n = sizes[v - 1] < dst_size ? sizes[v - 1] : dst_size;
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, n);
+    return TW_OK;
+}
+
+tw_status tw__stats_put(void *out, const void *src, const size_t *sizes, size_t nsizes)
+{
+    uint32_t v = struct_version(out);
+    if (v < 1 || v > nsizes) return TW_ERR_VERSION;
+    size_t n = sizes[v - 1];
+    if (n > sizeof v) memcpy((char *)out + sizeof v, (const char *)src + sizeof v, n - sizeof v);
+    return TW_OK;
+}
+
 /* ---- init / allocator ---- */
 
 static void *default_malloc(size_t n, void *ctx) { (void)ctx; return malloc(n); }
@@ -87,14 +116,18 @@ static tw_realloc_fn g_realloc = default_realloc;
 static tw_free_fn g_free = default_free;
 static void *g_alloc_ctx;
 
+static bool log_hook_is(tw_log_fn fn, void *user_data);
+
 tw_status tw_init(const tw_init_params *params)
 {
     tw_status st = TW_OK;
+    tw_init_params pcopy;
     if (params) {
-        if (params->version != TW_INIT_PARAMS_VERSION) return TW_ERR_VERSION;
+        if (TW__OPTS_COPY(pcopy, params, sizeof(tw_init_params))) return TW_ERR_VERSION;
+        params = &pcopy;
         int n = !!params->malloc_fn + !!params->realloc_fn + !!params->free_fn;
         if (n != 0 && n != 3) return TW_ERR_INVALID_ARG;
-        if (params->log_level < TW_LOG_ERROR || params->log_level > TW_LOG_TRACE)
+        if (params->log_level < TW_LOG_DEFAULT || params->log_level > TW_LOG_TRACE)
             return TW_ERR_INVALID_ARG;
     }
     pthread_mutex_lock(&g_init_lock);
@@ -113,11 +146,16 @@ tw_status tw_init(const tw_init_params *params)
     } else if (params && params->malloc_fn &&
                (params->malloc_fn != g_malloc || params->alloc_ctx != g_alloc_ctx)) {
         st = TW_ERR_BUSY;
+    } else if (params && params->log_fn && !log_hook_is(params->log_fn, params->log_user_data)) {
+        /* a later tw_init must not take over the hook the first one (or tw_set_log) installed */
+        tw__log(TW_LOG_WARN, "core", "tw_init: a log hook is already installed; use tw_set_log() "
+                                     "to replace it");
+        st = TW_ERR_BUSY;
     }
     if (st == TW_OK) {
         g_init_count++;
         atomic_store(&g_initialized, 1);
-        if (params && (params->log_fn || g_init_count == 1))
+        if (params && g_init_count == 1)
             tw_set_log(params->log_fn, params->log_level, params->log_user_data);
     }
     pthread_mutex_unlock(&g_init_lock);
@@ -196,6 +234,7 @@ static atomic_int g_log_level = TW_LOG_WARN;
 const char *tw_log_level_name(tw_log_level level)
 {
     switch (level) {
+    case TW_LOG_DEFAULT: return "default";
     case TW_LOG_ERROR: return "error";
     case TW_LOG_WARN: return "warn";
     case TW_LOG_INFO: return "info";
@@ -205,8 +244,17 @@ const char *tw_log_level_name(tw_log_level level)
     }
 }
 
+static bool log_hook_is(tw_log_fn fn, void *user_data)
+{
+    pthread_rwlock_rdlock(&g_log_lock);
+    bool same = g_log_fn == fn && g_log_ud == user_data;
+    pthread_rwlock_unlock(&g_log_lock);
+    return same;
+}
+
 void tw_set_log(tw_log_fn fn, tw_log_level level, void *user_data)
 {
+    if (level == TW_LOG_DEFAULT) level = TW_LOG_WARN;
     if (level < TW_LOG_ERROR) level = TW_LOG_ERROR;
     if (level > TW_LOG_TRACE) level = TW_LOG_TRACE;
     pthread_rwlock_wrlock(&g_log_lock);

@@ -80,4 +80,24 @@ uint32_t tw__backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t cap_ms, tw_
 /* Maps an errno value to the closest tw_status. */
 tw_status tw__status_from_errno(int err);
 
+/* ---- versioned structs (the rule is in tagwire/common.h) ----
+ * `sizes` lists, for each version v = 1..nsizes, how many bytes version v of the struct has:
+ * sizeof() for the current version, offsetof() of the first field added later for older ones.
+ * Every such struct starts with `uint32_t version`.
+ *
+ * tw__opts_copy: copies a caller's options struct of any version 1..nsizes into `dst` (a
+ * current-version struct of dst_size bytes): the fields that version had are copied, the later
+ * ones are zero (= their default). TW_ERR_VERSION for version 0 or newer than the library.
+ *
+ * tw__stats_put: writes the current-version struct `src` into the caller's `out`, only the bytes
+ * the caller's version (out->version, kept) has. TW_ERR_VERSION as above. */
+tw_status tw__opts_copy(void *dst, size_t dst_size, const void *src, const size_t *sizes,
+                        size_t nsizes);
+tw_status tw__stats_put(void *out, const void *src, const size_t *sizes, size_t nsizes);
+#define TW__VSIZES(...)                                                                            \
+    ((const size_t[]){__VA_ARGS__}), (sizeof((const size_t[]){__VA_ARGS__}) / sizeof(size_t))
+/* TW__OPTS_COPY(o, opts, sizeof(tw_x_options)) ; later: (o, opts, offsetof(tw_x_options, f), sizeof(tw_x_options)) */
+#define TW__OPTS_COPY(dst, src, ...) tw__opts_copy(&(dst), sizeof(dst), (src), TW__VSIZES(__VA_ARGS__))
+#define TW__STATS_PUT(out, src, ...) tw__stats_put((out), (src), TW__VSIZES(__VA_ARGS__))
+
 #endif /* TW_CORE_INTERNAL_H */

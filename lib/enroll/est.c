@@ -491,8 +491,10 @@ tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o, char *why, 
     tw_status st = tw__check_init();
     if (st != TW_OK) return st;
     if (!o) return TW_ERR_INVALID_ARG;
-    if (o->version != TW_ENROLL_OPTIONS_VERSION)
+    tw_enroll_options ocopy;
+    if (TW__OPTS_COPY(ocopy, o, sizeof(tw_enroll_options)))
         return new_fail(NULL, why, why_size, TW_ERR_VERSION, "options version unknown");
+    o = &ocopy;
     if (!o->server_url || !has_prefix_ci(o->server_url, "https://") || !o->server_url[8])
         return new_fail(NULL, why, why_size, TW_ERR_CONFIG,
                         "server_url: an https:// URL is required (got '%s')",
@@ -875,7 +877,21 @@ out:
     return ok;
 }
 
+static tw_status credential_inspect(tw_credential_info *out, const char *dir, double fraction);
+
+/* Fills a current-version struct; the caller's version gets only its fields (also on errors). */
 tw_status tw_credential_inspect(tw_credential_info *out, const char *dir, double fraction)
+{
+    if (!out || !dir) return TW_ERR_INVALID_ARG;
+    if (out->version < 1 || out->version > TW_CREDENTIAL_INFO_VERSION) return TW_ERR_VERSION;
+    tw_credential_info ci;
+    ci.version = TW_CREDENTIAL_INFO_VERSION;
+    tw_status st = credential_inspect(&ci, dir, fraction);
+    TW__STATS_PUT(out, &ci, sizeof(tw_credential_info));
+    return st;
+}
+
+static tw_status credential_inspect(tw_credential_info *out, const char *dir, double fraction)
 {
     if (!out || !dir) return TW_ERR_INVALID_ARG;
     if (out->version != TW_CREDENTIAL_INFO_VERSION) return TW_ERR_VERSION;

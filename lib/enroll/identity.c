@@ -47,7 +47,7 @@ tw_status tw_device_identity_check(const tw_device_identity *id, char *why, size
     if (why && why_size) why[0] = '\0';
     if (why_size == 0) why = NULL;
     if (!id) return TW_ERR_INVALID_ARG;
-    if (id->version != TW_DEVICE_IDENTITY_VERSION) {
+    if (id->version < 1 || id->version > TW_DEVICE_IDENTITY_VERSION) {
         if (why) snprintf(why, why_size, "identity version %u unknown", (unsigned)id->version);
         return TW_ERR_VERSION;
     }

@@ -716,6 +716,9 @@ static tw_status check_options(tw_mqtt_options *o)
     if (!o->reconnect_min_ms) o->reconnect_min_ms = 500;
     if (!o->reconnect_max_ms) o->reconnect_max_ms = 30000;
     if (o->reconnect_max_ms < o->reconnect_min_ms) o->reconnect_max_ms = o->reconnect_min_ms;
+    if (!o->keep_alive_s) o->keep_alive_s = 60; /* from here on 0 = off */
+    else if (o->keep_alive_s == TW_MQTT_KEEPALIVE_OFF) o->keep_alive_s = 0;
+    o->reconnect = o->reconnect >= 0; /* 0 = default (on); TW_MQTT_RECONNECT_OFF = off */
     if (!o->ping_timeout_ms) o->ping_timeout_ms = o->keep_alive_s ? o->keep_alive_s * 1000u : 30000u;
     if (o->max_packet_size < 64 || o->max_packet_size > TW__MQTT_MAX_REMAINING + 5u)
         BADOPT("options: max_packet_size must be 64 .. 268435460");
@@ -730,8 +733,8 @@ tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport, cons
     tw_status st = tw__check_init();
     if (st) return st;
     if (!transport || !opts) return TW_ERR_INVALID_ARG;
-    if (opts->version != TW_MQTT_OPTIONS_VERSION) return TW_ERR_VERSION;
-    tw_mqtt_options o = *opts;
+    tw_mqtt_options o;
+    if (TW__OPTS_COPY(o, opts, sizeof(tw_mqtt_options))) return TW_ERR_VERSION;
     if ((st = check_options(&o))) return st;
 
     tw_mqtt_client *c = tw__calloc(1, sizeof *c);

@@ -167,10 +167,12 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
         put_err(err, errlen, "options are required");
         return TW_ERR_INVALID_ARG;
     }
-    if (o->version != TW_NODE_OPTIONS_VERSION) {
+    tw_node_options ocopy;
+    if (TW__OPTS_COPY(ocopy, o, sizeof(tw_node_options))) {
         put_err(err, errlen, "unknown tw_node_options version");
         return TW_ERR_VERSION;
     }
+    o = &ocopy;
     tw_node *n = tw__calloc(1, sizeof *n);
     if (!n) return TW_ERR_NOMEM;
     n->wake_fd = n->stop_fd = -1;
@@ -353,10 +355,12 @@ tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
                      "device id must be 1..128 bytes of UTF-8 without '+', '#', '/'");
         goto out_err;
     }
-    if (o && o->version != TW_NODE_DEVICE_OPTIONS_VERSION) {
+    tw_node_device_options ocopy;
+    if (o && TW__OPTS_COPY(ocopy, o, sizeof(tw_node_device_options))) {
         st = tw__err(&n->err, MOD, TW_ERR_VERSION, "unknown tw_node_device_options version");
         goto out_err;
     }
+    if (o) o = &ocopy;
     if (tw_node_find_device(n, id)) {
         st = tw__err(&n->err, MOD, TW_ERR_EXISTS, "device '%s' exists already", id);
         goto out_err;
@@ -382,7 +386,7 @@ tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
     tw_tagset_set_notify(d->ts, on_change, n);
     if (o && o->adapter_uri) {
         char why[512] = "";
-        st = tw_device_open(&d->dev, o->adapter_uri, &o->device, why, sizeof why);
+        st = tw_device_open(&d->dev, o->adapter_uri, o->device.version ? &o->device : NULL, why, sizeof why);
         if (st) {
             device_free(d);
             st = tw__err(&n->err, MOD, st, "device '%s': adapter '%s': %s", id, o->adapter_uri,
@@ -712,7 +716,20 @@ const char *tw_node_link_name(tw_node_link l)
     return "unknown";
 }
 
+static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out);
+
+/* Fills a current-version struct; the caller's version gets only its fields. */
 tw_status tw_node_get_stats(const tw_node *cn, tw_node_stats *out)
+{
+    if (!cn || !out) return TW_ERR_INVALID_ARG;
+    if (out->version < 1 || out->version > TW_NODE_STATS_VERSION) return TW_ERR_VERSION;
+    tw_node_stats s;
+    s.version = TW_NODE_STATS_VERSION;
+    tw_status st = node_stats_fill(cn, &s);
+    return st ? st : TW__STATS_PUT(out, &s, sizeof(tw_node_stats));
+}
+
+static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
 {
     if (!cn || !out) return TW_ERR_INVALID_ARG;
     if (out->version != TW_NODE_STATS_VERSION) return TW_ERR_VERSION;

@@ -40,7 +40,7 @@ tw_status tw__uplink_new(tw_node *n)
     eo.client_id = n->client_id;
     eo.keep_alive_s = (uint16_t)n->keep_alive_s;
     eo.protocol_version = n->protocol_version;
-    eo.qos = n->qos0 ? 0 : -1;
+    eo.qos = n->qos0 ? TW_EDGE_QOS0 : TW_EDGE_QOS1;
     eo.tls = n->insecure ? NULL : n->tls;
     eo.insecure = n->insecure;
     eo.state_dir = n->state_dir;

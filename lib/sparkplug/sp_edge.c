@@ -1168,7 +1168,7 @@ static tw_status begin_connect(tw_edge *e)
     mo.out_buffer_size = mo.max_packet_size;
     mo.max_inflight = 256;
     mo.connect_timeout_ms = e->o.connect_timeout_ms;
-    mo.reconnect = 0;
+    mo.reconnect = TW_MQTT_RECONNECT_OFF;
     mo.protocol_version = e->o.protocol_version;
     st = tw_mqtt_client_new(&e->mc, tr, &mo);
     if (st != TW_OK) {
@@ -1250,8 +1250,8 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     tw_status st = tw__check_init();
     if (st != TW_OK) return st;
     if (!out || !opts) return TW_ERR_INVALID_ARG;
-    if (opts->version != TW_EDGE_OPTIONS_VERSION) return TW_ERR_VERSION;
-    tw_edge_options o = *opts;
+    tw_edge_options o;
+    if (TW__OPTS_COPY(o, opts, sizeof(tw_edge_options))) return TW_ERR_VERSION;
     if (!id_ok(o.group_id)) return BADOPT("edge options: invalid group_id");
     if (!id_ok(o.edge_node_id)) return BADOPT("edge options: invalid edge_node_id");
     if (o.primary_host_id && !id_ok(o.primary_host_id))
@@ -1262,8 +1262,9 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     if (o.protocol_version == 0) o.protocol_version = 5;
     if (o.protocol_version != 4 && o.protocol_version != 5)
         return BADOPT("edge options: protocol_version must be 4 or 5");
-    if (o.qos < 0) o.qos = 1;
-    if (o.qos > 1) return BADOPT("edge options: qos must be 0 or 1");
+    if (o.qos != TW_EDGE_QOS_DEFAULT && o.qos != TW_EDGE_QOS1 && o.qos != TW_EDGE_QOS0)
+        return BADOPT("edge options: qos must be 0 (default), TW_EDGE_QOS1 or TW_EDGE_QOS0");
+    o.qos = o.qos == TW_EDGE_QOS0 ? 0 : 1; /* from here on: the MQTT QoS */
     if (!o.tls && !o.transport_fn && !o.insecure) {
         tw__log(TW_LOG_ERROR, MOD, "edge options: no TLS configuration and insecure not set");
         return TW_ERR_TLS_INSECURE;
@@ -1735,7 +1736,20 @@ tw_status tw_edge_step(tw_edge *e, int timeout_ms)
 
 tw_edge_state tw_edge_state_get(const tw_edge *e) { return e ? e->state : TW_EDGE_STOPPED; }
 
+static tw_status edge_stats_fill(const tw_edge *e, tw_edge_stats *out);
+
+/* Fills a current-version struct; the caller's version gets only its fields. */
 tw_status tw_edge_stats_get(const tw_edge *e, tw_edge_stats *out)
+{
+    if (!e || !out) return TW_ERR_INVALID_ARG;
+    if (out->version < 1 || out->version > TW_EDGE_STATS_VERSION) return TW_ERR_VERSION;
+    tw_edge_stats s;
+    s.version = TW_EDGE_STATS_VERSION;
+    tw_status st = edge_stats_fill(e, &s);
+    return st ? st : TW__STATS_PUT(out, &s, sizeof(tw_edge_stats));
+}
+
+static tw_status edge_stats_fill(const tw_edge *e, tw_edge_stats *out)
 {
     if (!e || !out) return TW_ERR_INVALID_ARG;
     if (out->version != TW_EDGE_STATS_VERSION) return TW_ERR_VERSION;

@@ -908,7 +908,9 @@ tw_status tw_store_new(tw_store **out, const tw_store_options *opts)
     tw_status st = tw__check_init();
     if (st != TW_OK) return st;
     if (!opts) return TW_ERR_INVALID_ARG;
-    if (opts->version != TW_STORE_OPTIONS_VERSION) return TW_ERR_VERSION;
+    tw_store_options ocopy;
+    if (TW__OPTS_COPY(ocopy, opts, sizeof(tw_store_options))) return TW_ERR_VERSION;
+    opts = &ocopy;
     if (opts->backend != TW_STORE_MEMORY && opts->backend != TW_STORE_DISK) return TW_ERR_INVALID_ARG;
     if (opts->backend == TW_STORE_DISK && (!opts->dir || !*opts->dir)) return TW_ERR_INVALID_ARG;
     if ((unsigned)opts->sync > TW_STORE_SYNC_OS || (unsigned)opts->overflow > TW_STORE_REFUSE_NEW)
@@ -1385,7 +1387,7 @@ tw_status tw_store_ack(tw_store *s, uint64_t seq)
 tw_status tw_store_stats_get(const tw_store *cs, tw_store_stats *out)
 {
     if (!cs || !out) return TW_ERR_INVALID_ARG;
-    if (out->version != TW_STORE_STATS_VERSION) return TW_ERR_VERSION;
+    if (out->version < 1 || out->version > TW_STORE_STATS_VERSION) return TW_ERR_VERSION;
     tw_store *s = (tw_store *)cs; /* head_peek caches buffers only */
     tw_store_stats st = s->st;
     st.version = TW_STORE_STATS_VERSION;
@@ -1413,8 +1415,7 @@ tw_status tw_store_stats_get(const tw_store *cs, tw_store_stats *out)
         st.newest_seq = s->newest_seq;
         st.newest_time_ms = s->newest_ts;
     }
-    *out = st;
-    return TW_OK;
+    return TW__STATS_PUT(out, &st, sizeof(tw_store_stats));
 }
 
 const char *tw_store_last_error(const tw_store *s)

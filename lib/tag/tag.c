@@ -742,10 +742,9 @@ tw_status tw_tagset_add(tw_tagset *ts, tw_tag **out, const char *name, tw_type t
     if (!name) return tw__err(&ts->err, MOD, TW_ERR_INVALID_ARG, "tag name is NULL");
     tw_tag_options o = TW_TAG_OPTIONS_INIT;
     if (opts) {
-        if (opts->version != TW_TAG_OPTIONS_VERSION)
-            return tw__err(&ts->err, MOD, TW_ERR_VERSION, "tag options version %u (expected %u)",
+        if (TW__OPTS_COPY(o, opts, sizeof(tw_tag_options)))
+            return tw__err(&ts->err, MOD, TW_ERR_VERSION, "tag options version %u (this library: 1..%u)",
                            (unsigned)opts->version, (unsigned)TW_TAG_OPTIONS_VERSION);
-        o = *opts;
     }
     char why[160];
     tw_status st = tw_tag_name_validate(name, why, sizeof why);

@@ -1364,8 +1364,7 @@ tw_status tw_transport_new_tls(tw_transport **out, tw_tls_config *cfg, const tw_
     if (!cfg) return TW_ERR_INVALID_ARG;
     tw_tls_options o = TW_TLS_OPTIONS_INIT;
     if (opts) {
-        if (opts->version != TW_TLS_OPTIONS_VERSION) return TW_ERR_VERSION;
-        o = *opts;
+        if (TW__OPTS_COPY(o, opts, sizeof(tw_tls_options))) return TW_ERR_VERSION;
     }
     if (tw__tls_global_init() != TW_OK) return TW_ERR_TLS;
     tw_transport_options to = TW_TRANSPORT_OPTIONS_INIT;
@@ -1397,14 +1396,9 @@ tw_status tw_transport_new_tls(tw_transport **out, tw_tls_config *cfg, const tw_
 tw_status tw_transport_tls_info(const tw_transport *t, tw_tls_info *info)
 {
     if (!t || !info || t->ops != &tls_ops) return TW_ERR_INVALID_ARG;
-    if (info->version != 1 && info->version != TW_TLS_INFO_VERSION) return TW_ERR_VERSION;
+    if (info->version < 1 || info->version > TW_TLS_INFO_VERSION) return TW_ERR_VERSION;
     const tls_conn *c = t->ctx;
     if (c->st != ST_OPEN) return TW_ERR_BUSY;
-    if (info->version == 1) { /* the caller's struct ends at handshake_us */
-        memcpy(info, &c->info, offsetof(tw_tls_info, own_role));
-        info->version = 1;
-        return TW_OK;
-    }
-    *info = c->info;
-    return TW_OK;
+    /* version 1 ends at handshake_us */
+    return TW__STATS_PUT(info, &c->info, offsetof(tw_tls_info, own_role), sizeof(tw_tls_info));
 }

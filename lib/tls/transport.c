@@ -21,8 +21,7 @@ tw_status tw__transport_opts(tw_transport_options *dst, const tw_transport_optio
 {
     tw_transport_options d = TW_TRANSPORT_OPTIONS_INIT;
     if (src) {
-        if (src->version != TW_TRANSPORT_OPTIONS_VERSION) return TW_ERR_VERSION;
-        d = *src;
+        if (TW__OPTS_COPY(d, src, sizeof(tw_transport_options))) return TW_ERR_VERSION;
         if (!d.connect_timeout_ms) d.connect_timeout_ms = 10000;
         if (!d.io_timeout_ms) d.io_timeout_ms = 30000;
     }
@@ -227,7 +226,7 @@ tw_status tw__tcp_new(tw__tcp **out, tw__error *err, int nodelay)
     if (!c) return TW_ERR_NOMEM;
     c->fd = -1;
     c->err = err;
-    c->nodelay = nodelay;
+    c->nodelay = nodelay != TW_TCP_NAGLE; /* 0 (default) and positive: TCP_NODELAY */
     *out = c;
     return TW_OK;
 }

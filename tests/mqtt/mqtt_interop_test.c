@@ -427,7 +427,7 @@ static void test_will_on_abrupt_close(void **state)
     oa.will_payload = "gone-a";
     oa.will_payload_len = 6;
     oa.will_qos = 1;
-    oa.reconnect = 0;
+    oa.reconnect = TW_MQTT_RECONNECT_OFF;
     ob.will_topic = "tw/will/b";
     ob.will_payload = "gone-b";
     ob.will_payload_len = 6;
@@ -615,7 +615,7 @@ static tw_mqtt_client *acl_client(rec *r)
     o.username = "dev";
     o.password = "devpw";
     o.password_len = 5;
-    o.reconnect = 0;
+    o.reconnect = TW_MQTT_RECONNECT_OFF;
     tw_mqtt_client *c = client_new("tw-acl", &o, r);
     assert_int_equal(tw_mqtt_client_connect_blocking(c, 5000), TW_OK);
     return c;

@@ -3,6 +3,7 @@
 
 #include "twtest.h"
 #include "internal.h"
+#include "tagwire/tagwire.h"
 
 static void test_status_names(void **state)
 {
@@ -110,6 +111,113 @@ static void test_log_hook_and_errors(void **state)
     tw_set_log(NULL, TW_LOG_WARN, NULL);
 }
 
+/* Only the first tw_init() (or tw_set_log()) installs the log hook; a later tw_init() with another
+ * hook fails with TW_ERR_BUSY instead of silently taking the log over. */
+static void test_init_log_hook_first_wins(void **state)
+{
+    (void)state;
+    log_capture a = {0}, b = {0};
+    tw_init_params pa = TW_INIT_PARAMS_INIT;
+    pa.log_fn = capture_log;
+    pa.log_user_data = &a;
+    pa.log_level = TW_LOG_INFO;
+    assert_int_equal(tw_init(&pa), TW_OK);
+    tw_init_params pb = pa;
+    pb.log_user_data = &b; /* same function, other receiver: another hook */
+    pb.log_level = TW_LOG_TRACE;
+    assert_int_equal(tw_init(&pb), TW_ERR_BUSY);
+    assert_int_equal(a.count, 1); /* the refusal is reported through the installed hook */
+    assert_int_equal(a.last, TW_LOG_WARN);
+    tw__log(TW_LOG_INFO, "core", "to a");
+    assert_int_equal(a.count, 2);
+    assert_string_equal(a.msg, "to a");
+    assert_int_equal(b.count, 0);
+    tw__log(TW_LOG_DEBUG, "core", "hidden"); /* pb's level was not applied either */
+    assert_int_equal(a.count, 2);
+    assert_int_equal(tw_init(&pa), TW_OK); /* the same hook: a further reference */
+    tw_init_params quiet = TW_INIT_PARAMS_INIT;
+    quiet.log_level = TW_LOG_TRACE; /* no log_fn: ignored by a later call */
+    assert_int_equal(tw_init(&quiet), TW_OK);
+    tw__log(TW_LOG_DEBUG, "core", "still hidden");
+    assert_int_equal(a.count, 2);
+    tw_shutdown();
+    tw_shutdown();
+    tw_shutdown();
+    assert_false(tw_is_initialized());
+    /* a new first tw_init sets the hook again */
+    assert_int_equal(tw_init(&pb), TW_OK);
+    tw__log(TW_LOG_DEBUG, "core", "to b");
+    assert_int_equal(b.count, 1);
+    tw_shutdown();
+    tw_set_log(NULL, TW_LOG_DEFAULT, NULL);
+}
+
+/* The ABI rule (tagwire/common.h): a struct with only the version set is its _INIT. Static
+ * storage zeroes the padding, so the bytes compare equal exactly when every field does. */
+#define SAME_AS_INIT(T, INIT, VER)                                                                 \
+    do {                                                                                           \
+        static const T a = INIT;                                                                   \
+        static const T b = {.version = VER};                                                       \
+        assert_memory_equal(&a, &b, sizeof(T));                                                    \
+    } while (0)
+
+static void test_zero_is_default(void **state)
+{
+    (void)state;
+    SAME_AS_INIT(tw_init_params, TW_INIT_PARAMS_INIT, TW_INIT_PARAMS_VERSION);
+    SAME_AS_INIT(tw_tag_options, TW_TAG_OPTIONS_INIT, TW_TAG_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_store_options, TW_STORE_OPTIONS_INIT, TW_STORE_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_transport_options, TW_TRANSPORT_OPTIONS_INIT, TW_TRANSPORT_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_tls_options, TW_TLS_OPTIONS_INIT, TW_TLS_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_mqtt_options, TW_MQTT_OPTIONS_INIT, TW_MQTT_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_edge_options, TW_EDGE_OPTIONS_INIT, TW_EDGE_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_node_options, TW_NODE_OPTIONS_INIT, TW_NODE_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_node_device_options, TW_NODE_DEVICE_OPTIONS_INIT, TW_NODE_DEVICE_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_device_options, TW_DEVICE_OPTIONS_INIT, TW_DEVICE_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_enroll_options, TW_ENROLL_OPTIONS_INIT, TW_ENROLL_OPTIONS_VERSION);
+    SAME_AS_INIT(tw_device_identity, TW_DEVICE_IDENTITY_INIT, TW_DEVICE_IDENTITY_VERSION);
+    /* the non-default choices are non-zero */
+    assert_true(TW_LOG_ERROR != 0 && TW_EDGE_QOS0 != 0 && TW_TCP_NAGLE != 0);
+    assert_true(TW_MQTT_KEEPALIVE_OFF != 0 && TW_MQTT_RECONNECT_OFF != 0);
+}
+
+/* A struct as it grows: v1 has a and b, v2 adds c. */
+typedef struct { uint32_t version; uint32_t a; uint64_t b; uint64_t c; } grow_v2;
+
+static void test_versioned_copy(void **state)
+{
+    (void)state;
+    grow_v2 src = {1, 7, 8, 0xAAAAAAAAu}; /* a v1 caller: c is past the end of its struct */
+    grow_v2 dst;
+    memset(&dst, 0x55, sizeof dst);
+    assert_int_equal(TW__OPTS_COPY(dst, &src, offsetof(grow_v2, c), sizeof(grow_v2)), TW_OK);
+    assert_int_equal(dst.a, 7);
+    assert_int_equal(dst.b, 8);
+    assert_int_equal(dst.c, 0); /* not read: the default */
+    src.version = 2;
+    assert_int_equal(TW__OPTS_COPY(dst, &src, offsetof(grow_v2, c), sizeof(grow_v2)), TW_OK);
+    assert_int_equal(dst.c, 0xAAAAAAAAu);
+    src.version = 0;
+    assert_int_equal(TW__OPTS_COPY(dst, &src, offsetof(grow_v2, c), sizeof(grow_v2)), TW_ERR_VERSION);
+    src.version = 3;
+    assert_int_equal(TW__OPTS_COPY(dst, &src, offsetof(grow_v2, c), sizeof(grow_v2)), TW_ERR_VERSION);
+
+    grow_v2 full = {2, 1, 2, 3};
+    grow_v2 out;
+    memset(&out, 0x55, sizeof out);
+    out.version = 1;
+    assert_int_equal(TW__STATS_PUT(&out, &full, offsetof(grow_v2, c), sizeof(grow_v2)), TW_OK);
+    assert_int_equal(out.version, 1); /* kept */
+    assert_int_equal(out.a, 1);
+    assert_int_equal(out.b, 2);
+    assert_true(out.c == 0x5555555555555555u); /* a v1 caller has no c: never written */
+    out.version = 2;
+    assert_int_equal(TW__STATS_PUT(&out, &full, offsetof(grow_v2, c), sizeof(grow_v2)), TW_OK);
+    assert_int_equal(out.c, 3);
+    out.version = 3;
+    assert_int_equal(TW__STATS_PUT(&out, &full, offsetof(grow_v2, c), sizeof(grow_v2)), TW_ERR_VERSION);
+}
+
 static uint32_t fixed_rand(void *ctx) { return *(uint32_t *)ctx; }
 
 static void test_backoff(void **state)
@@ -141,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_init_refcount_and_allocator),
         cmocka_unit_test(test_log_hook_and_errors), cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_init_log_hook_first_wins), cmocka_unit_test(test_zero_is_default), cmocka_unit_test(test_versioned_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,8 @@ static void test_options(void **state)
     o = opts();
     o.qos = 2;
     assert_int_equal(tw_edge_new(&e, &o), TW_ERR_INVALID_ARG);
+    o.qos = -1; /* no longer a value: 0 is the default, TW_EDGE_QOS0 the strict choice */
+    assert_int_equal(tw_edge_new(&e, &o), TW_ERR_INVALID_ARG);
     o = opts();
     o.protocol_version = 3;
     assert_int_equal(tw_edge_new(&e, &o), TW_ERR_INVALID_ARG);

@@ -563,6 +563,27 @@ static void fx_connect(fixture *f)
 
 /* ---- session tests ------------------------------------------------------------------------- */
 
+/* 0 means the default (tagwire/common.h): only the version set = TW_MQTT_OPTIONS_INIT. */
+static void test_zero_options_are_defaults(void **state)
+{
+    (void)state;
+    static const uint16_t ka[] = {0, TW_MQTT_KEEPALIVE_OFF, 7};
+    static const uint16_t want[] = {60, 0, 7};
+    for (int i = 0; i < 3; i++) {
+        tw_mqtt_options o = {.version = TW_MQTT_OPTIONS_VERSION};
+        o.host = "broker.test";
+        o.port = 1883;
+        o.keep_alive_s = ka[i];
+        fixture *f = fx_new(&o);
+        assert_int_equal(tw_mqtt_client_connect(f->c), TW_OK);
+        tw__mqtt_packet p = mt_take(f->m);
+        assert_int_equal(p.type, TW__MQTT_CONNECT);
+        assert_int_equal(p.connect.level, 4);
+        assert_int_equal(p.connect.keep_alive, want[i]);
+        fx_free(f);
+    }
+}
+
 static void test_session_connect_packet(void **state)
 {
     (void)state;
@@ -1281,7 +1302,7 @@ int main(void)
         cmocka_unit_test(test_reject_flags_and_ids),
         cmocka_unit_test(test_reject_truncated_and_topics),
         cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_session_connect_packet),
+        cmocka_unit_test(test_session_connect_packet), cmocka_unit_test(test_zero_options_are_defaults),
         cmocka_unit_test(test_session_refused),
         cmocka_unit_test(test_session_publish_acks_and_order),
         cmocka_unit_test(test_session_window_and_ring),

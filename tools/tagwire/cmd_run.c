@@ -76,15 +76,15 @@ static int run(int argc, char **argv)
     int tty = isatty(STDOUT_FILENO);
     if (!interval_ms) interval_ms = tty ? 500 : 5000;
 
-    tw_init_params ip = TW_INIT_PARAMS_INIT;
-    ip.log_fn = log_to_stderr;
-    ip.log_user_data = &tty;
-    ip.log_level = verbose >= 2 ? TW_LOG_DEBUG : verbose == 1 ? TW_LOG_INFO : TW_LOG_WARN;
-    tw_status st = tw_init(&ip);
+    /* main() has initialised the library (a later tw_init cannot replace its log settings):
+     * take a reference and install this command's hook explicitly */
+    tw_status st = tw_init(NULL);
     if (st) {
         tw_cli_fail("init", st, tw_strerror(st));
         return TW_EXIT_ENV;
     }
+    tw_set_log(log_to_stderr, verbose >= 2 ? TW_LOG_DEBUG : verbose == 1 ? TW_LOG_INFO : TW_LOG_WARN,
+               &tty);
 
     tw_config *cfg = NULL;
     int rc = TW_EXIT_OK;

@@ -360,7 +360,7 @@ static int run(int argc, char **argv)
     o.host = host;
     o.port = port;
     o.client_id = client_id;
-    o.reconnect = 0;
+    o.reconnect = TW_MQTT_RECONNECT_OFF;
     o.max_packet_size = 16u << 20;
     if ((st = tw_mqtt_client_new(&cl, tr, &o))) {
         tw_transport_free(tr);

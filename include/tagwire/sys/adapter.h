@@ -53,7 +53,9 @@ typedef struct tw_adapter_uri {
     const char *const *values;
 } tw_adapter_uri;
 
-/* The value of query parameter `key`, or NULL when absent. */
+/* The value of query parameter `key` (the first when repeated), or NULL when absent. The string
+ * belongs to `uri` and is valid as long as it is (during the call that received it). Only reads
+ * `uri`: callable from any thread while it is valid. */
 TW_API const char *tw_adapter_uri_param(const tw_adapter_uri *uri, const char *key);
 
 /* What parse_address() tells about an item. */
@@ -111,15 +113,18 @@ typedef struct tw_adapter_ops {
 } tw_adapter_ops;
 
 /*
- * Registers an adapter for ops->scheme. `ops` must stay valid until unregistered (usually static);
+ * Registers an adapter for ops->scheme. `ops` (and `reg_data`) must stay valid until the scheme
+ * is unregistered AND every device opened through it has been freed (usually: static);
  * `reg_data` is passed to parse_address/free_item/open. Callable before or after tw_init().
  * Errors: TW_ERR_INVALID_ARG (missing required function, bad scheme), TW_ERR_VERSION,
  * TW_ERR_EXISTS (scheme taken), TW_ERR_FULL (more than 32 adapters). TW_THREADSAFE.
  */
 TW_API TW_THREADSAFE tw_status tw_adapter_register(const tw_adapter_ops *ops, void *reg_data);
 
-/* Removes a registration (devices already open keep working). Built-in schemes can be replaced by
- * unregistering them first. Errors: TW_ERR_NOT_FOUND. TW_THREADSAFE. */
+/* Removes a registration: later tw_device_open() calls no longer find the scheme. Devices already
+ * open keep working and keep using the ops and reg_data until they are freed (see
+ * tw_adapter_register()). Built-in schemes can be replaced by unregistering them first.
+ * Errors: TW_ERR_INVALID_ARG (scheme NULL), TW_ERR_NOT_FOUND. TW_THREADSAFE. */
 TW_API TW_THREADSAFE tw_status tw_adapter_unregister(const char *scheme);
 
 TW_END_DECLS
