@@ -216,6 +216,8 @@ typedef enum tw_https_state {
     TW_HTTPS_HELD = 3      /* a batch was refused and the policy is HOLD */
 } tw_https_state;
 
+/* The uplink's current state (see tw_https_state). Not TW_THREADSAFE: call it from the thread that
+ * drives the uplink. Never fails; a NULL uplink reads as TW_HTTPS_IDLE. */
 TW_API tw_https_state tw_https_uplink_state(const tw_https_uplink *u);
 
 /*
