@@ -80,4 +80,17 @@ uint32_t tw__backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t cap_ms, tw_
 /* Maps an errno value to the closest tw_status. */
 tw_status tw__status_from_errno(int err);
 
+/* ---- secrets (secret.c) ---- */
+/* Overwrites n bytes with zeros through a volatile pointer, so the compiler cannot drop it as a
+ * dead store before free(). NULL or n == 0: no-op. */
+void tw__zeroize(void *p, size_t n);
+/* tw__zeroize(s, strlen(s)) then tw__free(s). NULL: no-op. */
+void tw__free_secret_str(char *s);
+/* Copies `uri` to out (size n > 0, always terminated, truncated when too long) with secrets
+ * replaced by "***": the password of a userinfo "user:pw@" and the values of the query parameters
+ * password, pass, passwd, pwd, secret, key_password, token, psk (names compared case-insensitively,
+ * percent-escapes decoded). Use it wherever a URI goes into a log line or an error message.
+ * Returns out ("(null)" copied for a NULL uri). */
+const char *tw__uri_redact(const char *uri, char *out, size_t n);
+
 #endif /* TW_CORE_INTERNAL_H */
