@@ -1,6 +1,7 @@
 /* MQTT 3.1.1 / 5.0 client session over a tw_transport. SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -674,6 +675,7 @@ static void client_release(tw_mqtt_client *c)
     tw__free(c->client_id);
     tw__free(c->username);
     tw__free(c->will_topic);
+    if (c->password) tw__zeroize(c->password, c->o.password_len);
     tw__free(c->password);
     tw__free(c->will_payload);
     tw__free(c->in);
@@ -730,9 +732,20 @@ tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport, cons
     tw_status st = tw__check_init();
     if (st) return st;
     if (!transport || !opts) return TW_ERR_INVALID_ARG;
-    if (opts->version != TW_MQTT_OPTIONS_VERSION) return TW_ERR_VERSION;
-    tw_mqtt_options o = *opts;
+    tw_mqtt_options o = TW_MQTT_OPTIONS_INIT;
+    if (opts->version == 1) /* a version 1 struct ends before allow_plaintext_credentials */
+        memcpy(&o, opts, offsetof(tw_mqtt_options, allow_plaintext_credentials));
+    else if (opts->version == TW_MQTT_OPTIONS_VERSION)
+        o = *opts;
+    else
+        return TW_ERR_VERSION;
+    o.version = TW_MQTT_OPTIONS_VERSION;
     if ((st = check_options(&o))) return st;
+    if (o.password && !o.allow_plaintext_credentials && !tw_transport_is_secure(transport)) {
+        tw__log(TW_LOG_ERROR, MOD, "options: refusing to send a password over a transport that is not secure "
+                "(use TLS, or set allow_plaintext_credentials for a test set-up)");
+        return TW_ERR_TLS_INSECURE;
+    }
 
     tw_mqtt_client *c = tw__calloc(1, sizeof *c);
     if (!c) return TW_ERR_NOMEM;
