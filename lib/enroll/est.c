@@ -487,10 +487,7 @@ void tw_enroll_free(tw_enroll *e)
     tw__free(e->bootstrap_cert_file);
     tw__free(e->bootstrap_key_file);
     tw__free(e->username);
-    if (e->password) {
-        memset(e->password, 0, strlen(e->password));
-        tw__free(e->password);
-    }
+    tw__free_secret_str(e->password);
     tw__free(e->dir);
     for (size_t i = 0; i < TW__ARRAY_LEN(e->id_strings); i++) tw__free(e->id_strings[i]);
     tw__free(e);
@@ -774,7 +771,7 @@ static tw_status do_enroll(tw_enroll *e, bool reenroll)
 out:
     if (st != TW_OK) emit_failed(e, st);
     resp_reset(&r);
-    if (key_pem) memset(key_pem, 0, key_len);
+    if (key_pem) tw__zeroize(key_pem, key_len);
     tw__free(key_pem);
     tw__free(csr);
     tw__free(b64);
@@ -898,7 +895,7 @@ static bool load_pair(const char *key_path, const char *chain_path, mbedtls_x509
     ok = mbedtls_pk_check_pair(&crt->pk, &pk, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE) == 0;
 out:
     mbedtls_pk_free(&pk);
-    if (key) memset(key, 0, kl);
+    if (key) tw__zeroize(key, kl);
     tw__free(key);
     tw__free(chain);
     return ok;
