@@ -675,7 +675,10 @@ static void client_release(tw_mqtt_client *c)
     tw__free(c->client_id);
     tw__free(c->username);
     tw__free(c->will_topic);
-    if (c->password) tw__zeroize(c->password, c->o.password_len);
+    if (c->password) {
+        tw__zeroize(c->password, c->o.password_len);
+        if (c->out) tw__zeroize(c->out, c->out_cap); /* the ring may still hold the CONNECT packet */
+    }
     tw__free(c->password);
     tw__free(c->will_payload);
     tw__free(c->in);
