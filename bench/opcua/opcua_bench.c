@@ -278,7 +278,7 @@ int main(int argc, char **argv)
      * round gives a ratio, the median ratio is reported with each client's best rate */
     enum { ROUNDS = 7 };
     double best_tw = 0, best_raw = 0, cs_tw = 0, cs_raw = 0, ratios[ROUNDS];
-    snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u?publish_ms=50&sampling_ms=10", (unsigned)port);
+    snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u?security=none&publish_ms=50&sampling_ms=10", (unsigned)port);
     for (int round = 0; round < ROUNDS; round++) {
         double r1, r2;
         if (round & 1) {

@@ -15,6 +15,13 @@
  * Trust: the EST server is verified against `server_ca_file` only (the system's trust store is
  * not used unless `use_system_trust` is set) and its name against the URL's host.
  *
+ * TLS: EST runs over libcurl's TLS back end (OpenSSL on Debian), not over tagwire's mbedTLS
+ * transport, with the same policy as tagwire/tls.h applied through libcurl options: TLS 1.2 or
+ * 1.3 only, TLS 1.2 suites ECDHE-(ECDSA|RSA) with AES-GCM or ChaCha20-Poly1305, TLS 1.3 suites
+ * TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256. A server offering
+ * nothing of these fails the handshake; a libcurl back end that cannot take the policy makes every
+ * request fail with TW_ERR_UNSUPPORTED instead of falling back to weaker settings.
+ *
  * Credential directory (created 0700; every file 0600, written to a temporary name, fsync'ed,
  * renamed, and the directory fsync'ed):
  *   DIR/gen-<N>/key.pem     private key (PEM, SEC1 "EC PRIVATE KEY")

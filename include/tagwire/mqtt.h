@@ -78,7 +78,7 @@ typedef enum tw_mqtt_state {
 #define TW_MQTT_RECONNECT_ON 1
 #define TW_MQTT_RECONNECT_OFF (-1)
 
-#define TW_MQTT_OPTIONS_VERSION 1
+#define TW_MQTT_OPTIONS_VERSION 2 /* 2 added allow_plaintext_credentials; 1 is still accepted */
 
 typedef struct tw_mqtt_options {
     uint32_t version;             /* TW_MQTT_OPTIONS_VERSION */
@@ -116,11 +116,16 @@ typedef struct tw_mqtt_options {
      * broker's Receive Maximum / Maximum Packet Size / Maximum QoS / Retain Available / Server
      * Keep Alive are honoured. Our Maximum Packet Size (max_packet_size) is announced to it. */
     int protocol_version;
+    /* Version 2. A password is sent only over a secure transport (tw_transport_is_secure(): TLS);
+     * over plain TCP tw_mqtt_client_new() refuses it with TW_ERR_TLS_INSECURE unless this is
+     * non-zero (the password then crosses the network in clear: test set-ups only). A version 1
+     * struct behaves as 0. */
+    int allow_plaintext_credentials;
 } tw_mqtt_options;
 
 #define TW_MQTT_OPTIONS_INIT                                                                        \
     { TW_MQTT_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0,                \
-      0, 0, 0, 0, TW_MQTT_RECONNECT_DEFAULT, 0, 0, 0 }
+      0, 0, 0, 0, TW_MQTT_RECONNECT_DEFAULT, 0, 0, 0, 0 }
 
 /* An incoming application message. Every pointer is valid only during the callback. */
 typedef struct tw_mqtt_message {
@@ -183,7 +188,9 @@ typedef void (*tw_mqtt_state_fn)(tw_mqtt_client *client, tw_mqtt_state state, tw
  * is sent before tw_mqtt_client_connect().
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (missing host/port/transport, will QoS > 1,
  * password without username, invalid will topic, limits out of range; the message names it),
- * TW_ERR_VERSION, TW_ERR_NOMEM. `out` is set to NULL on failure.
+ * TW_ERR_TLS_INSECURE (a password over a transport that is not secure without
+ * allow_plaintext_credentials; logged at ERROR), TW_ERR_VERSION (version not 1 or 2), TW_ERR_NOMEM.
+ * `out` is set to NULL on failure.
  */
 TW_API tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport,
                                     const tw_mqtt_options *opts);

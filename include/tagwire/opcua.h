@@ -3,8 +3,8 @@
  *
  * The OPC UA adapter itself is used through tagwire/adapter.h with URIs such as
  *
- *   opcua://plc.local:4840                                 security None, anonymous
- *   opcua://plc.local:4840/path?security=signandencrypt&policy=basic256sha256
+ *   opcua://plc.local:4840?security=none                   plaintext, anonymous (explicit only)
+ *   opcua://plc.local:4840/path?policy=basic256sha256      SignAndEncrypt (the default)
  *          &cert=client.der&key=client.key&trust=ca.der&user=op&password_file=/run/secrets/pw
  *
  * and item addresses that are NodeIds ("ns=2;s=Line1.Press7.Temp", "ns=3;i=1001", "g=", "b="),

@@ -167,9 +167,11 @@ tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen)
 {
     memset(u, 0, sizeof *u);
     if (!uri) return TW_ERR_INVALID_ARG;
+    char rbuf[512]; /* the URI for messages, secrets redacted */
+#define RURI tw__uri_redact(uri, rbuf, sizeof rbuf)
     const char *sep = strstr(uri, "://");
     if (!sep || sep == uri) {
-        snprintf(err, errlen, "URI '%s' has no scheme (expected scheme://...)", uri);
+        snprintf(err, errlen, "URI '%s' has no scheme (expected scheme://...)", RURI);
         return TW_ERR_PARSE;
     }
     size_t slen = (size_t)(sep - uri);
@@ -204,14 +206,14 @@ tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen)
     if (*h == '[') {
         he = memchr(h, ']', (size_t)(auth_end - h));
         if (!he) {
-            snprintf(err, errlen, "URI '%s': unterminated '[' in host", uri);
+            snprintf(err, errlen, "URI '%s': unterminated '[' in host", RURI);
             tw__uri_free(u);
             return TW_ERR_PARSE;
         }
         h++;
         if (he + 1 < auth_end) {
             if (he[1] != ':') {
-                snprintf(err, errlen, "URI '%s': garbage after ']'", uri);
+                snprintf(err, errlen, "URI '%s': garbage after ']'", RURI);
                 tw__uri_free(u);
                 return TW_ERR_PARSE;
             }
@@ -229,20 +231,20 @@ tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen)
         const char *ps = colon + 1;
         unsigned long port = 0;
         if (ps == auth_end) {
-            snprintf(err, errlen, "URI '%s': empty port", uri);
+            snprintf(err, errlen, "URI '%s': empty port", RURI);
             tw__uri_free(u);
             return TW_ERR_PARSE;
         }
         for (const char *q = ps; q < auth_end; q++) {
             if (!isdigit((unsigned char)*q) || port > 65535) {
-                snprintf(err, errlen, "URI '%s': port is not a number in 1..65535", uri);
+                snprintf(err, errlen, "URI '%s': port is not a number in 1..65535", RURI);
                 tw__uri_free(u);
                 return TW_ERR_PARSE;
             }
             port = port * 10 + (unsigned long)(*q - '0');
         }
         if (port == 0 || port > 65535) {
-            snprintf(err, errlen, "URI '%s': port is not a number in 1..65535", uri);
+            snprintf(err, errlen, "URI '%s': port is not a number in 1..65535", RURI);
             tw__uri_free(u);
             return TW_ERR_PARSE;
         }
@@ -251,7 +253,7 @@ tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen)
     p = auth_end;
     const char *path_end = p + strcspn(p, "?#");
     if (!pct_decode(w, p, (size_t)(path_end - p))) {
-        snprintf(err, errlen, "URI '%s': bad percent-escape in path", uri);
+        snprintf(err, errlen, "URI '%s': bad percent-escape in path", RURI);
         tw__uri_free(u);
         return TW_ERR_PARSE;
     }
@@ -266,14 +268,14 @@ tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen)
             const char *pe = amp ? amp : q_end;
             if (pe > p) {
                 if (u->n >= TW__URI_MAX_PARAMS) {
-                    snprintf(err, errlen, "URI '%s': more than %d parameters", uri, TW__URI_MAX_PARAMS);
+                    snprintf(err, errlen, "URI '%s': more than %d parameters", RURI, TW__URI_MAX_PARAMS);
                     tw__uri_free(u);
                     return TW_ERR_PARSE;
                 }
                 const char *eq = memchr(p, '=', (size_t)(pe - p));
                 const char *ke = eq ? eq : pe;
                 if (!pct_decode(w, p, (size_t)(ke - p)) || !*w) {
-                    snprintf(err, errlen, "URI '%s': bad parameter name", uri);
+                    snprintf(err, errlen, "URI '%s': bad parameter name", RURI);
                     tw__uri_free(u);
                     return TW_ERR_PARSE;
                 }
@@ -281,7 +283,7 @@ tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen)
                 w += strlen(w) + 1;
                 const char *vs = eq ? eq + 1 : pe;
                 if (!pct_decode(w, vs, (size_t)(pe - vs))) {
-                    snprintf(err, errlen, "URI '%s': bad percent-escape in parameter '%s'", uri, u->keys[u->n]);
+                    snprintf(err, errlen, "URI '%s': bad percent-escape in parameter '%s'", RURI, u->keys[u->n]);
                     tw__uri_free(u);
                     return TW_ERR_PARSE;
                 }
@@ -296,6 +298,7 @@ tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen)
     u->pub.keys = u->keys;
     u->pub.values = u->values;
     return TW_OK;
+#undef RURI
 }
 
 const char *tw_adapter_uri_param(const tw_adapter_uri *uri, const char *key)
@@ -421,7 +424,8 @@ tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_optio
     tw__uri_free(&u);
     if (st != TW_OK) {
         if (!err[0]) snprintf(err, errlen, "%s: %s", d->scheme, tw_strerror(st));
-        tw__log(TW_LOG_DEBUG, MOD, "open %s: %s", uri, err);
+        char rbuf[512];
+        tw__log(TW_LOG_DEBUG, MOD, "open %s: %s", tw__uri_redact(uri, rbuf, sizeof rbuf), err);
         tw__free(d);
         return st;
     }

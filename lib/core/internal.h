@@ -100,4 +100,17 @@ tw_status tw__stats_put(void *out, const void *src, const size_t *sizes, size_t 
 #define TW__OPTS_COPY(dst, src, ...) tw__opts_copy(&(dst), sizeof(dst), (src), TW__VSIZES(__VA_ARGS__))
 #define TW__STATS_PUT(out, src, ...) tw__stats_put((out), (src), TW__VSIZES(__VA_ARGS__))
 
+/* ---- secrets (secret.c) ---- */
+/* Overwrites n bytes with zeros through a volatile pointer, so the compiler cannot drop it as a
+ * dead store before free(). NULL or n == 0: no-op. */
+void tw__zeroize(void *p, size_t n);
+/* tw__zeroize(s, strlen(s)) then tw__free(s). NULL: no-op. */
+void tw__free_secret_str(char *s);
+/* Copies `uri` to out (size n > 0, always terminated, truncated when too long) with secrets
+ * replaced by "***": the password of a userinfo "user:pw@" and the values of the query parameters
+ * password, pass, passwd, pwd, secret, key_password, token, psk (names compared case-insensitively,
+ * percent-escapes decoded). Use it wherever a URI goes into a log line or an error message.
+ * Returns out ("(null)" copied for a NULL uri). */
+const char *tw__uri_redact(const char *uri, char *out, size_t n);
+
 #endif /* TW_CORE_INTERNAL_H */

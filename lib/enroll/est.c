@@ -270,8 +270,21 @@ typedef struct est_auth {
     bool basic;
 } est_auth;
 
-static void set_tls(tw_enroll *e, CURL *c, const est_auth *auth)
+/* The suite policy of tagwire/tls.h for libcurl's TLS back end (OpenSSL names): TLS 1.2 and 1.3,
+ * ECDHE key exchange with AEAD ciphers only. */
+#define EST_TLS12_CIPHERS                                                                          \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"   \
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
+#define EST_TLS13_CIPHERS "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+/* Configures TLS on c. A back end that cannot take the cipher policy fails (no weaker fallback). */
+static CURLcode set_tls(tw_enroll *e, CURL *c, const est_auth *auth)
 {
+    CURLcode rc;
+    if ((rc = curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2)) != CURLE_OK ||
+        (rc = curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, EST_TLS12_CIPHERS)) != CURLE_OK ||
+        (rc = curl_easy_setopt(c, CURLOPT_TLS13_CIPHERS, EST_TLS13_CIPHERS)) != CURLE_OK)
+        return rc;
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e->timeout_ms);
@@ -286,6 +299,7 @@ static void set_tls(tw_enroll *e, CURL *c, const est_auth *auth)
         curl_easy_setopt(c, CURLOPT_SSLKEY, auth->key_file);
         curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
     }
+    return CURLE_OK;
 }
 
 /*
@@ -300,7 +314,10 @@ static bool probe_cert_refused(tw_enroll *e, const char *url, const est_auth *au
     CURL *c = curl_easy_init();
     if (!c) return false;
     errbuf[0] = '\0';
-    set_tls(e, c, auth);
+    if (set_tls(e, c, auth) != CURLE_OK) {
+        curl_easy_cleanup(c);
+        return false;
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
@@ -322,16 +339,28 @@ static tw_status http_once(tw_enroll *e, const char *op, const char *body, size_
     if (!c) return tw__err(&e->err, MOD, TW_ERR_NOMEM, "curl_easy_init failed");
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
+    static const char *const hdr_lines[] = {"Expect:", "Content-Type: application/pkcs10",
+                                            "Content-Transfer-Encoding: base64"};
     struct curl_slist *hdrs = NULL;
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    if (body) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/pkcs10");
-        hdrs = curl_slist_append(hdrs, "Content-Transfer-Encoding: base64");
+    for (size_t i = 0; i < (body ? 3u : 1u); i++) {
+        struct curl_slist *h = curl_slist_append(hdrs, hdr_lines[i]);
+        if (!h) { /* the old list is left untouched on failure */
+            curl_slist_free_all(hdrs);
+            curl_easy_cleanup(c);
+            return tw__err(&e->err, MOD, TW_ERR_NOMEM, "curl_slist_append failed");
+        }
+        hdrs = h;
     }
-    set_tls(e, c, auth);
+    CURLcode trc = set_tls(e, c, auth);
+    if (trc != CURLE_OK) {
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(c);
+        return tw__err(&e->err, MOD, TW_ERR_UNSUPPORTED,
+                       "libcurl's TLS back end does not take the TLS 1.2+/ECDHE+AEAD policy: %s",
+                       curl_easy_strerror(trc));
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1); /* RFC 7030: HTTP/1.1 */
     if (auth->basic && e->username) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -458,10 +487,7 @@ void tw_enroll_free(tw_enroll *e)
     tw__free(e->bootstrap_cert_file);
     tw__free(e->bootstrap_key_file);
     tw__free(e->username);
-    if (e->password) {
-        memset(e->password, 0, strlen(e->password));
-        tw__free(e->password);
-    }
+    tw__free_secret_str(e->password);
     tw__free(e->dir);
     for (size_t i = 0; i < TW__ARRAY_LEN(e->id_strings); i++) tw__free(e->id_strings[i]);
     tw__free(e);
@@ -747,7 +773,7 @@ static tw_status do_enroll(tw_enroll *e, bool reenroll)
 out:
     if (st != TW_OK) emit_failed(e, st);
     resp_reset(&r);
-    if (key_pem) memset(key_pem, 0, key_len);
+    if (key_pem) tw__zeroize(key_pem, key_len);
     tw__free(key_pem);
     tw__free(csr);
     tw__free(b64);
@@ -871,7 +897,7 @@ static bool load_pair(const char *key_path, const char *chain_path, mbedtls_x509
     ok = mbedtls_pk_check_pair(&crt->pk, &pk, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE) == 0;
 out:
     mbedtls_pk_free(&pk);
-    if (key) memset(key, 0, kl);
+    if (key) tw__zeroize(key, kl);
     tw__free(key);
     tw__free(chain);
     return ok;

@@ -66,7 +66,7 @@ tw_status tw__key_generate_pem(char **key_pem, size_t *key_pem_len)
     st = TW_OK;
 out:
     if (buf) {
-        memset(buf, 0, 1024);
+        tw__zeroize(buf, 1024);
         tw__free(buf);
     }
     mbedtls_pk_free(&pk);

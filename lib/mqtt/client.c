@@ -1,6 +1,7 @@
 /* MQTT 3.1.1 / 5.0 client session over a tw_transport. SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -674,6 +675,10 @@ static void client_release(tw_mqtt_client *c)
     tw__free(c->client_id);
     tw__free(c->username);
     tw__free(c->will_topic);
+    if (c->password) {
+        tw__zeroize(c->password, c->o.password_len);
+        if (c->out) tw__zeroize(c->out, c->out_cap); /* the ring may still hold the CONNECT packet */
+    }
     tw__free(c->password);
     tw__free(c->will_payload);
     tw__free(c->in);
@@ -734,8 +739,15 @@ tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport, cons
     if (st) return st;
     if (!transport || !opts) return TW_ERR_INVALID_ARG;
     tw_mqtt_options o;
-    if (TW__OPTS_COPY(o, opts, sizeof(tw_mqtt_options))) return TW_ERR_VERSION;
+    if (TW__OPTS_COPY(o, opts, offsetof(tw_mqtt_options, allow_plaintext_credentials),
+                      sizeof(tw_mqtt_options)))
+        return TW_ERR_VERSION;
     if ((st = check_options(&o))) return st;
+    if (o.password && !o.allow_plaintext_credentials && !tw_transport_is_secure(transport)) {
+        tw__log(TW_LOG_ERROR, MOD, "options: refusing to send a password over a transport that is not secure "
+                "(use TLS, or set allow_plaintext_credentials for a test set-up)");
+        return TW_ERR_TLS_INSECURE;
+    }
 
     tw_mqtt_client *c = tw__calloc(1, sizeof *c);
     if (!c) return TW_ERR_NOMEM;

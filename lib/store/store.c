@@ -686,9 +686,11 @@ static tw_status recover(tw_store *s)
     uint64_t next = TW__MAX(floor_seq, have_ck ? ck.next_seq : 1);
 
     /* list segments */
-    DIR *d = fdopendir(dup(s->dir_fd));
+    int dfd = dup(s->dir_fd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
         int e = errno;
+        if (dfd >= 0) close(dfd); /* fdopendir failed: the dup is still ours */
         return tw__err(&s->err, MOD, errno_status(e), "%s: cannot list: %s", s->dir, strerror(e));
     }
     uint64_t *ids = NULL;

@@ -380,6 +380,34 @@ static void test_server_down(void **state)
     tw_enroll_free(e);
 }
 
+/* EST uses libcurl's TLS (OpenSSL): tagwire's suite policy (ECDHE + AEAD) must hold there too. A
+ * TLS 1.2 server offering only ECDHE-ECDSA-AES128-SHA256 (CBC, no AEAD), which OpenSSL's default
+ * client list accepts, must be refused in the handshake. */
+static void test_weak_cipher_refused(void **state)
+{
+    (void)state;
+    g_fake_port = twt_free_port();
+    char port[16], cert[600], key[600];
+    snprintf(port, sizeof port, "%u", (unsigned)g_fake_port);
+    snprintf(cert, sizeof cert, "%s", twt_path(0, g_dir, "server.pem"));
+    snprintf(key, sizeof key, "%s", twt_path(0, g_dir, "server.key"));
+    char *argv[] = {"openssl", "s_server", "-quiet", "-www", "-accept", port, "-cert", cert, "-key", key, "-tls1_2",
+                    "-cipher", "ECDHE-ECDSA-AES128-SHA256", NULL};
+    g_fake_pid = twt_spawn(argv, twt_path(1, g_dir, "s_server.out"));
+    assert_true(g_fake_pid > 0);
+    assert_true(twt_wait_listen(g_fake_port, 10000));
+    char url[64], dir[512];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)g_fake_port);
+    new_creds(dir, sizeof dir);
+    tw_enroll_options o;
+    events ev;
+    opts(&o, url, dir, &ev);
+    o.max_attempts = 1;
+    tw_enroll *e = make(&o);
+    expect(e, tw_enroll_get_cacerts(e), TW_ERR_TLS_HANDSHAKE);
+    tw_enroll_free(e);
+}
+
 static void test_retry_after(void **state)
 {
     (void)state;
@@ -657,6 +685,7 @@ int main(void)
         cmocka_unit_test_teardown(test_wrong_credentials, stop_fake),
         cmocka_unit_test_teardown(test_csrattrs, stop_fake),
         cmocka_unit_test_teardown(test_server_down, stop_fake),
+        cmocka_unit_test_teardown(test_weak_cipher_refused, stop_fake),
         cmocka_unit_test_teardown(test_retry_after, stop_fake),
         cmocka_unit_test_teardown(test_malformed_pkcs7, stop_fake),
         cmocka_unit_test_teardown(test_key_mismatch, stop_fake),

@@ -566,6 +566,7 @@ static void test_password_auth(void **state)
     broker_start(&B, extra);
 
     tw_mqtt_options o = TW_MQTT_OPTIONS_INIT;
+    o.allow_plaintext_credentials = 1; /* this broker listens on plain TCP */
     o.username = "device";
     o.password = "wrong";
     o.password_len = 5;
@@ -612,6 +613,7 @@ static void acl_broker(const char *more)
 static tw_mqtt_client *acl_client(rec *r)
 {
     tw_mqtt_options o = TW_MQTT_OPTIONS_INIT;
+    o.allow_plaintext_credentials = 1; /* plain TCP broker */
     o.username = "dev";
     o.password = "devpw";
     o.password_len = 5;

@@ -62,6 +62,14 @@ static int teardown_all(void **state)
     return 0;
 }
 
+static char g_logged[16384];
+static void capture_log(tw_log_level level, const char *module, const char *message, void *ud)
+{
+    (void)ud;
+    size_t l = strlen(g_logged);
+    snprintf(g_logged + l, sizeof g_logged - l, "%s %s: %s\n", tw_log_level_name(level), module, message);
+}
+
 static tw_device *open_uri(const char *uri)
 {
     char err[512];
@@ -75,10 +83,12 @@ static tw_device *open_uri(const char *uri)
     return d;
 }
 
+/* The plaintext server: security=none must be given explicitly. q is "" or "?k=v...". */
 static tw_device *open_plain(const char *q)
 {
     char uri[512];
-    snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u/tagwire%s", (unsigned)g_port, q);
+    snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u/tagwire?security=none%s%s", (unsigned)g_port, q[0] ? "&" : "",
+             q[0] ? q + 1 : "");
     return open_uri(uri);
 }
 
@@ -378,6 +388,13 @@ static void test_sign_and_encrypt(void **state)
     id = add(d, "ns=2;s=Line1.Press7.Temp");
     assert_int_equal(tw_device_read(d, &id, 1, &s), TW_ERR_TLS_UNKNOWN_CA);
     tw_device_free(d);
+    /* the same server accepted without verifying it: only with the explicit insecure_trust_any=1 */
+    snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u/tagwire?cert=%s/client.pem&key=%s/client.key&insecure_trust_any=1",
+             (unsigned)g_sport, g_dir, g_dir);
+    d = open_uri(uri);
+    id = add(d, "ns=2;s=Line1.Press7.Temp");
+    if (tw_device_read(d, &id, 1, &s) != TW_OK) fail_msg("insecure_trust_any: %s", tw_device_last_error(d));
+    tw_device_free(d);
     snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u/tagwire?cert=%s/rogue-client.pem&key=%s/rogue-client.key&trust=%s/ca.der",
              (unsigned)g_sport, g_dir, g_dir, g_dir);
     d = open_uri(uri);
@@ -385,7 +402,7 @@ static void test_sign_and_encrypt(void **state)
     assert_int_not_equal(tw_device_read(d, &id, 1, &s), TW_OK);
     assert_true(TW_QUALITY_IS_BAD(s.quality));
     tw_device_free(d);
-    snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u/tagwire", (unsigned)g_sport);
+    snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u/tagwire?security=none", (unsigned)g_sport);
     d = open_uri(uri);
     id = add(d, "ns=2;s=Line1.Press7.Temp");
     assert_int_not_equal(tw_device_read(d, &id, 1, &s), TW_OK);
@@ -412,7 +429,11 @@ static void test_config_errors(void **state)
     const char *bad_uri[] = {"opcua://127.0.0.1:4840?bogus=1", "opcua://127.0.0.1:4840?security=sign",
                              "opcua://127.0.0.1:4840?security=signandencrypt&cert=/x&key=/y",
                              "opcua://127.0.0.1:4840?security=maybe", "opcua://127.0.0.1:4840?password=x",
-                             "opcua://127.0.0.1:4840?publish_ms=0", "opcua://:4840"};
+                             "opcua://127.0.0.1:4840?security=none&publish_ms=0", "opcua://:4840?security=none",
+                             "opcua://127.0.0.1:4840?security=none&cert=/x&key=/y",
+                             "opcua://127.0.0.1:4840?cert=/x&key=/y&trust=any",
+                             "opcua://127.0.0.1:4840?cert=/x&key=/y&trust=/z&insecure_trust_any=1",
+                             "opcua://127.0.0.1:4840?cert=/x&key=/y&insecure_trust_any=yes"};
     for (size_t i = 0; i < TW__ARRAY_LEN(bad_uri); i++) {
         tw_device *d = NULL;
         err[0] = '\0';
@@ -422,6 +443,40 @@ static void test_config_errors(void **state)
         }
         assert_true(err[0] != '\0');
     }
+    /* no plaintext by accident: without security= the default is signandencrypt, which needs certificates */
+    tw_device *d = NULL;
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840", NULL, err, sizeof err), TW_ERR_CONFIG);
+    assert_non_null(strstr(err, "security=signandencrypt"));
+    assert_non_null(strstr(err, "missing: cert= key= trust="));
+    assert_non_null(strstr(err, "security=none"));
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?cert=/x&trust=/z", NULL, err, sizeof err), TW_ERR_CONFIG);
+    assert_non_null(strstr(err, "missing: key="));
+    /* the old spelling names the new one */
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?cert=/x&key=/y&trust=any", NULL, err, sizeof err),
+                     TW_ERR_CONFIG);
+    assert_non_null(strstr(err, "insecure_trust_any=1"));
+    /* a password never crosses an unencrypted channel; and never sits in the URI */
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?security=none&user=op", NULL, err, sizeof err),
+                     TW_ERR_TLS_INSECURE);
+    char pwf[600], uri[800];
+    snprintf(pwf, sizeof pwf, "%s/password", g_dir);
+    snprintf(uri, sizeof uri, "opcua://127.0.0.1:4840?security=none&user=op&password_file=%s", pwf);
+    assert_int_equal(tw_device_open(&d, uri, NULL, err, sizeof err), TW_ERR_TLS_INSECURE);
+    assert_non_null(strstr(err, "security=sign"));
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?security=none&user=op&password=hunter2", NULL, err,
+                                    sizeof err), TW_ERR_CONFIG);
+    assert_non_null(strstr(err, "password_file="));
+    assert_null(strstr(err, "hunter2"));
+    /* explicit plaintext: accepted, and said once at INFO when the device opens */
+    g_logged[0] = '\0';
+    tw_set_log(capture_log, TW_LOG_INFO, NULL);
+    snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u/tagwire?security=none", (unsigned)twt_free_port());
+    assert_int_equal(tw_device_open(&d, uri, NULL, err, sizeof err), TW_OK);
+    tw_device_free(d);
+    tw_set_log(NULL, getenv("TW_TEST_DEBUG") ? TW_LOG_DEBUG : TW_LOG_ERROR, NULL);
+    const char *first = strstr(g_logged, "security=none: messages are neither signed nor encrypted");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "security=none: messages are neither signed nor encrypted"));
 }
 
 static void test_cli_browse(void **state)
@@ -429,21 +484,21 @@ static void test_cli_browse(void **state)
     (void)state;
     char out[512];
     snprintf(out, sizeof out, "%s", twt_path(0, g_dir, "browse.out"));
-    int rc = twt_sh("'%s' browse 'opcua://127.0.0.1:%u/tagwire' 'ns=2;s=Line1.Press7' > '%s' 2>&1", TW_CLI,
+    int rc = twt_sh("'%s' browse 'opcua://127.0.0.1:%u/tagwire?security=none' 'ns=2;s=Line1.Press7' > '%s' 2>&1", TW_CLI,
                     (unsigned)g_port, out);
     if (rc) twt_sh("cat '%s' >&2", out);
     assert_int_equal(rc, 0);
     assert_int_equal(twt_sh("grep -q '^ns=2;s=Line1.Press7.Temp\t.*Temp\tVariable\tDouble$' '%s'", out), 0);
     assert_int_equal(twt_sh("grep -q '^ns=2;i=1001\t.*Speed\tVariable\tUInt16$' '%s'", out), 0);
-    rc = twt_sh("'%s' browse 'opcua://127.0.0.1:%u/tagwire' > '%s' 2>&1", TW_CLI, (unsigned)g_port, out);
+    rc = twt_sh("'%s' browse 'opcua://127.0.0.1:%u/tagwire?security=none' > '%s' 2>&1", TW_CLI, (unsigned)g_port, out);
     assert_int_equal(rc, 0);
     assert_int_equal(twt_sh("grep -q '^ns=2;s=Line1\t.*Object' '%s' && grep -q '^i=2253\t' '%s'", out, out), 0);
-    rc = twt_sh("'%s' read 'opcua://127.0.0.1:%u/tagwire' 'type=UINT16;ns=2;i=1001' > '%s' 2>&1", TW_CLI,
+    rc = twt_sh("'%s' read 'opcua://127.0.0.1:%u/tagwire?security=none' 'type=UINT16;ns=2;i=1001' > '%s' 2>&1", TW_CLI,
                 (unsigned)g_port, out);
     assert_int_equal(rc, 0);
     assert_int_equal(twt_sh("grep -q 'uint16' '%s'", out), 0);
     /* browse without a server: a clean failure */
-    rc = twt_sh("'%s' browse --timeout 500 'opcua://127.0.0.1:%u/x' > '%s' 2>&1", TW_CLI, (unsigned)twt_free_port(), out);
+    rc = twt_sh("'%s' browse --timeout 500 'opcua://127.0.0.1:%u/x?security=none' > '%s' 2>&1", TW_CLI, (unsigned)twt_free_port(), out);
     assert_int_equal(rc, 1);
 }
 

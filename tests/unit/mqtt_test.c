@@ -424,6 +424,9 @@ static void mt_close(void *ctx)
 
 static const tw_transport_ops mt_ops = {TW_TRANSPORT_OPS_VERSION, mt_connect, mt_read, mt_write, NULL,
                                         NULL, NULL, mt_close, NULL, 0};
+/* the same memory transport declaring itself secure (as TLS does) */
+static const tw_transport_ops mt_ops_secure = {TW_TRANSPORT_OPS_VERSION, mt_connect, mt_read, mt_write, NULL,
+                                               NULL, NULL, mt_close, NULL, 1};
 
 static void mt_send(memt *m, const void *data, size_t len)
 {
@@ -594,6 +597,7 @@ static void test_session_connect_packet(void **state)
     o.username = "user";
     o.password = "pw";
     o.password_len = 2;
+    o.allow_plaintext_credentials = 1; /* the memory transport is not secure */
     o.keep_alive_s = 20;
     o.will_topic = "spBv1.0/G/NDEATH/edge-1";
     o.will_payload = "bye";
@@ -1062,6 +1066,58 @@ static void test_options_validation(void **state)
     free(m);
 }
 
+/* A password is never sent over a transport that is not secure unless explicitly allowed. */
+static void test_password_needs_secure_transport(void **state)
+{
+    (void)state;
+    memt *m = calloc(1, sizeof *m);
+    tw_transport *t, *ts;
+    assert_int_equal(tw_transport_new_custom(&t, &mt_ops, m), TW_OK);
+    assert_int_equal(tw_transport_new_custom(&ts, &mt_ops_secure, m), TW_OK);
+    tw_mqtt_client *c = (tw_mqtt_client *)1;
+    tw_mqtt_options o = TW_MQTT_OPTIONS_INIT;
+    assert_int_equal(o.version, 2);
+    assert_int_equal(o.allow_plaintext_credentials, 0);
+    o.host = "h";
+    o.port = 1;
+    o.username = "u";
+    o.password = "pw";
+    o.password_len = 2;
+    assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_TLS_INSECURE);
+    assert_null(c);
+    o.protocol_version = 5; /* MQTT 5: a password without a user name, same rule */
+    o.username = NULL;
+    assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_TLS_INSECURE);
+    o.protocol_version = 4;
+    o.username = "u";
+    /* a version 1 struct has no allow_plaintext_credentials: whatever follows it is ignored */
+    o.version = 1;
+    o.allow_plaintext_credentials = 1;
+    assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_TLS_INSECURE);
+    o.password = NULL; /* version 1 without a password: still accepted */
+    o.password_len = 0;
+    assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_OK);
+    tw_mqtt_client_free(c);
+    assert_int_equal(tw_transport_new_custom(&t, &mt_ops, m), TW_OK);
+    /* a user name alone is no secret */
+    o.version = TW_MQTT_OPTIONS_VERSION;
+    o.allow_plaintext_credentials = 0;
+    assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_OK);
+    tw_mqtt_client_free(c);
+    assert_int_equal(tw_transport_new_custom(&t, &mt_ops, m), TW_OK);
+    /* explicitly allowed */
+    o.password = "pw";
+    o.password_len = 2;
+    o.allow_plaintext_credentials = 1;
+    assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_OK);
+    tw_mqtt_client_free(c);
+    /* a secure transport needs no opt-in */
+    o.allow_plaintext_credentials = 0;
+    assert_int_equal(tw_mqtt_client_new(&c, ts, &o), TW_OK);
+    tw_mqtt_client_free(c);
+    free(m);
+}
+
 /* ---- MQTT 5 -------------------------------------------------------------------------------- */
 
 static tw__mqtt_packet decode5_ok(const uint8_t *buf, size_t len)
@@ -1312,6 +1368,7 @@ int main(void)
         cmocka_unit_test(test_session_keepalive),
         cmocka_unit_test(test_session_reconnect_backoff),
         cmocka_unit_test(test_options_validation),
+        cmocka_unit_test(test_password_needs_secure_transport),
         cmocka_unit_test(test_v5_codec),
         cmocka_unit_test(test_v5_session),
     };

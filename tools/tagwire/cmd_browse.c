@@ -44,5 +44,7 @@ const tw_cli_command tw_cli_cmd_browse = {
     "one line each: NODEID, BROWSE-NAME (ns:name), NODE-CLASS, DATA-TYPE (variables; '-' otherwise),\n"
     "tab-separated. A NodeId printed here is usable as an item address (prefix type=T; to choose the\n"
     "tagwire type, e.g. type=INT32;ns=2;s=Counter). The URI takes the same parameters as for reads\n"
-    "(security, policy, cert, key, trust, user, password_file, ...).\n",
+    "(security, policy, cert, key, trust, user, password_file, ...). Without security= the\n"
+    "connection signs and encrypts (cert=, key= and trust= are required); plaintext needs an\n"
+    "explicit security=none. insecure_trust_any=1 accepts any server certificate (tests only).\n",
     run};

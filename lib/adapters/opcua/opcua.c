@@ -828,6 +828,9 @@ static tw_status op_open(void *reg_data, void **ctx, const tw_adapter_uri *u, co
         tw__free(c);
         return st;
     }
+    if (c->conf.mode == UA_MESSAGESECURITYMODE_NONE)
+        tw__log(TW_LOG_INFO, MOD, "%s: security=none: messages are neither signed nor encrypted and the server is not "
+                "authenticated", c->conf.endpoint);
     tw__opcua_logger(&c->logger);
     st = tw__opcua_client_new(&c->client, &c->conf, &c->logger, c, err, errlen);
     if (st != TW_OK) {

@@ -49,10 +49,7 @@ void tw__opcua_conf_free(tw__opcua_conf *c)
     tw__free(c->key);
     tw__free(c->app_uri);
     tw__free(c->user);
-    if (c->password) {
-        memset(c->password, 0, strlen(c->password));
-        tw__free(c->password);
-    }
+    tw__free_secret_str(c->password);
     for (size_t i = 0; i < c->ntrust; i++) tw__free(c->trust[i]);
     memset(c, 0, sizeof *c);
 }
@@ -77,7 +74,9 @@ static char *read_small_file(const char *path, size_t *len, size_t max)
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
     fclose(f);
     if (!buf || n > max) {
+        if (buf) tw__zeroize(buf, n); /* may be a key or a password */
         tw__free(buf);
+        errno = buf ? EFBIG : ENOMEM;
         return NULL;
     }
     buf[n] = '\0';
@@ -89,14 +88,17 @@ tw_status tw__opcua_conf_parse(tw__opcua_conf *c, const tw_adapter_uri *u, const
                                size_t errlen)
 {
     memset(c, 0, sizeof *c);
-    static const char *const known[] = {"security", "policy", "cert", "key", "trust", "app_uri", "user", "password",
-                                        "password_file", "publish_ms", "sampling_ms", "queue"};
+    static const char *const known[] = {"security", "policy", "cert", "key", "trust", "insecure_trust_any", "app_uri",
+                                        "user", "password_file", "publish_ms", "sampling_ms", "queue"};
     for (size_t i = 0; i < u->nparams; i++) {
         int ok = 0;
         for (size_t j = 0; j < TW__ARRAY_LEN(known); j++) ok |= !strcmp(u->keys[i], known[j]);
+        if (!strcmp(u->keys[i], "password"))
+            return CERR("password= is not accepted in an opcua:// URI (URIs end up in configuration files and logs): put "
+                        "the password in a file only this process can read and give password_file=PATH");
         if (!ok)
-            return CERR("unknown URI parameter '%s' for opcua (known: security, policy, cert, key, trust, app_uri, user, "
-                        "password, password_file, publish_ms, sampling_ms, queue)", u->keys[i]);
+            return CERR("unknown URI parameter '%s' for opcua (known: security, policy, cert, key, trust, "
+                        "insecure_trust_any, app_uri, user, password_file, publish_ms, sampling_ms, queue)", u->keys[i]);
     }
     if (!u->host[0]) return CERR("opcua:// needs a host (opcua://HOST:PORT[/path])");
     const char *h = u->host;
@@ -121,7 +123,15 @@ tw_status tw__opcua_conf_parse(tw__opcua_conf *c, const tw_adapter_uri *u, const
 
     const char *cert = tw_adapter_uri_param(u, "cert"), *key = tw_adapter_uri_param(u, "key");
     const char *sec = tw_adapter_uri_param(u, "security"), *pol = tw_adapter_uri_param(u, "policy");
-    c->mode = cert ? UA_MESSAGESECURITYMODE_SIGNANDENCRYPT : UA_MESSAGESECURITYMODE_NONE;
+    const char *tr = tw_adapter_uri_param(u, "trust"), *tany = tw_adapter_uri_param(u, "insecure_trust_any");
+    if (tr && !strcmp(tr, "any"))
+        return CERR("trust=any is no longer accepted: give insecure_trust_any=1 to accept any server certificate (the "
+                    "server is then not authenticated)");
+    if (tany && strcmp(tany, "1") && strcmp(tany, "0"))
+        return CERR("URI parameter insecure_trust_any=%s: expected 1 or 0", tany);
+    c->trust_any = tany && !strcmp(tany, "1");
+    /* No plaintext by accident: without security= the channel signs and encrypts. */
+    c->mode = UA_MESSAGESECURITYMODE_SIGNANDENCRYPT;
     if (sec) {
         if (!strcmp(sec, "none")) c->mode = UA_MESSAGESECURITYMODE_NONE;
         else if (!strcmp(sec, "sign")) c->mode = UA_MESSAGESECURITYMODE_SIGN;
@@ -139,18 +149,27 @@ tw_status tw__opcua_conf_parse(tw__opcua_conf *c, const tw_adapter_uri *u, const
                 c->policy_uri = "http://opcfoundation.org/UA/SecurityPolicy#Aes256_Sha256_RsaPss";
             else return CERR("URI parameter policy=%s: expected basic256sha256, aes128_sha256_rsaoaep or aes256_sha256_rsapss", pol);
         }
-        if (!cert || !key) return CERR("security=%s needs cert= and key= (the client's application certificate)", sec ? sec : "signandencrypt");
-        const char *tr = tw_adapter_uri_param(u, "trust");
-        if (!tr) return CERR("security=%s needs trust= (the server's certificate or its CA; trust=any to accept any server)",
-                             sec ? sec : "signandencrypt");
-        if (!strcmp(tr, "any")) {
-            c->trust_any = 1;
-        } else {
+        if (tr && c->trust_any) return CERR("give trust= or insecure_trust_any=1, not both");
+        char missing[64] = "";
+        if (!cert) strcat(missing, " cert=");
+        if (!key) strcat(missing, " key=");
+        if (!tr && !c->trust_any) strcat(missing, " trust=");
+        if (missing[0]) {
+            if (!sec)
+                return CERR("opcua:// without security= means security=signandencrypt; missing:%s (client certificate, "
+                            "its key, the server's certificate or CA). For plaintext give security=none", missing);
+            return CERR("security=%s; missing:%s (client certificate, its key, the server's certificate or CA)", sec,
+                        missing);
+        }
+        if (tr) {
             const char *p = tr;
             while (*p) {
                 const char *comma = strchr(p, ',');
                 size_t l = comma ? (size_t)(comma - p) : strlen(p);
-                if (!l) return CERR("URI parameter trust: empty file name");
+                if (!l) {
+                    tw__opcua_conf_free(c);
+                    return CERR("URI parameter trust: empty file name");
+                }
                 if (c->ntrust >= TW__UA_MAX_TRUST) {
                     tw__opcua_conf_free(c);
                     return CERR("URI parameter trust: more than %d files", TW__UA_MAX_TRUST);
@@ -167,40 +186,52 @@ tw_status tw__opcua_conf_parse(tw__opcua_conf *c, const tw_adapter_uri *u, const
                 p = comma + 1;
             }
         }
-    } else if (pol && strcmp(pol, "none")) {
-        return CERR("policy=%s needs security=sign or signandencrypt", pol);
+    } else {
+        if (pol && strcmp(pol, "none")) return CERR("policy=%s needs security=sign or signandencrypt", pol);
+        if (cert || key || tr || tany)
+            return CERR("security=none takes no cert=, key=, trust= or insecure_trust_any= (they apply to security=sign "
+                        "and signandencrypt)");
+    }
+    const char *user = tw_adapter_uri_param(u, "user"), *pwf = tw_adapter_uri_param(u, "password_file");
+    if (pwf && !user) {
+        tw__opcua_conf_free(c);
+        return CERR("password_file= needs user=");
+    }
+    if (user && c->mode == UA_MESSAGESECURITYMODE_NONE) {
+        snprintf(err, errlen, "user= over security=none would send the password in clear: use security=sign or "
+                 "signandencrypt (with cert=, key=, trust=)");
+        return TW_ERR_TLS_INSECURE;
     }
     c->cert = tw__strdup(cert);
     c->key = tw__strdup(key);
     c->app_uri = tw__strdup(tw_adapter_uri_param(u, "app_uri"));
-    const char *user = tw_adapter_uri_param(u, "user"), *pw = tw_adapter_uri_param(u, "password"),
-               *pwf = tw_adapter_uri_param(u, "password_file");
-    if ((pw || pwf) && !user) {
-        tw__opcua_conf_free(c);
-        return CERR("password needs user=");
-    }
-    if (pw && pwf) {
-        tw__opcua_conf_free(c);
-        return CERR("give password= or password_file=, not both");
-    }
     if (user) {
         c->user = tw__strdup(user);
         if (pwf) {
             size_t n;
             c->password = read_small_file(pwf, &n, 4096);
             if (!c->password) {
+                int e = errno;
                 tw__opcua_conf_free(c);
-                return CERR("password_file=%s: cannot read it (%s)", pwf, strerror(errno));
+                return CERR("password_file=%s: cannot read it (%s)", pwf, strerror(e));
             }
             while (n && (c->password[n - 1] == '\n' || c->password[n - 1] == '\r')) c->password[--n] = '\0';
         } else {
-            c->password = tw__strdup(pw ? pw : "");
+            c->password = tw__strdup("");
         }
     }
     return TW_OK;
 }
 
-/* PEM (one or more blocks) or DER file -> DER blobs. Returns the number of blobs or -1. */
+/* Wipes (it may hold a private key) and frees a byte string. */
+static void wipe_bs(UA_ByteString *b)
+{
+    if (b->data) tw__zeroize(b->data, b->length);
+    UA_ByteString_clear(b);
+}
+
+/* PEM (one or more blocks) or DER file -> DER blobs. Returns the number of blobs or -1. The file
+ * buffer and failed blobs are wiped before they are freed (a key file comes through here). */
 static int load_der(const char *path, UA_ByteString *out, int max, char *err, size_t errlen)
 {
     size_t n;
@@ -213,6 +244,7 @@ static int load_der(const char *path, UA_ByteString *out, int max, char *err, si
     if (!strstr(buf, "-----BEGIN")) {
         if (max < 1 || UA_ByteString_allocBuffer(&out[0], n) != UA_STATUSCODE_GOOD) goto fail;
         memcpy(out[0].data, buf, n);
+        tw__zeroize(buf, n);
         tw__free(buf);
         return 1;
     }
@@ -232,7 +264,7 @@ static int load_der(const char *path, UA_ByteString *out, int max, char *err, si
         size_t b64len = (size_t)(end - (eol + 1)), dlen = 0;
         if (UA_ByteString_allocBuffer(&out[count], b64len) != UA_STATUSCODE_GOOD) goto fail_n;
         if (mbedtls_base64_decode(out[count].data, b64len, &dlen, (const unsigned char *)eol + 1, b64len) != 0 || !dlen) {
-            UA_ByteString_clear(&out[count]);
+            wipe_bs(&out[count]);
             snprintf(err, errlen, "'%s': bad base64 in PEM block", path);
             goto fail_n;
         }
@@ -240,13 +272,15 @@ static int load_der(const char *path, UA_ByteString *out, int max, char *err, si
         count++;
         p = end + 8;
     }
+    tw__zeroize(buf, n);
     tw__free(buf);
     if (!count) snprintf(err, errlen, "'%s': no PEM block", path);
     return count ? count : -1;
 fail_n:
-    for (int i = 0; i < count; i++) UA_ByteString_clear(&out[i]);
+    for (int i = 0; i < count; i++) wipe_bs(&out[i]);
 fail:
     if (!err[0]) snprintf(err, errlen, "'%s': out of memory", path);
+    tw__zeroize(buf, n);
     tw__free(buf);
     return -1;
 }
@@ -442,7 +476,7 @@ tw_status tw__opcua_client_new(UA_Client **out, const tw__opcua_conf *c, UA_Logg
             if (k < 0) {
                 for (size_t j = 0; j < ntrust; j++) UA_ByteString_clear(&trust[j]);
                 UA_ByteString_clear(&cert[0]);
-                UA_ByteString_clear(&key[0]);
+                wipe_bs(&key[0]);
                 return TW_ERR_CONFIG;
             }
             ntrust += (size_t)k;
@@ -457,12 +491,11 @@ tw_status tw__opcua_client_new(UA_Client **out, const tw__opcua_conf *c, UA_Logg
         }
         for (size_t j = 0; j < ntrust; j++) UA_ByteString_clear(&trust[j]);
         UA_ByteString_clear(&cert[0]);
-        memset(key[0].data, 0, key[0].length);
-        UA_ByteString_clear(&key[0]);
+        wipe_bs(&key[0]);
         if (sc == UA_STATUSCODE_GOOD && c->trust_any) {
             if (cc.certificateVerification.clear) cc.certificateVerification.clear(&cc.certificateVerification);
             UA_CertificateVerification_AcceptAll(&cc.certificateVerification);
-            tw__log(TW_LOG_WARN, MOD, "%s: trust=any: the server's certificate is not verified", c->endpoint);
+            tw__log(TW_LOG_WARN, MOD, "%s: insecure_trust_any=1: the server's certificate is not verified", c->endpoint);
         }
         if (sc != UA_STATUSCODE_GOOD) {
             tw__free(app_uri);
