@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"runtime"
+	"runtime/cgo"
 	"unsafe"
 )
 
@@ -138,6 +139,31 @@ type HTTPSOptions struct {
 	MaxRetryAfterS, HistoricalMs       uint32
 	OnReject                           HTTPSRejectPolicy
 	ParkDir, InstanceID                string
+	// OnRejectFn, when set, is called (inside Step, on its goroutine) for a batch refused
+	// permanently, before the policy applies: the HTTP status (0: unparsable records), its
+	// Idempotency-Key, the body as sent (before gzip) and its number of store records. It must
+	// not call into the uplink or its store; a panic in it is re-raised by Step.
+	OnRejectFn func(httpStatus int, key string, body []byte, records uint64)
+}
+
+type httpsReject struct {
+	fn     func(int, string, []byte, uint64)
+	panicV any
+}
+
+//export twgoHTTPSReject
+func twgoHTTPSReject(status C.long, key *C.char, body unsafe.Pointer, n C.size_t, records C.uint64_t, h C.uintptr_t) {
+	r := cgo.Handle(h).Value().(*httpsReject)
+	defer func() {
+		if v := recover(); v != nil && r.panicV == nil {
+			r.panicV = v
+		}
+	}()
+	var b []byte
+	if n > 0 {
+		b = C.GoBytes(body, C.int(n))
+	}
+	r.fn(int(status), C.GoString(key), b, uint64(records))
 }
 
 // HTTPSStats are the uplink's counters (tw_https_stats).
@@ -155,6 +181,8 @@ type HTTPSStats struct {
 type HTTPSUplink struct {
 	p  *C.tw_https_uplink
 	st *Store
+	rj *httpsReject
+	h  cgo.Handle
 }
 
 // NewHTTPSUplink creates an uplink for store. Bad options return ErrConfig (the reason is logged).
@@ -193,12 +221,22 @@ func NewHTTPSUplink(store *Store, o HTTPSOptions) (*HTTPSUplink, error) {
 	co.backoff_base_ms, co.backoff_cap_ms = C.uint32_t(o.BackoffBaseMs), C.uint32_t(o.BackoffCapMs)
 	co.max_retry_after_s, co.historical_ms = C.uint32_t(o.MaxRetryAfterS), C.uint32_t(o.HistoricalMs)
 	co.on_reject = C.tw_https_reject_policy(o.OnReject)
+	var rj *httpsReject
+	var h cgo.Handle
+	if o.OnRejectFn != nil {
+		rj = &httpsReject{fn: o.OnRejectFn}
+		h = cgo.NewHandle(rj)
+		C.twgo_https_set_reject(co, C.uintptr_t(h))
+	}
 	var p *C.tw_https_uplink
 	if err := errOf(C.tw_https_uplink_new(&p, store.p, co)); err != nil {
+		if h != 0 {
+			h.Delete()
+		}
 		return nil, err
 	}
 	runtime.KeepAlive(store)
-	u := &HTTPSUplink{p: p, st: store}
+	u := &HTTPSUplink{p: p, st: store, rj: rj, h: h}
 	runtime.SetFinalizer(u, (*HTTPSUplink).Close)
 	return u, nil
 }
@@ -208,6 +246,10 @@ func (u *HTTPSUplink) Close() error {
 	if u.p != nil {
 		C.tw_https_uplink_free(u.p)
 		u.p, u.st = nil, nil
+		if u.h != 0 {
+			u.h.Delete()
+			u.h = 0
+		}
 		runtime.SetFinalizer(u, nil)
 	}
 	return nil
@@ -236,6 +278,11 @@ func (u *HTTPSUplink) Step(timeoutMs uint32) (HTTPSState, error) {
 	}
 	st := C.tw_https_uplink_step(u.p, C.uint32_t(timeoutMs))
 	state := HTTPSState(C.tw_https_uplink_state(u.p))
+	if u.rj != nil && u.rj.panicV != nil {
+		v := u.rj.panicV
+		u.rj.panicV = nil
+		panic(v)
+	}
 	if st == C.TW_ERR_BUSY && state == HTTPSHeld {
 		return state, nil
 	}

@@ -197,3 +197,72 @@ func TestHTTPSUplinkToReceiver(t *testing.T) {
 		t.Fatalf("counters %v", counters)
 	}
 }
+
+func TestHTTPSUplinkRejectHoldRelease(t *testing.T) {
+	pki := makePKI(t)
+	port := freePort(t)
+	logPath := filepath.Join(t.TempDir(), "receiver.log")
+	startPeer(t, port, "/usr/bin/python3", filepath.Join(sourceDir(t), "tests", "https", "receiver.py"),
+		itoa(port), pki+"/server.pem", pki+"/server.key", pki+"/ca.pem", logPath)
+	cert, _ := tls.LoadX509KeyPair(pki+"/client.pem", pki+"/client.key")
+	caPEM, _ := os.ReadFile(pki + "/ca.pem")
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
+	resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/_ctl?fail=400", port))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ctl: %v", err)
+	}
+	resp.Body.Close()
+
+	st, _ := OpenStore(StoreOptions{})
+	defer st.Close()
+	rec, _ := HTTPSRecordEncode(nil, "A", 1.25, QualityGood, 1)
+	st.Append(rec)
+	type rej struct {
+		status  int
+		key     string
+		body    []byte
+		records uint64
+	}
+	var seen []rej
+	u, err := NewHTTPSUplink(st, HTTPSOptions{URL: fmt.Sprintf("https://127.0.0.1:%d/ingest", port),
+		CAFile: pki + "/ca.pem", CertFile: pki + "/client.pem", KeyFile: pki + "/client.key",
+		OnRejectFn: func(s int, k string, b []byte, n uint64) { seen = append(seen, rej{s, k, b, n}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	step := func(want HTTPSState) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			s, err := u.Step(50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss, _ := st.Stats()
+			if s == want && (want != HTTPSIdle || ss.Records == 0) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("state %d, want %d (%s)", s, want, u.LastError())
+			}
+		}
+	}
+	step(HTTPSHeld)
+	if len(seen) != 1 || seen[0].status != 400 || seen[0].records != 1 || !strings.Contains(string(seen[0].body), `"value":1.25`) {
+		t.Fatalf("reject callback: %+v", seen)
+	}
+	if ss, _ := st.Stats(); ss.Records != 1 {
+		t.Fatalf("the held batch left the store")
+	}
+	if err := u.Release(false); err != nil {
+		t.Fatal(err)
+	}
+	step(HTTPSIdle)
+	if stats, _ := u.Stats(); stats.Batches != 1 || stats.RejectedBatches != 0 {
+		t.Fatalf("stats %+v", stats)
+	}
+}
