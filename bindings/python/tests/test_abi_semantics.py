@@ -73,3 +73,26 @@ def test_edge_qos_choices():
             pass
     with pytest.raises(ValueError):
         Edge("PlantA", "Edge1", "127.0.0.1", 1883, insecure=True, qos=2)
+
+
+def test_mqtt_reconnect_off_stays_disconnected():
+    from tagwire import MqttClient, Transport
+    from tagwire.mqtt import State
+    import time
+    port = free_port()  # nothing listens: the connection is refused
+    for reconnect, after in ((False, State.DISCONNECTED), (True, State.WAITING)):
+        with MqttClient(Transport.tcp_insecure(connect_timeout_ms=2000), "127.0.0.1", port,
+                        client_id="py-abi", reconnect=reconnect) as c:
+            c.connect()
+            end = time.monotonic() + 5
+            while c.state not in (State.DISCONNECTED, State.WAITING) and time.monotonic() < end:
+                try:
+                    c.step(50)
+                except tagwire.Error:
+                    pass
+            for _ in range(3):
+                try:
+                    c.step(20)
+                except tagwire.Error:
+                    pass
+            assert c.state == after, reconnect
