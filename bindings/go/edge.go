@@ -55,7 +55,7 @@ func NewEdge(o EdgeOptions) (*Edge, error) {
 	co.group_id, co.edge_node_id, co.primary_host_id = s(o.GroupID), s(o.EdgeNodeID), s(o.PrimaryHostID)
 	co.host, co.client_id, co.state_dir = s(o.Host), s(o.ClientID), s(o.StateDir)
 	co.port = C.uint16_t(o.Port)
-	co.qos = -1
+	co.qos = C.TW_EDGE_QOS_DEFAULT // QoS 1 for births and data
 	if o.TLS != nil {
 		co.tls = o.TLS.p
 	}

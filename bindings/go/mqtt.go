@@ -58,14 +58,17 @@ func (c *TLSConfig) Close() error {
 	return nil
 }
 
+// MQTTKeepAliveOff in MQTTOptions.KeepAliveS disables the keep-alive (0 selects the default).
+const MQTTKeepAliveOff = uint16(C.TW_MQTT_KEEPALIVE_OFF)
+
 // MQTTOptions configure an MQTT session.
 type MQTTOptions struct {
 	Host        string
 	Port        uint16
 	ClientID    string
-	KeepAliveS  uint16
-	Protocol    int // 4 (3.1.1, default) or 5
-	NoReconnect bool
+	KeepAliveS  uint16 // 0: the default (60 s); MQTTKeepAliveOff: no keep-alive
+	Protocol    int    // 4 (3.1.1, default) or 5
+	NoReconnect bool   // never reconnect automatically (call Connect again)
 }
 
 // MQTTMessage is an incoming PUBLISH.
@@ -101,13 +104,10 @@ func NewMQTTClient(cfg *TLSConfig, o MQTTOptions) (*MQTTClient, error) {
 	co.port = C.uint16_t(o.Port)
 	co.client_id = cstr(o.ClientID)
 	defer cfree(co.client_id)
-	co.keep_alive_s = 60
-	if o.KeepAliveS != 0 {
-		co.keep_alive_s = C.uint16_t(o.KeepAliveS)
-	}
-	co.reconnect, co.reconnect_min_ms, co.reconnect_max_ms = 1, 500, 30000
+	co.keep_alive_s = C.uint16_t(o.KeepAliveS) // 0 = default, 0xFFFF = off (TW_MQTT_KEEPALIVE_OFF)
+	co.reconnect = C.TW_MQTT_RECONNECT_ON
 	if o.NoReconnect {
-		co.reconnect = 0
+		co.reconnect = C.TW_MQTT_RECONNECT_OFF
 	}
 	co.protocol_version = 4
 	if o.Protocol != 0 {

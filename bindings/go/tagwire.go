@@ -213,11 +213,12 @@ func NowNs() int64 { return int64(C.tw_now_ns()) }
 type LogLevel int
 
 const (
-	LogError LogLevel = C.TW_LOG_ERROR
-	LogWarn  LogLevel = C.TW_LOG_WARN
-	LogInfo  LogLevel = C.TW_LOG_INFO
-	LogDebug LogLevel = C.TW_LOG_DEBUG
-	LogTrace LogLevel = C.TW_LOG_TRACE
+	LogDefault LogLevel = C.TW_LOG_DEFAULT // as a threshold: the default (warn)
+	LogError   LogLevel = C.TW_LOG_ERROR
+	LogWarn    LogLevel = C.TW_LOG_WARN
+	LogInfo    LogLevel = C.TW_LOG_INFO
+	LogDebug   LogLevel = C.TW_LOG_DEBUG
+	LogTrace   LogLevel = C.TW_LOG_TRACE
 )
 
 func (l LogLevel) String() string { return C.GoString(C.tw_log_level_name(C.tw_log_level(l))) }

@@ -124,3 +124,16 @@ tw_status twgo_opcua_browse(const char *uri, const char *node_id, uint32_t timeo
 {
     return tw_opcua_browse(uri, node_id, timeout_ms, browse_tramp, (void *)h, err, errlen);
 }
+
+/* ---- HTTPS uplink: reject callback (user data = cgo.Handle) ---- */
+static void https_reject_tramp(long status, const char *key, const void *body, size_t len,
+                               uint64_t records, void *ud)
+{
+    twgoHTTPSReject(status, (char *)key, (void *)body, len, records, (uintptr_t)ud);
+}
+
+void twgo_https_set_reject(tw_https_options *o, uintptr_t h)
+{
+    o->reject_fn = h ? https_reject_tramp : NULL;
+    o->reject_user_data = (void *)h;
+}

@@ -10,6 +10,7 @@
 
 #if TW_VERSION_MAJOR != 0
 #error "the Go binding is written for tagwire major version 0"
+void twgo_https_set_reject(tw_https_options *o, uintptr_t h);
 #endif
 
 static inline int twgo_value_b(const tw_value *v) { return v->as.b; }
@@ -41,4 +42,5 @@ tw_status twgo_adapter_register(const tw_adapter_ops *ops, uintptr_t h);
 void twgo_mqtt_set_callbacks(tw_mqtt_client *c, uintptr_t h);
 tw_status twgo_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, uintptr_t h,
                             char *err, size_t errlen);
+void twgo_https_set_reject(tw_https_options *o, uintptr_t h);
 #endif

@@ -12,7 +12,7 @@ its name and message.
         print(ts.collect())
 """
 from ._ffi import ffi, lib
-from .errors import (AdapterError, Closed, ConfigError, EnrollError, Error, Exists,
+from .errors import (AdapterError, Closed, ConfigError, EnrollError, Error, Exists, HttpsError,
                      InvalidArgument, ModbusError, MqttError, NodeError, NotFound, NotInitialized,
                      OutOfMemory, ParseError, RangeError, SparkplugError, StoreError, Timeout,
                      TlsError, TypeMismatch, error_class)
@@ -33,6 +33,8 @@ from .mqtt import MqttClient
 from .store import Record, Store, StoreStats, crc32c
 from .edge import Edge, EdgeEvent, EdgeState, EdgeStats
 from .node import Link, Node, NodeDevice, NodeStats, PollMode
+from . import https
+from .https import HttpsStats, HttpsUplink
 
 if version()[0] != HEADER_VERSION[0]:
     raise ImportError("tagwire: the loaded library is version %s, these bindings were generated "

@@ -79,11 +79,12 @@ typedef enum tw_status {
  const char *tw_status_name(tw_status status);
  const char *tw_strerror(tw_status status);
 typedef enum tw_log_level {
-    TW_LOG_ERROR = 0,
-    TW_LOG_WARN = 1,
-    TW_LOG_INFO = 2,
-    TW_LOG_DEBUG = 3,
-    TW_LOG_TRACE = 4
+    TW_LOG_DEFAULT = 0,
+    TW_LOG_ERROR = 1,
+    TW_LOG_WARN = 2,
+    TW_LOG_INFO = 3,
+    TW_LOG_DEBUG = 4,
+    TW_LOG_TRACE = 5
 } tw_log_level;
 typedef void (*tw_log_fn)(tw_log_level level, const char *module, const char *message,
                           void *user_data);
@@ -1036,6 +1037,89 @@ typedef struct tw_node_stats {
  tw_status tw_node_get_stats(const tw_node *node, tw_node_stats *out);
  const char *tw_node_group_id(const tw_node *node);
  const char *tw_node_edge_node_id(const tw_node *node);
+ tw_status tw_https_record_encode(void *buf, size_t cap, size_t *len,
+                                                      const char *name, const tw_value *value,
+                                                      tw_quality quality, int64_t ts_ns);
+typedef struct tw_https_entry {
+    const char *name;
+    size_t name_len;
+    tw_value value;
+    tw_quality quality;
+    int64_t ts_ns;
+} tw_https_entry;
+ tw_status tw_https_record_next(const void *rec, size_t len, size_t *offset,
+                                                    tw_https_entry *out);
+typedef struct tw_https_uplink tw_https_uplink;
+typedef enum tw_https_format {
+    TW_HTTPS_FORMAT_JSONL = 0,
+    TW_HTTPS_FORMAT_PROTOBUF = 1
+} tw_https_format;
+typedef enum tw_https_reject_policy {
+    TW_HTTPS_REJECT_HOLD = 0,
+    TW_HTTPS_REJECT_PARK = 1,
+    TW_HTTPS_REJECT_DROP = 2
+} tw_https_reject_policy;
+typedef void (*tw_https_reject_fn)(long http_status, const char *key, const void *body,
+                                   size_t body_len, uint64_t records, void *user_data);
+typedef struct tw_https_options {
+    uint32_t version;
+    const char *url;
+    const char *ca_file;
+    const char *cert_file;
+    const char *key_file;
+    const char *key_password;
+    int use_system_trust;
+    tw_https_format format;
+    int gzip;
+    uint32_t max_batch_records;
+    uint32_t max_batch_bytes;
+    uint32_t timeout_ms;
+    uint32_t connect_timeout_ms;
+    uint32_t backoff_base_ms;
+    uint32_t backoff_cap_ms;
+    uint32_t max_retry_after_s;
+    uint32_t historical_ms;
+    tw_https_reject_policy on_reject;
+    const char *park_dir;
+    const char *instance_id;
+    tw_https_reject_fn reject_fn;
+    void *reject_user_data;
+} tw_https_options;
+ tw_status tw_https_uplink_new(tw_https_uplink **out, tw_store *store,
+                                     const tw_https_options *opts);
+ void tw_https_uplink_free(tw_https_uplink *u);
+ tw_status tw_https_uplink_step(tw_https_uplink *u, uint32_t timeout_ms);
+typedef enum tw_https_state {
+    TW_HTTPS_IDLE = 0,
+    TW_HTTPS_SENDING = 1,
+    TW_HTTPS_BACKOFF = 2,
+    TW_HTTPS_HELD = 3
+} tw_https_state;
+ tw_https_state tw_https_uplink_state(const tw_https_uplink *u);
+ uint32_t tw_https_uplink_next_ms(tw_https_uplink *u);
+ tw_status tw_https_uplink_fds(tw_https_uplink *u, int *fds, int *events, size_t cap,
+                                     size_t *n);
+ tw_status tw_https_uplink_release(tw_https_uplink *u, int drop);
+ void tw_https_uplink_retry_now(tw_https_uplink *u);
+typedef struct tw_https_stats {
+    uint32_t version;
+    uint64_t batches;
+    uint64_t records;
+    uint64_t values;
+    uint64_t bytes;
+    uint64_t requests;
+    uint64_t retries;
+    uint64_t failures;
+    uint64_t rejected_batches;
+    uint64_t rejected_records;
+    uint64_t parked_batches;
+    long last_http_status;
+    tw_status last_status;
+    uint32_t last_retry_after_s;
+    uint64_t acked_seq;
+} tw_https_stats;
+ tw_status tw_https_uplink_stats(const tw_https_uplink *u, tw_https_stats *st);
+ const char *tw_https_uplink_last_error(const tw_https_uplink *u);
 typedef struct tw_adapter_uri {
     const char *uri;
     const char *scheme;
@@ -1123,10 +1207,24 @@ typedef struct tw_transport_ops {
 #define TW_DEVICE_REVISION_MAX 32
 #define TW_DEVICE_URN_MAX 207
 #define TW_EDGE_OPTIONS_VERSION 1
+#define TW_EDGE_QOS_DEFAULT 0
+#define TW_EDGE_QOS1 1
+#define TW_EDGE_QOS0 256
 #define TW_EDGE_STATS_VERSION 1
 #define TW_CREDENTIAL_PATH_MAX 512
 #define TW_ENROLL_OPTIONS_VERSION 1
 #define TW_CREDENTIAL_INFO_VERSION 1
+#define TW_HTTPS_ENTRY_MAGIC 113
+#define TW_HTTPS_ENTRY_HEADER 20
+#define TW_HTTPS_NAME_MAX 1023
+#define TW_HTTPS_OPTIONS_VERSION 1
+#define TW_HTTPS_FD_READ 1
+#define TW_HTTPS_FD_WRITE 2
+#define TW_HTTPS_STATS_VERSION 1
+#define TW_MQTT_KEEPALIVE_OFF 65535
+#define TW_MQTT_RECONNECT_DEFAULT 0
+#define TW_MQTT_RECONNECT_ON 1
+#define TW_MQTT_RECONNECT_OFF -1
 #define TW_MQTT_OPTIONS_VERSION 1
 #define TW_NODE_OPTIONS_VERSION 1
 #define TW_NODE_DEVICE_OPTIONS_VERSION 1
@@ -1184,6 +1282,9 @@ typedef struct tw_transport_ops {
 #define TW_TLS_INFO_VERSION 2
 #define TW_POLL_IN 1
 #define TW_POLL_OUT 2
+#define TW_TCP_NODELAY_DEFAULT 0
+#define TW_TCP_NODELAY 1
+#define TW_TCP_NAGLE -1
 #define TW_TRANSPORT_OPTIONS_VERSION 1
 #define TW_TYPE_ARRAY_FLAG 256
 #define TW_QUALITY_GOOD 0

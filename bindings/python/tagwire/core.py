@@ -44,7 +44,8 @@ def has_feature(name: str) -> bool:
 
 def init() -> None:
     """Takes one reference on the library (tw_init). The package takes one at import, so calling
-    this is only needed to pair it with an explicit shutdown()."""
+    this is only needed to pair it with an explicit shutdown(). It never changes the allocator or
+    the log hook of an initialised library (use set_log() for the hook)."""
     check(lib.tw_init(ffi.NULL))
 
 
@@ -71,6 +72,9 @@ class Library:
 # ---- log hook ------------------------------------------------------------------------------------
 
 class LogLevel(enum.IntEnum):
+    """Severities, least verbose first. DEFAULT is only a threshold (= WARN); messages carry
+    ERROR..TRACE."""
+    DEFAULT = lib.TW_LOG_DEFAULT
     ERROR = lib.TW_LOG_ERROR
     WARN = lib.TW_LOG_WARN
     INFO = lib.TW_LOG_INFO
@@ -87,7 +91,8 @@ _log_cb = None  # keeps the current cffi callback alive
 
 
 def set_log(fn: Optional[Callable[[LogLevel, str, str], None]], level: int = LogLevel.WARN) -> None:
-    """Installs fn(level, module, message) as the log hook (None restores stderr).
+    """Installs fn(level, module, message) as the log hook (None restores stderr) for messages at
+    or above `level` (LogLevel.DEFAULT = WARN).
 
     The hook runs on whichever thread logs, possibly several at once. An exception it raises is
     re-raised by the tagwire call (on the same thread) during which it was logged."""
@@ -107,6 +112,20 @@ def set_log(fn: Optional[Callable[[LogLevel, str, str], None]], level: int = Log
 
         lib.tw_set_log(_cb, level, ffi.NULL)
         _log_cb = _cb
+
+
+# ---- option helpers ----------------------------------------------------------------------------------
+
+def keep_alive_c(seconds: Optional[int]) -> int:
+    """An MQTT keep-alive for the C options: None = the default, 0 = no keep-alive
+    (TW_MQTT_KEEPALIVE_OFF), 1..65534 seconds."""
+    if seconds is None:
+        return 0
+    if seconds == 0:
+        return lib.TW_MQTT_KEEPALIVE_OFF
+    if not 0 < seconds < lib.TW_MQTT_KEEPALIVE_OFF:
+        raise ValueError("keep_alive_s must be None (default), 0 (off) or 1..65534")
+    return int(seconds)
 
 
 # ---- clock -----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import enum
 from typing import Any, Callable, Dict, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
+from .core import keep_alive_c
 from .errors import Closed, check
 from .tags import TagSet
 from .transport import TlsConfig
@@ -51,7 +52,8 @@ class Edge:
     def __init__(self, group_id: str, edge_node_id: str, host: str, port: int, *,
                  tls: Optional[TlsConfig] = None, insecure: bool = False,
                  primary_host_id: Optional[str] = None, client_id: Optional[str] = None,
-                 keep_alive_s: int = 0, protocol_version: int = 0, qos: int = -1,
+                 keep_alive_s: Optional[int] = None, protocol_version: int = 0,
+                 qos: Optional[int] = None,
                  state_dir: Optional[str] = None, store: Any = None, queue_bytes: int = 0,
                  max_payload: int = 0, max_metrics: int = 0, connect_timeout_ms: int = 0) -> None:
         keep: list = []
@@ -61,7 +63,15 @@ class Edge:
         o.primary_host_id = cstr(primary_host_id, keep)
         o.host, o.port = cstr(host, keep), port
         o.client_id = cstr(client_id, keep)
-        o.keep_alive_s, o.protocol_version, o.qos = keep_alive_s, protocol_version, qos
+        o.keep_alive_s = keep_alive_c(keep_alive_s)
+        o.protocol_version = protocol_version
+        # qos: None = default (QoS 1); 1; 0 = Sparkplug-strict QoS 0 for births and data
+        if qos is None:
+            o.qos = lib.TW_EDGE_QOS_DEFAULT
+        elif qos in (0, 1):
+            o.qos = lib.TW_EDGE_QOS0 if qos == 0 else lib.TW_EDGE_QOS1
+        else:
+            raise ValueError("qos must be None, 0 or 1")
         o.tls = tls._p() if tls is not None else ffi.NULL
         o.insecure = 1 if insecure else 0
         o.state_dir = cstr(state_dir, keep)

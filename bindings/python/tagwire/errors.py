@@ -61,6 +61,12 @@ class ConfigError(Error):
     """A configuration could not be loaded (TW_ERR_CONFIG, or any failure of a config load)."""
 
 
+class HttpsError(Error):
+    """Any failure of the HTTPS uplink (tagwire.https). The raised exception also derives from
+    the class the status code maps to, e.g. ``HttpsError`` + ``ConfigError`` for bad options or
+    ``HttpsError`` + ``InvalidArgument`` (a ValueError) for a bad argument."""
+
+
 # Core codes with a natural Python counterpart also derive from the built-in exception.
 class InvalidArgument(Error, ValueError):
     """TW_ERR_INVALID_ARG."""
@@ -141,6 +147,22 @@ def error_class(code: int) -> Type[Error]:
     if -449 <= code <= -400:
         return NodeError
     return Error
+
+
+_HTTPS_CLASSES: Dict[Type[Error], Type[Error]] = {}
+
+
+def https_error_class(code: int) -> Type[Error]:
+    """The HttpsError subclass for code: HttpsError combined with error_class(code)."""
+    base = error_class(code)
+    if base is Error:
+        return HttpsError
+    cls = _HTTPS_CLASSES.get(base)
+    if cls is None:
+        cls = type("Https" + base.__name__, (HttpsError, base),
+                   {"__doc__": "HttpsError and %s." % base.__name__, "__module__": __name__})
+        _HTTPS_CLASSES[base] = cls
+    return cls
 
 
 def make_error(code: int, detail: str = "", cls: Optional[Type[Error]] = None) -> Error:

@@ -5,6 +5,7 @@ import enum
 from typing import Any, Callable, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
+from .core import keep_alive_c
 from .errors import Closed, MqttError, check
 from .transport import Transport
 
@@ -52,7 +53,7 @@ class MqttClient:
 
     def __init__(self, transport: Transport, host: str, port: int, *, client_id: str = "",
                  username: Optional[str] = None, password: Optional[bytes] = None,
-                 keep_alive_s: int = 60, will_topic: Optional[str] = None,
+                 keep_alive_s: Optional[int] = None, will_topic: Optional[str] = None,
                  will_payload: bytes = b"", will_qos: int = 0, will_retain: bool = False,
                  reconnect: bool = True, protocol_version: int = 4,
                  connect_timeout_ms: int = 0) -> None:
@@ -67,14 +68,14 @@ class MqttClient:
             pw = ffi.new("char[]", bytes(password))
             keep.append(pw)
             o.password, o.password_len = pw, len(password)
-        o.keep_alive_s = keep_alive_s
+        o.keep_alive_s = keep_alive_c(keep_alive_s)
         o.will_topic = cstr(will_topic, keep)
         if will_topic is not None:
             wp = ffi.new("char[]", bytes(will_payload))
             keep.append(wp)
             o.will_payload, o.will_payload_len = wp, len(will_payload)
         o.will_qos, o.will_retain = will_qos, 1 if will_retain else 0
-        o.reconnect, o.reconnect_min_ms, o.reconnect_max_ms = 1 if reconnect else 0, 500, 30000
+        o.reconnect = lib.TW_MQTT_RECONNECT_ON if reconnect else lib.TW_MQTT_RECONNECT_OFF
         o.protocol_version = protocol_version
         o.connect_timeout_ms = connect_timeout_ms
         out = ffi.new("tw_mqtt_client **")

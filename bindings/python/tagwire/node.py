@@ -8,7 +8,7 @@ from ._ffi import cstr, ffi, lib, reraise, string, take_exception
 from .config import Config
 from .errors import Closed, check
 from .tags import Tag, TagSet, _tag_options
-from .core import as_type
+from .core import as_type, keep_alive_c
 from .transport import TlsConfig
 
 
@@ -80,7 +80,7 @@ class Node:
                  tls_cert_file: Optional[str] = None, tls_key_file: Optional[str] = None,
                  tls_crl_file: Optional[str] = None, tls_server_name: Optional[str] = None,
                  credentials_dir: Optional[str] = None, client_id: Optional[str] = None,
-                 keep_alive_s: int = 0, primary_host_id: Optional[str] = None,
+                 keep_alive_s: Optional[int] = None, primary_host_id: Optional[str] = None,
                  insecure: bool = False, store_dir: Optional[str] = None,
                  state_dir: Optional[str] = None, publish_interval_ms: int = 0,
                  max_metrics_per_message: int = 0, queue_bytes: int = 0,
@@ -98,7 +98,7 @@ class Node:
             o.group_id, o.edge_node_id, o.broker = (cstr(group_id, keep), cstr(edge_node_id, keep),
                                                      cstr(broker, keep))
             o.client_id = cstr(client_id, keep)
-            o.keep_alive_s = keep_alive_s
+            o.keep_alive_s = keep_alive_c(keep_alive_s)
             o.primary_host_id = cstr(primary_host_id, keep)
             o.tls = tls._p() if tls is not None else ffi.NULL
             o.tls_ca_file, o.tls_cert_file = cstr(tls_ca_file, keep), cstr(tls_cert_file, keep)

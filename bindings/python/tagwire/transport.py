@@ -155,7 +155,7 @@ class Transport:
         o = ffi.new("tw_transport_options *")
         o.version = lib.TW_TRANSPORT_OPTIONS_VERSION
         o.connect_timeout_ms, o.io_timeout_ms = connect_timeout_ms, io_timeout_ms
-        o.tcp_nodelay = 1 if tcp_nodelay else 0
+        o.tcp_nodelay = lib.TW_TCP_NODELAY if tcp_nodelay else lib.TW_TCP_NAGLE
         out = ffi.new("tw_transport **")
         check(lib.tw_transport_new_tcp_insecure(out, o))
         return cls(out[0])
@@ -167,7 +167,7 @@ class Transport:
         o = ffi.new("tw_tls_options *")
         o.version = lib.TW_TLS_OPTIONS_VERSION
         o.inner = inner._p() if inner is not None else ffi.NULL
-        o.tcp_nodelay = 1 if tcp_nodelay else 0
+        o.tcp_nodelay = lib.TW_TCP_NODELAY if tcp_nodelay else lib.TW_TCP_NAGLE
         out = ffi.new("tw_transport **")
         check(lib.tw_transport_new_tls(out, config._p(), o))
         if inner is not None:
