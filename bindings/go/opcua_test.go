@@ -28,7 +28,7 @@ func TestOPCUA(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	uri := "opcua://127.0.0.1:" + strconv.Itoa(port) + "/tagwire"
+	uri := "opcua://127.0.0.1:" + strconv.Itoa(port) + "/tagwire?security=none"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	refs, err := BrowseOPCUA(ctx, uri, "")

@@ -458,6 +458,7 @@ typedef struct tw_mqtt_options {
     uint32_t reconnect_min_ms;
     uint32_t reconnect_max_ms;
     int protocol_version;
+    int allow_plaintext_credentials;
 } tw_mqtt_options;
 typedef struct tw_mqtt_message {
     const char *topic;
@@ -1225,7 +1226,7 @@ typedef struct tw_transport_ops {
 #define TW_MQTT_RECONNECT_DEFAULT 0
 #define TW_MQTT_RECONNECT_ON 1
 #define TW_MQTT_RECONNECT_OFF -1
-#define TW_MQTT_OPTIONS_VERSION 1
+#define TW_MQTT_OPTIONS_VERSION 2
 #define TW_NODE_OPTIONS_VERSION 1
 #define TW_NODE_DEVICE_OPTIONS_VERSION 1
 #define TW_NODE_STATS_VERSION 1

@@ -27,7 +27,7 @@ def ua_server(tmp_path):
 
 
 def test_opcua_read_write_and_browse(ua_server):
-    dev_uri = "opcua://127.0.0.1:%d/tagwire" % ua_server
+    dev_uri = "opcua://127.0.0.1:%d/tagwire?security=none" % ua_server
     if "opcua" not in tagwire.features():
         pytest.fail("library built without OPC UA")
     refs = opcua.browse(dev_uri)
@@ -39,5 +39,5 @@ def test_opcua_read_write_and_browse(ua_server):
         dev.write(temp, 42.25)
         assert dev.read_one(temp) == 42.25
     with pytest.raises(tagwire.Error) as e:
-        opcua.browse("opcua://127.0.0.1:%d/tagwire" % free_port(), timeout_ms=1000)
+        opcua.browse("opcua://127.0.0.1:%d/tagwire?security=none" % free_port(), timeout_ms=1000)
     assert e.value.code in (lib.TW_ERR_CONN_REFUSED, lib.TW_ERR_TIMEOUT, lib.TW_ERR_ADAPTER)
