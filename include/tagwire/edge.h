@@ -207,7 +207,9 @@ typedef struct tw_edge_stats {
     uint64_t reconnects;         /* connections after the first */
     uint64_t refused;            /* publishes refused by the broker (MQTT 5 + QoS 1) */
     uint64_t queue_dropped;      /* queued changes dropped because the queue was full */
-    size_t queue_depth;          /* changes waiting in the memory queue */
+    size_t queue_depth;          /* changes waiting in the memory queue to be published (records
+                                    published and awaiting the broker's confirmation are not
+                                    counted; they are part of queue_used_bytes) */
     size_t queue_used_bytes;
     tw_status last_status;       /* as tw_edge_last_status() */
 } tw_edge_stats;
