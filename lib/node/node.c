@@ -1,6 +1,7 @@
 /* The edge node runtime: devices, tags, adapter polling, the driving loop, statistics.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -167,7 +168,7 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
         put_err(err, errlen, "options are required");
         return TW_ERR_INVALID_ARG;
     }
-    if (o->version != TW_NODE_OPTIONS_VERSION) {
+    if (o->version != TW_NODE_OPTIONS_VERSION && o->version != 1) {
         put_err(err, errlen, "unknown tw_node_options version");
         return TW_ERR_VERSION;
     }
@@ -192,9 +193,9 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
         st = tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "a broker URI is required");
         goto fail;
     }
-    if (o->store_dir) {
-        st = tw__err(&n->err, MOD, TW_ERR_UNSUPPORTED,
-                     "store_dir: store-and-forward is not wired into the node yet");
+    if (o->store_dir && o->state_dir) {
+        st = tw__err(&n->err, MOD, TW_ERR_INVALID_ARG,
+                     "store_dir and state_dir exclude each other (the bdSeq lives in the store)");
         goto fail;
     }
     if (o->protocol_version != 0 && o->protocol_version != 4 && o->protocol_version != 5) {
@@ -245,6 +246,24 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
     if (n->wake_fd < 0 || n->stop_fd < 0) {
         st = tw__err(&n->err, MOD, TW_ERR_IO, "eventfd: %s", strerror(errno));
         goto fail;
+    }
+    if (o->store_dir) {
+        tw_store_options so = TW_STORE_OPTIONS_INIT;
+        if (o->version >= 2 && o->store_options) {
+            if (o->store_options->version != TW_STORE_OPTIONS_VERSION) {
+                st = tw__err(&n->err, MOD, TW_ERR_VERSION, "unknown tw_store_options version");
+                goto fail;
+            }
+            so = *o->store_options;
+        }
+        so.backend = TW_STORE_DISK;
+        so.dir = o->store_dir;
+        so.read_only = 0;
+        if ((st = tw_store_new(&n->store, &so))) {
+            st = tw__err(&n->err, MOD, st, "store '%s': %s (see the log)", o->store_dir,
+                         tw_strerror(st));
+            goto fail;
+        }
     }
     if ((st = tw__uplink_new(n))) goto fail;
     *out = n;
@@ -715,10 +734,24 @@ const char *tw_node_link_name(tw_node_link l)
 tw_status tw_node_get_stats(const tw_node *cn, tw_node_stats *out)
 {
     if (!cn || !out) return TW_ERR_INVALID_ARG;
-    if (out->version != TW_NODE_STATS_VERSION) return TW_ERR_VERSION;
+    if (out->version != TW_NODE_STATS_VERSION && out->version != 1) return TW_ERR_VERSION;
+    uint32_t ver = out->version;
     tw_node *n = (tw_node *)cn;
+    if (ver == 1) { /* the caller's struct ends before the store counters */
+        tw_node_stats full;
+        full.version = TW_NODE_STATS_VERSION;
+        tw_status st = tw_node_get_stats(cn, &full);
+        if (st) return st;
+        memcpy(out, &full, offsetof(tw_node_stats, store_records));
+        out->version = 1;
+        return TW_OK;
+    }
     memset(out, 0, sizeof *out);
     out->version = TW_NODE_STATS_VERSION;
+    out->store_records = atomic_load(&n->store_records);
+    out->store_bytes = atomic_load(&n->store_bytes);
+    out->store_dropped = atomic_load(&n->store_dropped);
+    out->store_refused = atomic_load(&n->store_refused);
     out->link = (tw_node_link)atomic_load(&n->link);
     out->connects = atomic_load(&n->connects);
     out->disconnects = atomic_load(&n->disconnects);

@@ -921,7 +921,9 @@ static tw_status do_nbirth(tw_edge *e)
     if (!can_publish(e)) return TW_ERR_FULL;
     assign_ranges(e);
     /* pending changes are carried by the birth's values */
-    collect_to_queue(e, &e->node_set, 0, 1);
+    /* without a store, pending changes are carried by the birth's values; with one they are
+     * stored as well (the birth is not: a crash before the broker has it must not lose them) */
+    collect_to_queue(e, &e->node_set, 0, !e->o.store);
     uint8_t *buf = NULL;
     size_t len = 0;
     tw_status st = encode_birth_of(e, &e->node_set, 1, 0, &buf, &len);
@@ -959,7 +961,7 @@ static tw_status do_dbirth(tw_edge *e, edge_set *s)
             return TW_OK;
         }
     }
-    collect_to_queue(e, s, 0, 1);
+    collect_to_queue(e, s, 0, !e->o.store);
     uint8_t *buf = NULL;
     size_t len = 0;
     tw_status st = encode_birth_of(e, s, 0, e->seq, &buf, &len);
@@ -1392,6 +1394,10 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     if (o.store) {
         e->sbuf = tw__malloc(e->pay_cap);
         e->store_more = 1; /* history of an earlier run may be waiting */
+        tw_store_stats ss;
+        memset(&ss, 0, sizeof ss);
+        ss.version = TW_STORE_STATS_VERSION;
+        if (tw_store_stats_get(o.store, &ss) == TW_OK) e->hist_below = ss.next_seq; /* historical */
         if (!e->sbuf) {
             tw_edge_free(e);
             return TW_ERR_NOMEM;
@@ -1644,7 +1650,7 @@ static tw_status publish_all(tw_edge *e)
 {
     tw_status rc = TW_OK;
     if (!data_ready(e)) {
-        if (!e->ever_born) {
+        if (!e->ever_born && !e->o.store) {
             /* before the first NBIRTH: the births will carry the current values; changes stay
              * in the tag sets (only their descriptors are drained) */
             drain_fd(&e->node_set);
