@@ -86,7 +86,7 @@ wait_gw() { # the gateway ends by itself
   gw_pid=''
   return $rc
 }
-start_sub() { # clean session; reconnects (and subscribes again) after a broker restart by itself
+start_sub() { # clean session, appends to the capture
   mosquitto_sub "${sub[@]}" -i host-sub -q 1 -t 'spBv1.0/#' -F '%t %x' >>"$tmp/capture.txt" 2>>"$tmp/sub.err" &
   sub_pid=$!
   wait_sub
@@ -103,16 +103,18 @@ host_state online
 case $mode in
 broker_kill)
   # one gateway run of ~32 s; the broker dies (SIGKILL) every ~1.4 s and comes back after 0.2 s.
-  # The subscriber reconnects by itself; the host publishes STATE online again once its
-  # subscriber is back, and the gateway (which waits for its primary host) then replays.
+  # The subscriber (mosquitto_sub ends with its connection) is started again; then the host
+  # publishes STATE online (the broker lost its retained messages), and only then does the
+  # gateway, which waits for its primary host, publish (births, then the replay).
   start_gw 0 32
   sleep 1.5
   for _ in $(seq 20); do
     kill -9 "$broker_pid"
     wait "$broker_pid" 2>/dev/null || true
     sleep 0.2
+    wait "$sub_pid" 2>/dev/null || true # mosquitto_sub ends when its connection is lost
     start_broker
-    wait_sub
+    start_sub
     host_state online
     sleep 1
   done
