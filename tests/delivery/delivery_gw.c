@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     so.sync = TW_STORE_SYNC_EVERY_RECORD;
     if (argc > 7) so.max_bytes = strtoull(argv[7], NULL, 10);
     if (argc > 8 && !strcmp(argv[8], "refuse")) so.overflow = TW_STORE_REFUSE_NEW;
-    so.segment_bytes = 65536;
+    so.segment_bytes = 8192; /* small segments: a full disk frees space by whole segments */
     tw_node_options o = TW_NODE_OPTIONS_INIT;
     o.group_id = "Deliv";
     o.edge_node_id = "Gw1";

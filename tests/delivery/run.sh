@@ -11,7 +11,7 @@
 #                     with the same store directory
 #       host_offline  the primary host goes offline (STATE) for 3 s; data goes to the store and
 #                     comes back in order, flagged historical
-#       disk_full     the store directory is a 1 MiB tmpfs and the host stays offline until the
+#       disk_full     the store directory is a 48 KiB tmpfs and the host stays offline until the
 #                     disk is full: the overflow policy applies (drop oldest; then refuse new), the
 #                     node's counters say so, nothing crashes, what was kept is delivered
 # "Accepted": see delivery_gw.c (a value is logged only after the node appended it to the store,
@@ -151,10 +151,10 @@ host_offline)
   [ "${hist:-0}" -ge 100 ] || fail "only ${hist:-0} historical metrics after 3 s of host outage"
   ;;
 disk_full)
-  mount -t tmpfs -o size=1m tmpfs "$tmp/store" || fail "cannot mount a tmpfs (root needed)"
+  mount -t tmpfs -o size=48k tmpfs "$tmp/store" || fail "cannot mount a tmpfs (root needed)"
   mounted=1
   host_state offline
-  # drop oldest: the host is offline for 11 s; the 1 MiB disk fills (max_bytes is far larger)
+  # drop oldest: the host is offline for 11 s; the 48 KiB disk fills after ~7 s (max_bytes is far larger)
   start_gw 0 12 67108864
   sleep 11
   host_state online
@@ -162,7 +162,12 @@ disk_full)
   grep -q "STAT store_dropped 0$" "$tmp/gw.out" && fail "the disk filled but no record was dropped"
   grep -q "STAT store_records 0" "$tmp/gw.out" || fail "the store is not empty at the end"
   sleep 1
-  check 1 --suffix
+  check 1 --suffix | tee "$tmp/check.out"
+  # every accepted value was either delivered or dropped by the policy (and counted): no other loss
+  got=$(awk '/distinct Counter values/ { print $4 }' "$tmp/check.out")
+  dropped=$(awk '/^STAT store_dropped/ { print $3 }' "$tmp/gw.out")
+  n=$(wc -l <"$accepted")
+  [ $((got + dropped)) -eq "$n" ] || fail "$got delivered + $dropped dropped != $n accepted"
   ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
