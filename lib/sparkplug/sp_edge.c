@@ -528,9 +528,9 @@ static void store_refill(tw_edge *e)
         }
         edge_set *s = h.devlen ? dev_by_name(e, (const char *)d + sizeof h, h.devlen)
                                : (e->node_set.ts ? &e->node_set : NULL);
-        if (r.seq <= e->rescan_upto && r.seq <= e->delivered_max &&
-            (!s || !s->hold_from || r.seq < s->hold_from) && s && s->online) {
-            /* read again after a rewind: the broker confirmed it before (not held back) */
+        if (s && r.seq <= e->rescan_upto && r.seq <= e->delivered_max &&
+            (!s->hold_from || r.seq < s->hold_from)) {
+            /* read again after a rewind: the broker confirmed it before (it was not held back) */
             if (!e->q_count && !e->ack_count) store_ack_upto(e, r.seq);
             continue;
         }
@@ -921,9 +921,9 @@ static tw_status do_nbirth(tw_edge *e)
     if (!can_publish(e)) return TW_ERR_FULL;
     assign_ranges(e);
     /* pending changes are carried by the birth's values */
-    /* without a store, pending changes are carried by the birth's values; with one they are
-     * stored as well (the birth is not: a crash before the broker has it must not lose them) */
-    collect_to_queue(e, &e->node_set, 0, !e->o.store);
+    /* pending changes are carried by the birth's values (the node collects changes as they come,
+     * so this is at most the latest value of a tag, and the birth is published at once) */
+    collect_to_queue(e, &e->node_set, 0, 1);
     uint8_t *buf = NULL;
     size_t len = 0;
     tw_status st = encode_birth_of(e, &e->node_set, 1, 0, &buf, &len);
@@ -961,7 +961,7 @@ static tw_status do_dbirth(tw_edge *e, edge_set *s)
             return TW_OK;
         }
     }
-    collect_to_queue(e, s, 0, !e->o.store);
+    collect_to_queue(e, s, 0, 1);
     uint8_t *buf = NULL;
     size_t len = 0;
     tw_status st = encode_birth_of(e, s, 0, e->seq, &buf, &len);
@@ -1795,7 +1795,7 @@ int tw_edge_timeout_ms(const tw_edge *e)
     }
     if (e->conn_up && e->host_online) {
         if (e->need_nbirth) return 0;
-        if ((q_todo(e) || e->need_rescan ||
+        if ((q_todo(e) || (e->need_rescan && !e->q_count && !e->ack_count) ||
              (e->o.store && e->store_more && e->ack_count < ACK_RING)) &&
             can_publish(e) && e->nborn)
             return 0;
