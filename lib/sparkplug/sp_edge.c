@@ -1638,8 +1638,10 @@ tw_status tw_edge_stop(tw_edge *e, int timeout_ms)
         }
         rc = tw_mqtt_client_flush(e->mc, timeout_ms < 0 ? 10000 : timeout_ms);
         if (rc != TW_OK && rc != TW_ERR_TIMEOUT) rc = TW_OK;
+        store_confirm(e); /* what the flush confirmed leaves the queue / store */
         tw_mqtt_client_disconnect(e->mc, 1000);
     }
+    if (e->mc) store_confirm(e);
     drop_client(e);
     e->started = 0;
     set_state(e, TW_EDGE_STOPPED, TW_OK);
