@@ -112,7 +112,12 @@ broker_kill)
     kill -9 "$broker_pid"
     wait "$broker_pid" 2>/dev/null || true
     sleep 0.2
-    wait "$sub_pid" 2>/dev/null || true # mosquitto_sub ends when its connection is lost
+    # the subscriber usually ends with its connection; stopped by its PID in any case (TERM
+    # first, so that it writes out what it has)
+    kill "$sub_pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$sub_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$sub_pid" 2>/dev/null || true
+    wait "$sub_pid" 2>/dev/null || true
     start_broker
     start_sub
     host_state online
