@@ -47,19 +47,33 @@
  *     back online: NBIRTH + DBIRTHs (with current values), then the queued changes as
  *     NDATA/DDATA with is_historical = true, oldest first, then live data again.
  *   - While the MQTT connection is down, changes are queued the same way (flagged historical) and
- *     replayed after the next births. Before the edge's first NBIRTH nothing is queued: the
- *     changes stay in the tag sets and the first births carry the current values.
- *   - Durable history (options.store set): history goes to the tw_store instead of the memory
- *     queue (bounded by the store's own max_bytes / overflow policy, surviving restarts with a
- *     disk store); it is read back in order after the next births (the memory queue then serves
- *     as the read window) and acknowledged in the store once the broker has confirmed the
- *     publishes that carried it (PUBACK, or a PINGRESP after QoS 0 publishes). After a lost
- *     connection the unconfirmed part is read again (at least once; duplicates are flagged
- *     historical like the rest). A record names its device by id and its tag by alias, so the
- *     tag sets must be rebuilt the same way after a restart (same names in the same order, or
- *     explicit aliases). The edge is then the store's only reader. The queue is bounded (queue_bytes): when it is full the
- *     oldest entries are dropped and counted (stats.queue_dropped). A durable store-and-forward
- *     layer can replace this queue later without changing this API.
+ *     replayed after the next births. Without a store, before the edge's first NBIRTH nothing is
+ *     queued: the changes stay in the tag sets and the first births carry the current values.
+ *   - Delivery watermark: a published DATA record leaves the edge only once the broker confirmed
+ *     it (tw_mqtt_client_confirmed(): a PUBACK, or a PINGRESP to a ping sent after QoS 0
+ *     publishes). Without a store, published records stay in the memory queue until then; when
+ *     the connection drops, the unconfirmed ones are published again after the next births,
+ *     flagged historical. The queue is bounded (queue_bytes): when it is full the oldest entries
+ *     are dropped and counted (stats.queue_dropped); under back-pressure live changes wait in the
+ *     tag sets (which keep the latest value per tag).
+ *   - Store-and-forward (options.store set): the store is the single path of data. Every DATA
+ *     change, live or not, is appended to the store first (before the first birth too: the
+ *     births carry the current values and the stored ones follow, historical), read back in
+ *     order (the memory queue serves as the read window), published, and acknowledged in the
+ *     store once the broker confirmed the publish that carried it. After a lost connection, or a
+ *     restart with the same store, everything unconfirmed is read again and published after the
+ *     births flagged historical: duplicates are possible only inside that window and carry the
+ *     same tag and timestamp as the first copy; nothing is lost short of the store's own
+ *     overflow / age policy (counted in the store's stats). Records of a device that is offline
+ *     (tw_edge_device_set_online(0)) or not registered when they are read are held back: neither
+ *     published nor acknowledged (the store's watermark stops before the oldest held record)
+ *     until the device is online / registered again (then the store is read again from its
+ *     watermark, skipping what the broker already confirmed in this process) or removed with
+ *     tw_edge_remove_device() (its records are then dropped). Held records keep later records in
+ *     the store until they are delivered, so a long-offline device makes the store grow towards
+ *     its max_bytes (and its overflow policy). A record names its device by id and its tag by
+ *     alias, so the tag sets must be rebuilt the same way after a restart (same names in the same
+ *     order, or explicit aliases). The edge is then the store's only reader.
  *
  * QoS decision (ACL refusals): Sparkplug 3.0 asks for QoS 0 on births and data, but over QoS 0 an
  * ACL refusal is silent (see tagwire/mqtt.h). tagwire's default is MQTT 5 + QoS 1 for births, data
@@ -144,7 +158,7 @@ typedef struct tw_edge_options {
     uint32_t reconnect_max_ms;   /* 30000 */
     /* Store-and-forward (tagwire/store.h): when set, the bdSeq is kept as the store's state key
      * "sparkplug-bdseq" (one edge node per store) instead of a file in state_dir (which must then
-     * be NULL), and the history is kept in the store's log (see "Durable history" above; the
+     * be NULL), and all DATA changes go through the store's log (see "Store-and-forward" above; the
      * edge appends, reads and acknowledges: nobody else may read the store). Owned by the
      * caller, used only from the thread that drives the edge, and must outlive it. */
     tw_store *store;
@@ -213,7 +227,9 @@ typedef struct tw_edge_stats {
     uint64_t reconnects;         /* connections after the first */
     uint64_t refused;            /* publishes refused by the broker (MQTT 5 + QoS 1) */
     uint64_t queue_dropped;      /* queued changes dropped because the queue was full */
-    size_t queue_depth;          /* changes waiting in the memory queue */
+    size_t queue_depth;          /* changes waiting in the memory queue to be published (records
+                                    published and awaiting the broker's confirmation are not
+                                    counted; they are part of queue_used_bytes) */
     size_t queue_used_bytes;
     tw_status last_status;       /* as tw_edge_last_status() */
 } tw_edge_stats;
@@ -221,7 +237,7 @@ typedef struct tw_edge_stats {
 /*
  * Creates an edge node session (not yet connected: see tw_edge_start()). Options are copied.
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (a missing or invalid id, host, port,
- * limits; message in the log), TW_ERR_TLS_INSECURE (neither tls, transport_fn nor insecure),
+ * limits; message in the log), TW_ERR_TLS_INSECURE (neither tls, transport_fn nor insecure; or a password with insecure),
  * TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_IO / TW_ERR_PERMISSION (the stored bdSeq cannot be read),
  * TW_ERR_CORRUPT (it is not a number 0..255), TW_ERR_INVALID_ARG (both store and state_dir).
  * *out is NULL on failure.

@@ -56,7 +56,15 @@
  * The uplink is a Sparkplug edge session (tagwire/edge.h): births, deaths, seq/bdSeq, rebirth,
  * commands, primary host STATE. While the broker (or the primary host) is away, changes wait in
  * the session's bounded memory queue and are published as historical data after the next births.
- * Store-and-forward on disk: options.store_dir is reserved for it (a later version).
+ * Store-and-forward on disk: with options.store_dir the node opens a disk tw_store
+ * (tagwire/store.h) in that directory and hands it to the edge session: every change is appended
+ * to the store before it is published and leaves it only once the broker confirmed it, so data
+ * survives broker outages and a crash (kill -9) of the gateway; after a reconnect (or a restart
+ * with the same directory) whatever was not confirmed is published again, flagged historical
+ * (duplicates are possible only inside that window: same tag and timestamp). The bdSeq lives in
+ * the same directory. options.store_options sets its bounds, fsync and overflow policies; the
+ * node polls the store (group commit, age bound) from its loop. Without store_dir, data waits in
+ * the session's bounded memory queue (lost with the process).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -66,6 +74,7 @@
 #include "adapter.h"
 #include "config.h"
 #include "edge.h"
+#include "store.h"
 #include "tag.h"
 #include "tls.h"
 
@@ -83,7 +92,8 @@ typedef enum tw_node_poll_mode {
     TW_NODE_POLL_INLINE = 2   /* always inline on the node's driving thread */
 } tw_node_poll_mode;
 
-#define TW_NODE_OPTIONS_VERSION 1
+/* 2 added store_options; version 1 structs are still accepted (store_options = NULL). */
+#define TW_NODE_OPTIONS_VERSION 2
 
 /*
  * Options of a node. Every field's zero value is the default. Strings are copied by tw_node_new().
@@ -109,8 +119,11 @@ typedef struct tw_node_options {
     const char *tls_server_name;  /* name to verify in the broker's certificate; NULL = host */
     const char *credentials_dir;  /* enrolled key + chain (see above) */
     int insecure;                 /* non-zero: allow a plaintext mqtt:// broker (tests only) */
-    const char *store_dir;        /* reserved for store-and-forward (must be NULL for now) */
-    const char *state_dir;        /* durable session state (the Sparkplug bdSeq); NULL = memory */
+    const char *store_dir;        /* store-and-forward on disk in this directory (created if
+                                     missing; its parent must exist); it also holds the bdSeq, so
+                                     state_dir must then be NULL. NULL = memory queue only */
+    const char *state_dir;        /* durable session state (the Sparkplug bdSeq) without a store;
+                                     NULL = memory */
     uint32_t publish_interval_ms; /* 0 (default): changes are published as soon as the node
                                      thread sees them (under load they batch by themselves);
                                      N: after a first change, further changes are gathered for up
@@ -123,11 +136,15 @@ typedef struct tw_node_options {
     int protocol_version;         /* MQTT: 0 = 5 (refused publishes are reported), 4 = 3.1.1 */
     int qos0;                     /* non-zero: Sparkplug-strict QoS 0 for births and data (ACL
                                      refusals become invisible); default QoS 1 (tagwire/edge.h) */
+    const tw_store_options *store_options; /* with store_dir: max_bytes, max_age_ms, overflow,
+                                     sync, sync_interval_ms, ... (backend and dir are set by the
+                                     node; copied by tw_node_new()); NULL = the store's defaults
+                                     (64 MiB, fsync every record, drop oldest) */
 } tw_node_options;
 
 #define TW_NODE_OPTIONS_INIT                                                                       \
     { TW_NODE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-      NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, TW_NODE_POLL_AUTO, 0, 0 }
+      NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, TW_NODE_POLL_AUTO, 0, 0, NULL }
 
 /* ---- Life cycle ------------------------------------------------------------------------------- */
 
@@ -135,7 +152,8 @@ typedef struct tw_node_options {
  * Creates a node (no connection is made before it is started or stepped). *out is set to NULL on
  * failure. Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (missing or invalid field; the
  * message, available through `err`/`errlen` when given, names it), TW_ERR_VERSION,
- * TW_ERR_UNSUPPORTED (store_dir), TW_ERR_NOT_FOUND / TW_ERR_PARSE / TW_ERR_TLS_CREDENTIALS (TLS
+ * TW_ERR_STORE_LOCKED / TW_ERR_IO / TW_ERR_PERMISSION / TW_ERR_NO_SPACE (store_dir cannot be
+ * opened: another process has it, ...), TW_ERR_NOT_FOUND / TW_ERR_PARSE / TW_ERR_TLS_CREDENTIALS (TLS
  * files), TW_ERR_NOMEM.
  */
 TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *err, size_t errlen);
@@ -147,8 +165,10 @@ TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *e
  * or address fails now, with a message "<file>: <JSON path>: <problem>" written to `err` (e.g.
  * "gateway.json: $.devices[1].tags[0].address: address 'hr:1:FLOAT32:XYZW': unknown byte order
  * 'XYZW' (expected ABCD, CDAB, BADC or DCBA)"). The config may be freed afterwards.
- * Mapping notes: a "store" block's directory holds the Sparkplug session state (bdSeq) until
- * store-and-forward on disk is wired into the node; "keep_alive_s": 0 selects the default (30 s).
+ * Mapping notes: a "store" block opens the disk store (store_dir, with max_bytes, max_age_s,
+ * fsync "always" = every record, "periodic" = group commit every fsync_interval_ms, "never" = OS,
+ * overflow "drop_oldest" / "drop_newest" = refuse new); "keep_alive_s": 0 selects the default
+ * (30 s).
  * Errors: as tw_node_new(), TW_ERR_CONFIG (the adapter refuses a URI parameter),
  * TW_ERR_NO_ADAPTER, TW_ERR_PARSE, TW_ERR_ADDRESS, TW_ERR_UNSUPPORTED, TW_ERR_IO (store dir).
  */
@@ -288,7 +308,8 @@ typedef enum tw_node_link {
 /* "offline", "connecting", "online". Static. */
 TW_API TW_THREADSAFE const char *tw_node_link_name(tw_node_link link);
 
-#define TW_NODE_STATS_VERSION 1
+/* 2 added the store_* counters; a version 1 struct is still filled (without them). */
+#define TW_NODE_STATS_VERSION 2
 typedef struct tw_node_stats {
     uint32_t version;            /* set by the caller: TW_NODE_STATS_VERSION */
     tw_node_link link;
@@ -313,6 +334,12 @@ typedef struct tw_node_stats {
     uint64_t bd_seq;             /* the current bdSeq */
     uint64_t devices_offline;    /* adapter devices currently unreachable (DDEATH published) */
     int64_t uptime_ms;
+    /* version 2: the disk store (all 0 without store_dir) */
+    uint64_t store_records;      /* records in the store not yet confirmed by the broker */
+    uint64_t store_bytes;        /* their bytes (headers included) */
+    uint64_t store_dropped;      /* records the overflow policy / age bound / a full disk dropped */
+    uint64_t store_refused;      /* changes refused by a full store (refuse new / disk full);
+                                    the session counts them in queue_dropped as well */
 } tw_node_stats;
 
 /* Fills *out. TW_THREADSAFE (counters are read atomically one by one). Errors:

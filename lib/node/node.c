@@ -1,6 +1,7 @@
 /* The edge node runtime: devices, tags, adapter polling, the driving loop, statistics.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -168,7 +169,7 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
         return TW_ERR_INVALID_ARG;
     }
     tw_node_options ocopy;
-    if (TW__OPTS_COPY(ocopy, o, sizeof(tw_node_options))) {
+    if (TW__OPTS_COPY(ocopy, o, offsetof(tw_node_options, store_options), sizeof(tw_node_options))) {
         put_err(err, errlen, "unknown tw_node_options version");
         return TW_ERR_VERSION;
     }
@@ -194,9 +195,9 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
         st = tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "a broker URI is required");
         goto fail;
     }
-    if (o->store_dir) {
-        st = tw__err(&n->err, MOD, TW_ERR_UNSUPPORTED,
-                     "store_dir: store-and-forward is not wired into the node yet");
+    if (o->store_dir && o->state_dir) {
+        st = tw__err(&n->err, MOD, TW_ERR_INVALID_ARG,
+                     "store_dir and state_dir exclude each other (the bdSeq lives in the store)");
         goto fail;
     }
     if (o->protocol_version != 0 && o->protocol_version != 4 && o->protocol_version != 5) {
@@ -247,6 +248,24 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
     if (n->wake_fd < 0 || n->stop_fd < 0) {
         st = tw__err(&n->err, MOD, TW_ERR_IO, "eventfd: %s", strerror(errno));
         goto fail;
+    }
+    if (o->store_dir) {
+        tw_store_options so = TW_STORE_OPTIONS_INIT;
+        if (o->store_options) { /* zero in a version 1 struct (TW__OPTS_COPY) */
+            if (o->store_options->version != TW_STORE_OPTIONS_VERSION) { /* the only version so far */
+                st = tw__err(&n->err, MOD, TW_ERR_VERSION, "unknown tw_store_options version");
+                goto fail;
+            }
+            so = *o->store_options;
+        }
+        so.backend = TW_STORE_DISK;
+        so.dir = o->store_dir;
+        so.read_only = 0;
+        if ((st = tw_store_new(&n->store, &so))) {
+            st = tw__err(&n->err, MOD, st, "store '%s': %s (see the log)", o->store_dir,
+                         tw_strerror(st));
+            goto fail;
+        }
     }
     if ((st = tw__uplink_new(n))) goto fail;
     *out = n;
@@ -389,7 +408,9 @@ tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
         st = tw_device_open(&d->dev, o->adapter_uri, o->device.version ? &o->device : NULL, why, sizeof why);
         if (st) {
             device_free(d);
-            st = tw__err(&n->err, MOD, st, "device '%s': adapter '%s': %s", id, o->adapter_uri,
+            char redacted[512]; /* the URI may carry secrets (password=, token=, ...) */
+            st = tw__err(&n->err, MOD, st, "device '%s': adapter '%s': %s", id,
+                         tw__uri_redact(o->adapter_uri, redacted, sizeof redacted),
                          why[0] ? why : tw_strerror(st));
             goto out_err;
         }
@@ -726,7 +747,7 @@ tw_status tw_node_get_stats(const tw_node *cn, tw_node_stats *out)
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
     tw_status st = node_stats_fill(cn, &s);
-    return st ? st : TW__STATS_PUT(out, &s, sizeof(tw_node_stats));
+    return st ? st : TW__STATS_PUT(out, &s, offsetof(tw_node_stats, store_records), sizeof(tw_node_stats));
 }
 
 static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
@@ -736,6 +757,10 @@ static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
     tw_node *n = (tw_node *)cn;
     memset(out, 0, sizeof *out);
     out->version = TW_NODE_STATS_VERSION;
+    out->store_records = atomic_load(&n->store_records);
+    out->store_bytes = atomic_load(&n->store_bytes);
+    out->store_dropped = atomic_load(&n->store_dropped);
+    out->store_refused = atomic_load(&n->store_refused);
     out->link = (tw_node_link)atomic_load(&n->link);
     out->connects = atomic_load(&n->connects);
     out->disconnects = atomic_load(&n->disconnects);

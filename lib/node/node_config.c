@@ -126,6 +126,7 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
         return TW_ERR_INVALID_ARG;
     }
     tw_node_options o = TW_NODE_OPTIONS_INIT;
+    tw_store_options so = TW_STORE_OPTIONS_INIT;
     o.group_id = tw_config_group_id(cfg);
     o.edge_node_id = tw_config_edge_node_id(cfg);
     o.primary_host_id = tw_config_primary_host_id(cfg);
@@ -139,8 +140,7 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
         o.tls = tls;
     }
     if (tw_config_has_store(cfg)) {
-        /* Store-and-forward on disk is a later module: the store directory holds the session
-         * state (bdSeq) for now, and the memory queue bounds what is kept while offline. */
+        /* store-and-forward on disk: data and the session state (bdSeq) in one directory */
         const char *dir = tw_config_store_dir(cfg);
         if (mkdir_p(dir)) {
             char msg[600];
@@ -148,7 +148,20 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
             tw_tls_config_free(tls);
             return cfg_err(err, errlen, TW_ERR_IO, cfg, "$.store.dir", msg);
         }
-        o.state_dir = dir;
+        o.store_dir = dir;
+        so.max_bytes = tw_config_store_max_bytes(cfg);
+        so.max_age_ms = tw_config_store_max_age_s(cfg) * 1000u;
+        switch (tw_config_store_fsync(cfg)) {
+        case TW_CONFIG_FSYNC_ALWAYS: so.sync = TW_STORE_SYNC_EVERY_RECORD; break;
+        case TW_CONFIG_FSYNC_NEVER: so.sync = TW_STORE_SYNC_OS; break;
+        default:
+            so.sync = TW_STORE_SYNC_BATCH;
+            so.sync_interval_ms = tw_config_store_fsync_interval_ms(cfg);
+            break;
+        }
+        so.overflow = tw_config_store_overflow(cfg) == TW_CONFIG_OVERFLOW_DROP_NEWEST
+                          ? TW_STORE_REFUSE_NEW : TW_STORE_DROP_OLDEST;
+        o.store_options = &so;
     }
     tw_node *n = NULL;
     char why[512] = "";

@@ -72,6 +72,7 @@ struct tw_node {
     int qos0, protocol_version;
     size_t queue_bytes;
     char *state_dir;
+    tw_store *store;           /* store_dir: the disk store handed to the edge session */
     uint32_t publish_interval_ms, max_metrics, shutdown_timeout_ms, stats_interval_ms;
     tw_node_poll_mode poll_mode;
 
@@ -100,7 +101,8 @@ struct tw_node {
     _Atomic int link;
     _Atomic uint64_t connects, disconnects, messages, births, metrics, historical, commands,
         commands_failed, refused, queue_depth, queue_dropped, unflushed, device_writes,
-        device_write_errors, bd_seq, devices_offline;
+        device_write_errors, bd_seq, devices_offline, store_records, store_bytes, store_dropped,
+        store_refused;
 };
 
 /* ---- node.c ---- */

@@ -43,7 +43,8 @@ tw_status tw__uplink_new(tw_node *n)
     eo.qos = n->qos0 ? TW_EDGE_QOS0 : TW_EDGE_QOS1;
     eo.tls = n->insecure ? NULL : n->tls;
     eo.insecure = n->insecure;
-    eo.state_dir = n->state_dir;
+    eo.state_dir = n->store ? NULL : n->state_dir;
+    eo.store = n->store; /* data and bdSeq in the disk store (store_dir) */
     eo.queue_bytes = n->queue_bytes;
     eo.max_metrics = n->max_metrics;
     tw_status st = tw_edge_new(&n->edge, &eo);
@@ -56,6 +57,8 @@ void tw__uplink_free(tw_node *n)
 {
     tw_edge_free(n->edge);
     n->edge = NULL;
+    tw_store_free(n->store); /* after the session that uses it */
+    n->store = NULL;
 }
 
 tw_status tw__uplink_start(tw_node *n)
@@ -86,10 +89,23 @@ int tw__uplink_fds(tw_node *n, int *fds, unsigned *events, int max)
     return 1;
 }
 
-int tw__uplink_timeout_ms(tw_node *n) { return n->edge_started ? tw_edge_timeout_ms(n->edge) : -1; }
+int tw__uplink_timeout_ms(tw_node *n)
+{
+    int t = n->edge_started ? tw_edge_timeout_ms(n->edge) : -1;
+    if (n->store) { /* the store's group commit and age bound are due then */
+        uint32_t next = UINT32_MAX;
+        tw_store_poll(n->store, &next);
+        if (next != UINT32_MAX && (t < 0 || next < (uint32_t)t)) t = next > 3600000u ? 3600000 : (int)next;
+    }
+    return t;
+}
 
 tw_status tw__uplink_process(tw_node *n)
 {
+    if (n->store) {
+        tw_status sst = tw_store_poll(n->store, NULL);
+        if (sst) tw__log(TW_LOG_WARN, MOD, "store: %s", tw_store_last_error(n->store));
+    }
     if (!n->edge_started) return TW_OK;
     return tw_edge_process(n->edge);
 }
@@ -120,6 +136,17 @@ void tw__uplink_sync_stats(tw_node *n)
     atomic_store(&n->queue_depth, es.queue_depth);
     atomic_store(&n->queue_dropped, es.queue_dropped);
     atomic_store(&n->bd_seq, es.bdseq);
+    if (n->store) {
+        tw_store_stats ss;
+        memset(&ss, 0, sizeof ss);
+        ss.version = TW_STORE_STATS_VERSION;
+        if (tw_store_stats_get(n->store, &ss) == TW_OK) {
+            atomic_store(&n->store_records, ss.records);
+            atomic_store(&n->store_bytes, ss.bytes);
+            atomic_store(&n->store_dropped, ss.dropped_overflow + ss.dropped_age + ss.dropped_no_space);
+            atomic_store(&n->store_refused, ss.refused_full + ss.refused_no_space);
+        }
+    }
 }
 
 tw_status tw__uplink_shutdown(tw_node *n, int timeout_ms)

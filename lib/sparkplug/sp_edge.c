@@ -37,6 +37,7 @@ typedef struct qrec {
     int64_t ts_ns;
     uint64_t scalar;   /* value bits (scalars) or length (string/bytes; bytes follow) */
     uint64_t sseq;     /* store sequence number (durable history), 0 = memory only */
+    uint64_t token;    /* memory only: MQTT token of its publish, awaiting confirmation */
     uint32_t quality;
     uint16_t type;
     uint8_t hist;
@@ -65,6 +66,7 @@ typedef struct edge_set {
     int born;         /* birth published in this session */
     int need_birth;
     int need_death;   /* DDEATH to publish */
+    uint64_t hold_from; /* lowest store seq of this set held back (0 = none) */
     uint64_t base, span; /* wire alias = base + tag alias; tag alias < span */
     char *t_data, *t_birth, *t_death; /* topics */
 } edge_set;
@@ -120,6 +122,9 @@ struct tw_edge {
     /* queue */
     uint8_t *q;
     size_t q_cap, q_head, q_tail, q_count;
+    /* [q_head, q_pend): memory records published and awaiting the broker's confirmation (no
+     * store); [q_pend, q_tail): records to publish. q_nunconf counts the first part. */
+    size_t q_pend, q_nunconf;
 
     /* durable history (o.store) */
     uint8_t *sbuf;        /* serialisation buffer (max_payload bytes) */
@@ -127,6 +132,14 @@ struct tw_edge {
     size_t ack_head, ack_count;
     int store_more;       /* unread records may be in the store */
     uint64_t last_token;  /* token of the last publish */
+    uint64_t hist_below;  /* store records with a lower seq predate the current session */
+    uint64_t read_max;    /* highest store seq read so far */
+    uint64_t delivered_max; /* highest store seq the broker confirmed */
+    uint64_t rescan_upto; /* after a rewind: records <= this were read before */
+    uint64_t hold_seq;    /* lowest store seq held back (device offline/unknown); 0 = none */
+    int need_rescan;      /* a held device came back: read the store again from the watermark */
+    char **removed;       /* devices removed with tw_edge_remove_device(): their history goes */
+    size_t nremoved;
 
     /* step */
     struct pollfd *pfds;
@@ -313,12 +326,27 @@ static uint64_t value_bits(const tw_value *v)
     return b;
 }
 
+/* Records waiting to be published (the unconfirmed ones excluded). */
+static size_t q_todo(const tw_edge *e) { return e->q_count - e->q_nunconf; }
+
 static void q_drop_head(tw_edge *e)
 {
     qrec *r = (qrec *)(void *)(e->q + e->q_head);
+    if (e->q_head < e->q_pend) e->q_nunconf--;
     e->q_head += r->size;
     e->q_count--;
-    if (e->q_head == e->q_tail) e->q_head = e->q_tail = 0;
+    if (e->q_pend < e->q_head) e->q_pend = e->q_head;
+    if (e->q_head == e->q_tail) e->q_head = e->q_tail = e->q_pend = 0;
+}
+
+/* Memory records the broker confirmed leave the queue (no store). */
+static void q_confirm(tw_edge *e, uint64_t conf)
+{
+    while (e->q_nunconf) {
+        qrec *r = (qrec *)(void *)(e->q + e->q_head);
+        if (r->token > conf) break;
+        q_drop_head(e);
+    }
 }
 
 /* Appends a change. Drops the oldest records when the queue is full. */
@@ -348,6 +376,7 @@ static void q_push_raw(tw_edge *e, uint32_t set_id, uint64_t alias, const tw_val
         if (e->q_head) {
             memmove(e->q, e->q + e->q_head, e->q_tail - e->q_head);
             e->q_tail -= e->q_head;
+            e->q_pend -= e->q_head;
             e->q_head = 0;
         }
     }
@@ -392,8 +421,8 @@ static void rec_value(const qrec *r, tw_value *v)
 
 /* ---- durable history in the tw_store --------------------------------------------------------- */
 
-/* Appends one history change to the store. */
-static void store_push(tw_edge *e, const char *device, const tw_tag_change *c)
+/* Appends one change (live or history) to the store: the single path of data with a store. */
+static void store_push(tw_edge *e, const char *device, const tw_tag_change *c, int hist)
 {
     size_t dl = device ? strlen(device) : 0;
     size_t vl = (c->value.type == TW_TYPE_STRING || c->value.type == TW_TYPE_BYTES) ? c->value.as.buf.len : 0;
@@ -407,7 +436,7 @@ static void store_push(tw_edge *e, const char *device, const tw_tag_change *c)
     memset(&h, 0, sizeof h);
     h.ver = 1;
     h.type = (uint8_t)c->value.type;
-    h.hist = 1;
+    h.hist = (uint8_t)(hist ? 1 : 0);
     h.devlen = (uint8_t)dl;
     h.quality = c->quality;
     h.alias = tw_tag_alias(c->tag);
@@ -427,7 +456,33 @@ static void store_push(tw_edge *e, const char *device, const tw_tag_change *c)
 
 static edge_set *dev_by_name(tw_edge *e, const char *id, size_t len);
 
-/* Loads stored history into the (empty) memory queue, oldest first, while it has room. */
+/* Holds back store record `seq` of set s (NULL: a device not registered): it is neither published
+ * nor acknowledged until its device is online again (then the store is read again from the
+ * watermark) or removed. */
+static void store_release(tw_edge *e);
+static int removed_device(const tw_edge *e, const char *id, size_t len)
+{
+    for (size_t i = 0; i < e->nremoved; i++)
+        if (strlen(e->removed[i]) == len && memcmp(e->removed[i], id, len) == 0) return 1;
+    return 0;
+}
+
+static void store_hold(tw_edge *e, edge_set *s, uint64_t seq)
+{
+    if (!e->hold_seq || seq < e->hold_seq) e->hold_seq = seq;
+    if (s && (!s->hold_from || seq < s->hold_from)) s->hold_from = seq;
+}
+
+/* Acknowledges up to seq, never at or beyond a held record. */
+static void store_ack_upto(tw_edge *e, uint64_t seq)
+{
+    if (e->hold_seq && seq >= e->hold_seq) seq = e->hold_seq - 1;
+    if (!seq) return;
+    if (tw_store_ack(e->o.store, seq) != TW_OK)
+        survive(e, TW_ERR_STORE, "store: %s", tw_store_last_error(e->o.store));
+}
+
+/* Loads stored records into the (empty) memory queue, oldest first, while it has room. */
 static void store_refill(tw_edge *e)
 {
     if (!e->o.store || !e->store_more || e->q_count) return;
@@ -438,12 +493,20 @@ static void store_refill(tw_edge *e)
         tw_status st = tw_store_read(e->o.store, &r);
         if (st == TW_ERR_AGAIN) {
             e->store_more = 0;
+            if (e->rescan_upto && e->read_max >= e->rescan_upto) {
+                e->rescan_upto = 0;
+                if (!e->hold_seq) { /* nothing held any more */
+                    e->node_set.hold_from = 0;
+                    for (size_t i = 0; i < e->ndevs; i++) e->devs[i]->hold_from = 0;
+                }
+            }
             return;
         }
         if (st != TW_OK) {
-            survive(e, st, "history store: %s", tw_store_last_error(e->o.store));
+            survive(e, st, "store: %s", tw_store_last_error(e->o.store));
             return;
         }
+        if (r.seq > e->read_max) e->read_max = r.seq;
         srec_hdr h;
         const uint8_t *d = r.data;
         int ok = r.len >= sizeof h;
@@ -456,15 +519,29 @@ static void store_refill(tw_edge *e)
             else if (ok)
                 ok = rest == h.devlen;
         }
-        edge_set *s = NULL;
-        if (ok) s = h.devlen ? dev_by_name(e, (const char *)d + sizeof h, h.devlen)
-                             : (e->node_set.ts ? &e->node_set : NULL);
-        if (!ok || !s || !s->online) {
-            /* malformed, or for a device that is gone or offline: skipped (acknowledged with the
-             * records after it) */
-            if (!ok) survive(e, TW_ERR_CORRUPT, "history store: malformed record %llu skipped",
-                             (unsigned long long)r.seq);
-            if (!e->q_count && !e->ack_count) tw_store_ack(e->o.store, r.seq);
+        if (!ok) {
+            /* malformed: skipped (acknowledged with the records after it) */
+            survive(e, TW_ERR_CORRUPT, "store: malformed record %llu skipped",
+                    (unsigned long long)r.seq);
+            if (!e->q_count && !e->ack_count) store_ack_upto(e, r.seq);
+            continue;
+        }
+        edge_set *s = h.devlen ? dev_by_name(e, (const char *)d + sizeof h, h.devlen)
+                               : (e->node_set.ts ? &e->node_set : NULL);
+        if (s && r.seq <= e->rescan_upto && r.seq <= e->delivered_max &&
+            (!s->hold_from || r.seq < s->hold_from)) {
+            /* read again after a rewind: the broker confirmed it before (it was not held back) */
+            if (!e->q_count && !e->ack_count) store_ack_upto(e, r.seq);
+            continue;
+        }
+        if (!s && h.devlen && removed_device(e, (const char *)d + sizeof h, h.devlen)) {
+            /* its device was removed (tw_edge_remove_device): its history goes with it */
+            if (!e->q_count && !e->ack_count) store_ack_upto(e, r.seq);
+            continue;
+        }
+        if (!s || !s->online) {
+            /* device offline or not registered: held back, never acknowledged */
+            store_hold(e, s, r.seq);
             continue;
         }
         tw_value v;
@@ -480,14 +557,23 @@ static void store_refill(tw_edge *e)
             tmp.scalar = h.scalar;
             rec_value(&tmp, &v);
         }
-        q_push_raw(e, s->id, h.alias, &v, h.quality, h.ts_ns, 1, r.seq);
+        /* older than the current session's births: historical */
+        int hist = h.hist || r.seq < e->hist_below ||
+                   (s->hold_from && r.seq >= s->hold_from && r.seq <= e->rescan_upto);
+        q_push_raw(e, s->id, h.alias, &v, h.quality, h.ts_ns, hist, r.seq);
     }
 }
 
-/* Acknowledges stored history whose publishes the broker confirmed. */
+/* Acknowledges what the broker confirmed: stored records up to their watermark (never past a held
+ * record), memory records leave the queue. */
 static void store_confirm(tw_edge *e)
 {
-    if (!e->o.store || !e->mc || !e->ack_count) return;
+    if (!e->mc) return;
+    if (!e->o.store) {
+        if (e->q_nunconf) q_confirm(e, tw_mqtt_client_confirmed(e->mc));
+        return;
+    }
+    if (!e->ack_count) return;
     uint64_t conf = tw_mqtt_client_confirmed(e->mc);
     uint64_t seq = 0;
     while (e->ack_count && e->acks[e->ack_head].token <= conf) {
@@ -495,22 +581,46 @@ static void store_confirm(tw_edge *e)
         e->ack_head = (e->ack_head + 1) % ACK_RING;
         e->ack_count--;
     }
-    if (seq && tw_store_ack(e->o.store, seq) != TW_OK)
-        survive(e, TW_ERR_STORE, "history store: %s", tw_store_last_error(e->o.store));
+    if (seq > e->delivered_max) e->delivered_max = seq;
+    if (seq) store_ack_upto(e, seq);
 }
 
-/* The connection ended: unconfirmed history is read again from the store after the next birth. */
-static void store_rewind(tw_edge *e)
+/* Reads the store again from its watermark: after a reconnect, or when a held device is back. */
+static void store_rescan(tw_edge *e)
 {
-    if (!e->o.store) return;
     while (e->q_count) {
         qrec *r = (qrec *)(void *)(e->q + e->q_head);
         if (!r->sseq) break;
         q_drop_head(e);
     }
     e->ack_head = e->ack_count = 0;
+    e->rescan_upto = e->read_max;
+    e->hold_seq = 0; /* found again while reading */
+    e->need_rescan = 0;
     tw_store_rewind(e->o.store);
     e->store_more = 1;
+}
+
+/* The connection ended. Store: unconfirmed records are read again from the store after the next
+ * births, flagged historical. Memory: unconfirmed records are published again, historical. */
+static void store_rewind(tw_edge *e)
+{
+    if (e->o.store) {
+        tw_store_stats st;
+        memset(&st, 0, sizeof st);
+        st.version = TW_STORE_STATS_VERSION;
+        if (tw_store_stats_get(e->o.store, &st) == TW_OK) e->hist_below = st.next_seq;
+        store_rescan(e);
+        return;
+    }
+    e->q_pend = e->q_head;
+    e->q_nunconf = 0;
+}
+
+/* A held device came back (online, registered) or was removed: read the store again. */
+static void store_release(tw_edge *e)
+{
+    if (e->o.store && e->hold_seq) e->need_rescan = 1;
 }
 
 /* ---- sets ---------------------------------------------------------------------------------------- */
@@ -631,20 +741,37 @@ static int data_ready(const tw_edge *e)
     return e->conn_up && e->host_online && e->nborn && !e->need_nbirth;
 }
 
-/* Publishes queued records, oldest first, grouping consecutive records of one set. */
+/* Publishes queued records, oldest first, grouping consecutive records of one set. With a store,
+ * a publish is acknowledged in the store once the broker confirmed it; without one, the records
+ * stay in the queue (with the token of their publish) until then. */
 static tw_status drain_queue(tw_edge *e)
 {
+    if (e->need_rescan && !e->q_count && !e->ack_count) store_rescan(e);
     store_refill(e);
-    while (e->q_count && data_ready(e)) {
+    while (q_todo(e) && data_ready(e)) {
         if (!can_publish(e)) return TW_ERR_FULL;
-        qrec *first = (qrec *)(void *)(e->q + e->q_head);
+        qrec *first = (qrec *)(void *)(e->q + e->q_pend);
         edge_set *s = set_by_id(e, first->set_id);
-        if (!s || !s->online) { /* removed or offline device: its history is dropped */
-            q_drop_head(e);
+        if (!s || !s->online) {
+            /* removed or offline device. Stored: held back in the store (not acknowledged).
+             * Memory: dropped (its device is gone or offline; counted). */
+            if (first->sseq) {
+                if (s) store_hold(e, s, first->sseq);
+            } else {
+                e->st.queue_dropped++;
+            }
+            if (e->q_pend == e->q_head) {
+                q_drop_head(e);
+            } else { /* behind unconfirmed records: cut it out of the to-publish part */
+                size_t sz = first->size;
+                memmove(e->q + e->q_pend, e->q + e->q_pend + sz, e->q_tail - e->q_pend - sz);
+                e->q_tail -= sz;
+                e->q_count--;
+            }
             continue;
         }
         if (!s->born) return TW_OK; /* its DBIRTH first */
-        size_t n = 0, off = e->q_head;
+        size_t n = 0, off = e->q_pend;
         while (off < e->q_tail && n < e->max_metrics) {
             qrec *r = (qrec *)(void *)(e->q + off);
             if (r->set_id != s->id) break;
@@ -662,7 +789,16 @@ static tw_status drain_queue(tw_edge *e)
         size_t fit = 0;
         tw_status st = publish_data(e, s, n, &fit, NULL);
         if (st == TW_ERR_FULL && fit == 0) { /* one record larger than max_payload */
-            q_drop_head(e);
+            if (first->sseq) { /* acknowledged with later records: it can never be sent */
+                if (!e->ack_count) store_ack_upto(e, first->sseq);
+                q_drop_head(e);
+            } else if (e->q_pend == e->q_head) {
+                q_drop_head(e);
+            } else {
+                first->token = 0; /* leaves with the unconfirmed records */
+                e->q_pend += first->size;
+                e->q_nunconf++;
+            }
             e->st.queue_dropped++;
             survive(e, TW_ERR_MQTT_TOO_LARGE, "a queued metric does not fit max_payload: dropped");
             continue;
@@ -670,16 +806,22 @@ static tw_status drain_queue(tw_edge *e)
         if (st != TW_OK) return st;
         uint64_t sseq = 0;
         for (size_t i = 0; i < fit; i++) {
-            qrec *r = (qrec *)(void *)(e->q + e->q_head);
-            if (r->sseq) sseq = r->sseq;
-            q_drop_head(e);
+            qrec *r = (qrec *)(void *)(e->q + e->q_pend);
+            if (r->sseq) {
+                sseq = r->sseq;
+                q_drop_head(e);
+            } else { /* kept until the broker confirmed its publish */
+                r->token = e->last_token;
+                e->q_pend += r->size;
+                e->q_nunconf++;
+            }
         }
         if (sseq) { /* acknowledged in the store once the broker confirmed this publish */
             e->acks[(e->ack_head + e->ack_count) % ACK_RING].token = e->last_token;
             e->acks[(e->ack_head + e->ack_count) % ACK_RING].sseq = sseq;
             e->ack_count++;
-            if (qos_of(e) == 0 && !e->q_count) tw_mqtt_client_ping(e->mc, NULL);
         }
+        if (qos_of(e) == 0 && !q_todo(e)) tw_mqtt_client_ping(e->mc, NULL);
         store_refill(e);
     }
     return TW_OK;
@@ -704,72 +846,12 @@ static void collect_to_queue(tw_edge *e, edge_set *s, int hist, int discard)
         if (tw_tagset_collect(s->ts, e->changes, e->max_metrics, &n, &more) != TW_OK) return;
         if (!discard)
             for (size_t i = 0; i < n; i++) {
-                if (hist && e->o.store)
-                    store_push(e, s->device_id, &e->changes[i]);
+                if (e->o.store)
+                    store_push(e, s->device_id, &e->changes[i], hist);
                 else
                     q_push(e, s->id, &e->changes[i], hist);
             }
         if (!n) break;
-    }
-}
-
-/* Publishes live changes of s (queue is empty). */
-static tw_status publish_live(tw_edge *e, edge_set *s)
-{
-    if (!s->ts) return TW_OK;
-    for (;;) {
-        if (!tw_tagset_pending(s->ts)) {
-            /* drains the descriptor even when nothing is pending */
-            size_t n = 0;
-            int more = 0;
-            tw_tagset_collect(s->ts, NULL, 0, &n, &more);
-            if (!more) return TW_OK;
-        }
-        if (!can_publish(e)) return TW_ERR_FULL;
-        size_t n = 0;
-        int more = 0;
-        tw_tagset_collect(s->ts, e->changes, e->max_metrics, &n, &more);
-        if (!n) {
-            if (!more) return TW_OK;
-            continue;
-        }
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t a = tw_tag_alias(e->changes[i].tag);
-            if (a >= s->span) { /* added after the birth: the rebirth carries it */
-                e->need_nbirth = 1;
-                continue;
-            }
-            fill_metric(&e->metrics[k++], s, a, &e->changes[i].value, e->changes[i].quality,
-                        e->changes[i].ts_ns, 0);
-        }
-        size_t done = 0;
-        while (done < k) {
-            size_t fit = 0;
-            if (done) memmove(e->metrics, e->metrics + done, (k - done) * sizeof *e->metrics);
-            k -= done;
-            done = 0;
-            tw_status st = publish_data(e, s, k, &fit, NULL);
-            if (st == TW_ERR_FULL && fit == 0) {
-                survive(e, TW_ERR_MQTT_TOO_LARGE, "a metric does not fit max_payload: dropped");
-                done = 1;
-                continue;
-            }
-            if (st != TW_OK) {
-                /* keep what was collected: into the queue (in order), published later */
-                for (size_t i = 0; i < n; i++) {
-                    uint64_t a = tw_tag_alias(e->changes[i].tag);
-                    for (size_t j = 0; j < k; j++)
-                        if (e->metrics[j].alias == s->base + a) {
-                            q_push(e, s->id, &e->changes[i], 0);
-                            break;
-                        }
-                }
-                return st;
-            }
-            done = fit;
-        }
-        if (!more) return TW_OK;
     }
 }
 
@@ -839,6 +921,8 @@ static tw_status do_nbirth(tw_edge *e)
     if (!can_publish(e)) return TW_ERR_FULL;
     assign_ranges(e);
     /* pending changes are carried by the birth's values */
+    /* pending changes are carried by the birth's values (the node collects changes as they come,
+     * so this is at most the latest value of a tag, and the birth is published at once) */
     collect_to_queue(e, &e->node_set, 0, 1);
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -1269,6 +1353,12 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
         tw__log(TW_LOG_ERROR, MOD, "edge options: no TLS configuration and insecure not set");
         return TW_ERR_TLS_INSECURE;
     }
+    if (o.password && o.insecure && !o.tls && !o.transport_fn) {
+        /* The MQTT client refuses credentials over plaintext: refuse here, once, instead of
+         * failing every connection attempt. */
+        tw__log(TW_LOG_ERROR, MOD, "edge options: refusing a password over a plaintext (insecure) connection");
+        return TW_ERR_TLS_INSECURE;
+    }
     if (!o.keep_alive_s) o.keep_alive_s = 30;
     if (!o.queue_bytes) o.queue_bytes = 1u << 20;
     if (!o.max_payload) o.max_payload = 64u << 10;
@@ -1311,6 +1401,10 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     if (o.store) {
         e->sbuf = tw__malloc(e->pay_cap);
         e->store_more = 1; /* history of an earlier run may be waiting */
+        tw_store_stats ss;
+        memset(&ss, 0, sizeof ss);
+        ss.version = TW_STORE_STATS_VERSION;
+        if (tw_store_stats_get(o.store, &ss) == TW_OK) e->hist_below = ss.next_seq; /* historical */
         if (!e->sbuf) {
             tw_edge_free(e);
             return TW_ERR_NOMEM;
@@ -1390,6 +1484,7 @@ void tw_edge_free(tw_edge *e)
     tw__free(e->mqtt_host);
     tw__free(e->client_id);
     tw__free(e->username);
+    if (e->password) tw__zeroize(e->password, e->o.password_len);
     tw__free(e->password);
     tw__free(e->state_dir);
     tw__free(e->pay);
@@ -1398,6 +1493,8 @@ void tw_edge_free(tw_edge *e)
     tw__free(e->q);
     tw__free(e->sbuf);
     tw__free(e->pfds);
+    for (size_t i = 0; i < e->nremoved; i++) tw__free(e->removed[i]);
+    tw__free(e->removed);
     tw__free(e);
 }
 
@@ -1440,6 +1537,14 @@ tw_status tw_edge_add_device(tw_edge *e, const char *device_id, tw_tagset *ts)
     }
     e->devs[e->ndevs++] = s;
     s->need_birth = 1;
+    for (size_t i = 0; i < e->nremoved; i++)
+        if (strcmp(e->removed[i], device_id) == 0) { /* added again: its history is kept */
+            tw__free(e->removed[i]);
+            e->removed[i] = e->removed[--e->nremoved];
+            break;
+        }
+    if (e->hold_seq) s->hold_from = e->hold_seq; /* its history may be held back */
+    store_release(e);
     if (e->nborn) {
         s->base = e->next_base;
         s->span = set_span(s);
@@ -1456,6 +1561,14 @@ tw_status tw_edge_remove_device(tw_edge *e, const char *device_id)
         edge_set *s = e->devs[i];
         if (strcmp(s->device_id, device_id) != 0) continue;
         if (s->born && data_ready(e)) do_ddeath(e, s);
+        if (e->o.store) { /* its stored history is dropped (acknowledged with later records) */
+            char **nr = tw__realloc(e->removed, (e->nremoved + 1) * sizeof *nr);
+            char *dup = tw__strdup(device_id);
+            if (nr) e->removed = nr;
+            if (nr && dup) e->removed[e->nremoved++] = dup;
+            else tw__free(dup); /* no memory: its records stay held (never lost) */
+            store_release(e);
+        }
         free_set(s);
         tw__free(s);
         memmove(e->devs + i, e->devs + i + 1, (e->ndevs - i - 1) * sizeof *e->devs);
@@ -1476,6 +1589,7 @@ tw_status tw_edge_device_set_online(tw_edge *e, const char *device_id, int onlin
     if (online) {
         s->need_death = 0;
         s->need_birth = 1;
+        if (s->hold_from) store_release(e);
         if (data_ready(e)) return do_dbirth(e, s) == TW_ERR_FULL ? TW_OK : TW_OK;
     } else {
         s->need_birth = 0;
@@ -1532,8 +1646,10 @@ tw_status tw_edge_stop(tw_edge *e, int timeout_ms)
         }
         rc = tw_mqtt_client_flush(e->mc, timeout_ms < 0 ? 10000 : timeout_ms);
         if (rc != TW_OK && rc != TW_ERR_TIMEOUT) rc = TW_OK;
+        store_confirm(e); /* what the flush confirmed leaves the queue / store */
         tw_mqtt_client_disconnect(e->mc, 1000);
     }
+    if (e->mc) store_confirm(e);
     drop_client(e);
     e->started = 0;
     set_state(e, TW_EDGE_STOPPED, TW_OK);
@@ -1544,7 +1660,7 @@ static tw_status publish_all(tw_edge *e)
 {
     tw_status rc = TW_OK;
     if (!data_ready(e)) {
-        if (!e->ever_born) {
+        if (!e->ever_born && !e->o.store) {
             /* before the first NBIRTH: the births will carry the current values; changes stay
              * in the tag sets (only their descriptors are drained) */
             drain_fd(&e->node_set);
@@ -1557,21 +1673,26 @@ static tw_status publish_all(tw_edge *e)
             collect_to_queue(e, e->devs[i], 1, !e->devs[i]->online);
         return TW_OK;
     }
+    /* Live data takes the same path as history, behind it: with a store every change is
+     * appended to the store first (then published and acknowledged once the broker confirmed
+     * it); without one it goes through the memory queue and stays there until confirmed. Without
+     * a store, changes are collected only when the queue has been handed out, so back-pressure
+     * leaves them in the tag sets (coalescing) rather than overflowing the queue. */
     tw_status st = drain_queue(e);
     if (st != TW_OK && st != TW_ERR_FULL && st != TW_ERR_MQTT_INFLIGHT_FULL) rc = st;
-    if (e->q_count || (e->o.store && e->store_more)) return rc; /* order: history first */
-    if (e->need_nbirth) return rc;
-    st = publish_live(e, &e->node_set);
-    if (st != TW_OK && st != TW_ERR_FULL && st != TW_ERR_MQTT_INFLIGHT_FULL && rc == TW_OK) rc = st;
-    for (size_t i = 0; i < e->ndevs && st == TW_OK; i++) {
-        edge_set *s = e->devs[i];
-        if (!s->online || !s->born) {
+    if (e->o.store || (!q_todo(e) && can_publish(e))) {
+        collect_to_queue(e, &e->node_set, 0, 0);
+        for (size_t i = 0; i < e->ndevs; i++) {
+            edge_set *s = e->devs[i];
             if (!s->online) collect_to_queue(e, s, 0, 1);
-            continue;
+            else if (s->born) collect_to_queue(e, s, 0, 0);
         }
-        st = publish_live(e, s);
+        st = drain_queue(e);
         if (st != TW_OK && st != TW_ERR_FULL && st != TW_ERR_MQTT_INFLIGHT_FULL && rc == TW_OK)
             rc = st;
+    } else {
+        drain_fd(&e->node_set);
+        for (size_t i = 0; i < e->ndevs; i++) drain_fd(e->devs[i]);
     }
     return rc;
 }
@@ -1684,7 +1805,8 @@ int tw_edge_timeout_ms(const tw_edge *e)
     }
     if (e->conn_up && e->host_online) {
         if (e->need_nbirth) return 0;
-        if ((e->q_count || (e->o.store && e->store_more && e->ack_count < ACK_RING)) &&
+        if ((q_todo(e) || (e->need_rescan && !e->q_count && !e->ack_count) ||
+             (e->o.store && e->store_more && e->ack_count < ACK_RING)) &&
             can_publish(e) && e->nborn)
             return 0;
         for (size_t i = 0; i < e->ndevs; i++)
@@ -1757,7 +1879,7 @@ static tw_status edge_stats_fill(const tw_edge *e, tw_edge_stats *out)
     out->version = TW_EDGE_STATS_VERSION;
     out->state = e->state;
     out->host_online = e->host_online;
-    out->queue_depth = e->q_count;
+    out->queue_depth = q_todo(e);
     out->queue_used_bytes = e->q_tail - e->q_head;
     out->last_status = e->err.code;
     return TW_OK;

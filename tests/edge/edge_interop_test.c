@@ -906,9 +906,20 @@ static void test_history_store_survives_restart(void **state)
     tw_edge_set_node_tags(e, ns);
     assert_int_equal(tw_edge_start(e), TW_OK);
     drive_until_state(e, TW_EDGE_ONLINE, 10000);
-    wait_msgs(e, 2, 5000); /* STATE (retained), NBIRTH */
+    /* STATE (retained), NBIRTH, and the value set before the first birth, which the store took
+     * (flagged historical: a duplicate of the birth's value, same timestamp) */
+    wait_msgs(e, 3, 5000);
+    tw_store_stats ss;
+    memset(&ss, 0, sizeof ss);
+    ss.version = TW_STORE_STATS_VERSION;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(tw_store_stats_get(store, &ss), TW_OK);
+        if (ss.records == 0) break;
+        drive(e, 20);
+    }
+    assert_int_equal(ss.records, 0);
     host_state(host, 0, t0 + 1);
-    wait_msgs(e, 4, 5000); /* STATE, NDEATH */
+    wait_msgs(e, 5, 5000); /* STATE, NDEATH */
     drive_until_state(e, TW_EDGE_WAITING_HOST, 5000);
     for (int i = 201; i <= 205; i++) {
         tw_tag_set_int64(t, i, TW_QUALITY_GOOD, 0);
@@ -916,16 +927,13 @@ static void test_history_store_survives_restart(void **state)
     }
     tw_tag_set_string(tw_tagset_find(ns, "Label"), "on disk", TW_QUALITY_GOOD, 0);
     drive(e, 30);
-    tw_store_stats ss;
-    memset(&ss, 0, sizeof ss);
-    ss.version = TW_STORE_STATS_VERSION;
     assert_int_equal(tw_store_stats_get(store, &ss), TW_OK);
     assert_int_equal(ss.records, 6);
     /* the process ends (no clean stop) and starts again with the same store */
     tw_edge_free(e);
     tw_store_free(store);
     tw_tagset_free(ns);
-    wait_msgs(NULL, 5, 5000); /* the will (NDEATH) of the waiting session */
+    wait_msgs(NULL, 6, 5000); /* the will (NDEATH) of the waiting session */
     assert_int_equal(tw_store_new(&store, &so), TW_OK);
     assert_int_equal(tw_tagset_new(&ns), TW_OK);
     assert_int_equal(tw_tagset_add(ns, &t, "Counter", TW_TYPE_INT64, NULL), TW_OK);
@@ -949,7 +957,13 @@ static void test_history_store_survives_restart(void **state)
     long long a_counter = jint(jget(metric_by_name(nb, "Counter"), "alias"));
     long long a_label = jint(jget(metric_by_name(nb, "Label"), "alias"));
     json_object *arr = jget(jpayload(ms.m[before + 2]), "metrics");
-    assert_int_equal(json_object_array_length(arr), 6);
+    /* the 6 changes of the first process, then the value set before this process's first birth
+     * (stored: a historical duplicate of the birth's value with the same timestamp) */
+    assert_int_equal(json_object_array_length(arr), 7);
+    json_object *dup = json_object_array_get_idx(arr, 6);
+    assert_int_equal(jint(jget(dup, "value")), 300);
+    assert_true(json_object_get_boolean(jget(dup, "isHistorical")));
+    assert_int_equal(jint(jget(dup, "timestamp")), jint(jget(metric_by_name(nb, "Counter"), "timestamp")));
     for (size_t i = 0; i < 5; i++) {
         json_object *m = json_object_array_get_idx(arr, i);
         assert_int_equal(jint(jget(m, "alias")), a_counter);
@@ -971,6 +985,102 @@ static void test_history_store_survives_restart(void **state)
     tw_edge_free(e);
     tw_store_free(store);
     tw_tagset_free(ns);
+    twt_sh("mosquitto_pub %s -q 1 -r -n -t 'spBv1.0/STATE/%s'", host_tls(), host);
+    sub_stop();
+    twt_rmtree(sd);
+    free(sd);
+}
+
+
+/* Stored history of a device that is offline when it is replayed is held back (not published,
+ * not acknowledged) and published, flagged historical, once the device is online again. */
+static void test_store_holds_offline_device_history(void **state)
+{
+    (void)state;
+    char *sd = twt_mkdtemp("tw-edge-hold");
+    tw_store_options so = TW_STORE_OPTIONS_INIT;
+    so.backend = TW_STORE_DISK;
+    so.dir = sd;
+    tw_store *store = NULL;
+    assert_int_equal(tw_store_new(&store, &so), TW_OK);
+    tw_tagset *ns = NULL, *ds = NULL;
+    tw_tag *t, *speed;
+    assert_int_equal(tw_tagset_new(&ns), TW_OK);
+    assert_int_equal(tw_tagset_new(&ds), TW_OK);
+    assert_int_equal(tw_tagset_add(ns, &t, "Counter", TW_TYPE_INT64, NULL), TW_OK);
+    assert_int_equal(tw_tagset_add(ds, &speed, "Speed", TW_TYPE_INT32, NULL), TW_OK);
+    tw_tag_set_int64(t, 1, TW_QUALITY_GOOD, 0);
+    tw_tag_set_int64(speed, 10, TW_QUALITY_GOOD, 0);
+    const char *host = "SCADA3";
+    uint64_t t0 = (uint64_t)(tw_now_ns() / 1000000);
+    host_state(host, 1, t0);
+    sub_start();
+    tw_tls_config *tls = tls_config();
+    tw_edge_options o = TW_EDGE_OPTIONS_INIT;
+    o.group_id = GROUP;
+    o.edge_node_id = NODE;
+    o.primary_host_id = host;
+    o.host = "127.0.0.1";
+    o.port = g_port;
+    o.tls = tls;
+    o.store = store;
+    o.reconnect_min_ms = 50;
+    o.reconnect_max_ms = 200;
+    tw_edge *e = NULL;
+    assert_int_equal(tw_edge_new(&e, &o), TW_OK);
+    tw_tls_config_free(tls);
+    tw_edge_set_node_tags(e, ns);
+    assert_int_equal(tw_edge_add_device(e, "Pump1", ds), TW_OK);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    drive_until_state(e, TW_EDGE_ONLINE, 10000);
+    wait_msgs(e, 3, 5000); /* STATE (retained), NBIRTH, DBIRTH */
+    host_state(host, 0, t0 + 1);
+    wait_msgs(e, 5, 5000); /* STATE, NDEATH */
+    drive_until_state(e, TW_EDGE_WAITING_HOST, 5000);
+    for (int i = 11; i <= 13; i++) {
+        tw_tag_set_int64(speed, i, TW_QUALITY_GOOD, 0);
+        drive(e, 30);
+    }
+    tw_store_stats ss;
+    memset(&ss, 0, sizeof ss);
+    ss.version = TW_STORE_STATS_VERSION;
+    assert_int_equal(tw_store_stats_get(store, &ss), TW_OK);
+    assert_int_equal(ss.records, 3);
+    /* the device goes offline before the host is back: its history is held */
+    assert_int_equal(tw_edge_device_set_online(e, "Pump1", 0), TW_OK);
+    int before = sub_lines();
+    host_state(host, 1, t0 + 2);
+    wait_msgs(e, before + 2, 5000); /* STATE, NBIRTH */
+    drive(e, 500);
+    assert_int_equal(sub_lines(), before + 2); /* no DBIRTH, no DDATA */
+    assert_int_equal(tw_store_stats_get(store, &ss), TW_OK);
+    assert_int_equal(ss.records, 3); /* not acknowledged */
+    /* back online: DBIRTH, then the held history, flagged historical, in order */
+    assert_int_equal(tw_edge_device_set_online(e, "Pump1", 1), TW_OK);
+    wait_msgs(e, before + 4, 5000);
+    msgs ms = decode_all();
+    check_seq(&ms);
+    assert_true(is_type(ms.m[before + 2], "DBIRTH"));
+    assert_true(is_type(ms.m[before + 3], "DDATA"));
+    json_object *arr = jget(jpayload(ms.m[before + 3]), "metrics");
+    assert_int_equal(json_object_array_length(arr), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_object *m = json_object_array_get_idx(arr, i);
+        assert_int_equal(jint(jget(m, "value")), 11 + (long long)i);
+        assert_true(json_object_get_boolean(jget(m, "isHistorical")));
+    }
+    msgs_free(&ms);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(tw_store_stats_get(store, &ss), TW_OK);
+        if (ss.records == 0) break;
+        drive(e, 20);
+    }
+    assert_int_equal(ss.records, 0); /* delivered and confirmed: trimmed */
+    assert_int_equal(tw_edge_stop(e, 5000), TW_OK);
+    tw_edge_free(e);
+    tw_store_free(store);
+    tw_tagset_free(ns);
+    tw_tagset_free(ds);
     twt_sh("mosquitto_pub %s -q 1 -r -n -t 'spBv1.0/STATE/%s'", host_tls(), host);
     sub_stop();
     twt_rmtree(sd);
@@ -1069,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_acl_refusal_is_an_error),
         cmocka_unit_test(test_primary_host_offline_and_back),
         cmocka_unit_test(test_history_store_survives_restart),
+        cmocka_unit_test(test_store_holds_offline_device_history),
         cmocka_unit_test(test_cli_sub),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -84,7 +84,10 @@ static void test_options(void **state)
     assert_non_null(strstr(err, "TLS CA file"));
     o.tls_ca_file = twt_path(0, g_dir, "ca.pem");
     o.store_dir = "/tmp";
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_UNSUPPORTED);
+    o.state_dir = "/tmp";
+    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "exclude each other"));
+    o.state_dir = NULL;
     o.store_dir = NULL;
     o.version = 99;
     assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_VERSION);

@@ -1,0 +1,103 @@
+// Independent checker of the delivery tests: decodes a `mosquitto_sub -F '%t %x'` capture with
+// Eclipse Tahu's JavaScript codec (npm sparkplug-payload, scripts/deps/sparkplug.sh) and compares
+// the Counter values the subscriber got with the values the gateway accepted.
+//   node check.js CAPTURE ACCEPTED_LOG RUNS [--suffix]
+// Asserts:
+//   - loss: every accepted value (ACCEPTED_LOG) was received (in a birth or a DATA message, live or
+//     historical). With --suffix (drop-oldest overflow) only the values after the first received
+//     one of each run must all be there.
+//   - continuity: per gateway run (value = RUN * 1000000 + k), the values received form the
+//     contiguous range from their smallest to their largest k (no hole anywhere), and every run
+//     0 .. RUNS-1 delivered something.
+//   - duplicates: a value received twice carries the same metric timestamp both times (it is a
+//     replay of one record, identifiable by tag + timestamp), and at least one copy is historical
+//     or part of a birth (a replay after a reconnect / restart), never two live copies.
+// Prints "N passed, M failed" and exits non-zero on any failure.
+// SPDX-License-Identifier: Apache-2.0
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const depsDir = process.env.TW_SPARKPLUG_DEPS || '/opt/tagwire-deps/sparkplug';
+const modDir = path.join(depsDir, 'node_modules', 'sparkplug-payload');
+if (!fs.existsSync(modDir)) {
+  console.error(`sparkplug-payload is not installed in ${depsDir}: run scripts/deps/sparkplug.sh`);
+  process.exit(2);
+}
+const tahu = require(modDir).get('spBv1.0');
+const [capture, acceptedLog, runsArg, flag] = process.argv.slice(2);
+const runs = Number(runsArg);
+const suffix = flag === '--suffix';
+let passed = 0, failed = 0;
+function check(what, ok, detail) {
+  if (ok) { passed++; return; }
+  failed++;
+  console.log(`FAIL ${what}${detail === undefined ? '' : ': ' + detail}`);
+}
+const num = (v) => (v !== null && typeof v === 'object' && 'low' in v ? Number(v.toString()) : Number(v));
+
+let alias = null;
+const got = new Map(); // value -> [{ ts, hist, birth }]
+let nmsg = 0;
+for (const line of fs.readFileSync(capture, 'utf8').split('\n')) {
+  const sp = line.trim().split(' ');
+  if (sp.length !== 2 || !sp[0].startsWith('spBv1.0/Deliv/')) continue;
+  const type = sp[0].split('/')[2];
+  if (type !== 'NBIRTH' && type !== 'NDATA') continue;
+  let p;
+  try { p = tahu.decodePayload(Buffer.from(sp[1], 'hex')); } catch (e) { check('decode', false, e.message); continue; }
+  nmsg++;
+  for (const m of p.metrics || []) {
+    if (type === 'NBIRTH') {
+      if (m.name !== 'Counter') continue;
+      alias = num(m.alias);
+    } else if (alias === null || num(m.alias) !== alias) continue;
+    if (m.value === null || m.value === undefined) continue;
+    const v = num(m.value);
+    if (!got.has(v)) got.set(v, []);
+    got.get(v).push({ ts: num(m.timestamp), hist: !!m.isHistorical, birth: type === 'NBIRTH' });
+  }
+}
+const accepted = fs.readFileSync(acceptedLog, 'utf8').split('\n').filter((s) => s).map(Number);
+console.log(`decoded ${nmsg} messages, ${got.size} distinct Counter values; ${accepted.length} accepted`);
+
+// continuity per run, and the first received value of each run (for --suffix)
+const byRun = new Map();
+for (const v of got.keys()) {
+  const r = Math.floor(v / 1000000);
+  if (!byRun.has(r)) byRun.set(r, []);
+  byRun.get(r).push(v % 1000000);
+}
+const firstOf = new Map();
+for (let r = 0; r < runs; r++) {
+  const ks = (byRun.get(r) || []).sort((a, b) => a - b);
+  check(`run ${r} delivered values`, ks.length > 0);
+  if (!ks.length) continue;
+  firstOf.set(r, ks[0]);
+  const holes = [];
+  for (let i = 1; i < ks.length; i++) if (ks[i] !== ks[i - 1] + 1) holes.push(`${ks[i - 1]}..${ks[i]}`);
+  check(`run ${r}: received k ${ks[0]}..${ks[ks.length - 1]} without holes`, holes.length === 0, holes.slice(0, 5).join(' '));
+  if (!suffix) check(`run ${r}: starts at k=1`, ks[0] === 1, `starts at ${ks[0]}`);
+}
+// loss
+let lost = 0;
+const lostEx = [];
+for (const v of accepted) {
+  const r = Math.floor(v / 1000000);
+  if (suffix && (!firstOf.has(r) || v % 1000000 < firstOf.get(r))) continue;
+  if (!got.has(v)) { lost++; if (lostEx.length < 10) lostEx.push(v); }
+}
+check(`no accepted value lost (${accepted.length} accepted)`, lost === 0, `${lost} lost, e.g. ${lostEx.join(' ')}`);
+// duplicates
+let dups = 0, badDups = 0;
+const badEx = [];
+for (const [v, cs] of got) {
+  if (cs.length < 2) continue;
+  dups += cs.length - 1;
+  const sameTs = cs.every((c) => c.ts === cs[0].ts);
+  const live = cs.filter((c) => !c.hist && !c.birth).length;
+  if (!sameTs || live > 1) { badDups++; if (badEx.length < 5) badEx.push(`${v}:${JSON.stringify(cs)}`); }
+}
+console.log(`duplicates: ${dups}`);
+check('duplicates are replays (same timestamp, at most one live copy)', badDups === 0, badEx.join(' '));
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

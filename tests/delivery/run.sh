@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Delivery tests: the "loses no data" promise, shown end to end on loopback.
+#   delivery_gw (a node with a disk store and a deterministic counter, tests/delivery/delivery_gw.c)
+#   -> Mosquitto 2 (mutual TLS, ACL, max_queued_messages 0) -> mosquitto_sub (an independent
+#   subscriber with a second identity) -> check.js (Eclipse Tahu's decoder) compares what arrived
+#   with what the gateway accepted. The test plays the Sparkplug primary host "host1" (STATE).
+#
+#   run.sh MODE SRC_DIR BIN_DIR
+# MODE: broker_kill   the broker is killed (SIGKILL) 20 times during the stream and restarted
+#       gateway_kill  the gateway is killed (kill -9) 20 times during the stream and restarted
+#                     with the same store directory
+#       host_offline  the primary host goes offline (STATE) for 3 s; data goes to the store and
+#                     comes back in order, flagged historical
+#       disk_full     the store directory is a 48 KiB tmpfs and the host stays offline until the
+#                     disk is full: the overflow policy applies (drop oldest; then refuse new), the
+#                     node's counters say so, nothing crashes, what was kept is delivered
+# "Accepted": see delivery_gw.c (a value is logged only after the node appended it to the store,
+# fsync per record). Values the counter would have produced while the gateway was dead do not
+# exist (the counter is the gateway's own). The assertions: see check.js.
+# Every process started here is stopped by its PID on exit (also on failure).
+set -euo pipefail
+mode=$1 src=$2 bin=$3
+gw=$bin/tests/delivery_gw
+mosquitto=/usr/sbin/mosquitto
+[ -x "$mosquitto" ] || mosquitto=$(command -v mosquitto)
+node=$(command -v node || command -v nodejs)
+for p in "$mosquitto" mosquitto_sub mosquitto_pub "$node" "$gw"; do
+  command -v "$p" >/dev/null || { echo "FAIL: $p is not installed (scripts/bootstrap installs it)"; exit 1; }
+done
+
+tmp=$(mktemp -d /tmp/tw-delivery.XXXXXX)
+broker_pid='' sub_pid='' gw_pid='' mounted=''
+cleanup() {
+  for p in $gw_pid $sub_pid $broker_pid; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  if [ -n "$mounted" ]; then umount "$tmp/store" 2>/dev/null || true; fi
+  if [ "${keep:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; keep=1; echo "--- gateway output"; tail -n 30 "$tmp/gw.out" || true; exit 1; }
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_listen() { # port
+  for _ in $(seq 100); do
+    ss -ltn "( sport = :$1 )" | grep -q LISTEN && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+sh "$src/tests/fixtures/make_pki.sh" "$tmp/pki" >/dev/null
+port=$(free_port)
+printf '%s\n' 'user device-1' 'topic write spBv1.0/Deliv/+/Gw1' 'topic read spBv1.0/Deliv/NCMD/Gw1' \
+  'topic read spBv1.0/STATE/+' 'user device-2' 'topic readwrite spBv1.0/#' >"$tmp/acl"
+printf '%s\n' "listener $port 127.0.0.1" "cafile $tmp/pki/ca.pem" "certfile $tmp/pki/server.pem" \
+  "keyfile $tmp/pki/server.key" 'require_certificate true' 'use_identity_as_username true' \
+  "acl_file $tmp/acl" 'user root' 'persistence false' 'max_queued_messages 0' \
+  "log_dest file $tmp/mosquitto.log" 'log_type all' >"$tmp/mosquitto.conf"
+sub=(-h 127.0.0.1 -p "$port" --cafile "$tmp/pki/ca.pem" --cert "$tmp/pki/client2.pem" --key "$tmp/pki/client2.key")
+subs=0
+start_broker() {
+  "$mosquitto" -c "$tmp/mosquitto.conf" >>"$tmp/mosquitto.out" 2>&1 &
+  broker_pid=$!
+  wait_listen "$port" || fail "mosquitto did not listen"
+}
+wait_sub() { # the subscriber (re)subscribed: its SUBSCRIBEs counted in the broker's log
+  subs=$((subs + 1))
+  for _ in $(seq 150); do
+    [ "$(grep -c 'host-sub 1 spBv1.0/#' "$tmp/mosquitto.log" 2>/dev/null || true)" -ge "$subs" ] && return 0
+    sleep 0.1
+  done
+  fail "the subscriber did not subscribe (#$subs)"
+}
+host_state() { # online|offline: the primary host's retained STATE (Sparkplug 3.0 JSON)
+  local on=false
+  [ "$1" = online ] && on=true
+  mosquitto_pub "${sub[@]}" -i host-state -q 1 -r -t spBv1.0/STATE/host1 \
+    -m "{\"online\":$on,\"timestamp\":$(date +%s%3N)}"
+}
+start_gw() { # RUN SECONDS [MAX_BYTES [refuse]]
+  "$gw" "$port" "$tmp/pki" "$tmp/store" "$1" "$accepted" "${@:2}" >>"$tmp/gw.out" 2>&1 &
+  gw_pid=$!
+}
+wait_gw() { # the gateway ends by itself
+  local rc=0
+  wait "$gw_pid" || rc=$?
+  gw_pid=''
+  return $rc
+}
+start_sub() { # clean session, appends to the capture
+  mosquitto_sub "${sub[@]}" -i host-sub -q 1 -t 'spBv1.0/#' -F '%t %x' >>"$tmp/capture.txt" 2>>"$tmp/sub.err" &
+  sub_pid=$!
+  wait_sub
+}
+check() { "$node" "$src/tests/delivery/check.js" "$tmp/capture.txt" "$accepted" "$@" || fail "check.js"; }
+
+accepted=$tmp/accepted.log
+: >"$accepted"
+mkdir -p "$tmp/store"
+start_broker
+start_sub
+host_state online
+
+case $mode in
+broker_kill)
+  # one gateway run of ~32 s; the broker dies (SIGKILL) every ~1.4 s and comes back after 0.2 s.
+  # The subscriber (mosquitto_sub ends with its connection) is started again; then the host
+  # publishes STATE online (the broker lost its retained messages), and only then does the
+  # gateway, which waits for its primary host, publish (births, then the replay).
+  start_gw 0 32
+  sleep 1.5
+  for _ in $(seq 20); do
+    kill -9 "$broker_pid"
+    wait "$broker_pid" 2>/dev/null || true
+    sleep 0.2
+    # the subscriber usually ends with its connection; stopped by its PID in any case (TERM
+    # first, so that it writes out what it has)
+    kill "$sub_pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$sub_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$sub_pid" 2>/dev/null || true
+    wait "$sub_pid" 2>/dev/null || true
+    start_broker
+    start_sub
+    host_state online
+    sleep 1
+  done
+  wait_gw || fail "the gateway failed"
+  grep -q "STAT store_records 0" "$tmp/gw.out" || fail "the store is not empty at the end"
+  sleep 1
+  check 1
+  ;;
+gateway_kill)
+  # 21 gateway runs: 20 killed (kill -9) after 0.6 .. 1.5 s, the last one ends by itself
+  for i in $(seq 0 19); do
+    start_gw "$i" 60
+    sleep "$(awk -v i="$i" 'BEGIN { printf "%.2f", 0.6 + (i % 10) * 0.1 }')"
+    kill -9 "$gw_pid"
+    wait "$gw_pid" 2>/dev/null || true
+    gw_pid=''
+  done
+  start_gw 20 3
+  wait_gw || fail "the last gateway run failed"
+  grep -q "STAT store_records 0" "$tmp/gw.out" || fail "the store is not empty at the end"
+  sleep 1
+  check 21
+  ;;
+host_offline)
+  start_gw 0 8
+  sleep 2
+  host_state offline
+  sleep 3
+  host_state online
+  wait_gw || fail "the gateway failed"
+  sleep 1
+  check 1
+  hist=$(awk '/^STAT historical/ { print $3 }' "$tmp/gw.out")
+  [ "${hist:-0}" -ge 100 ] || fail "only ${hist:-0} historical metrics after 3 s of host outage"
+  ;;
+disk_full)
+  mount -t tmpfs -o size=48k tmpfs "$tmp/store" || fail "cannot mount a tmpfs (root needed)"
+  mounted=1
+  host_state offline
+  # drop oldest: the host is offline for 11 s; the 48 KiB disk fills after ~7 s (max_bytes is far larger)
+  start_gw 0 12 67108864
+  sleep 11
+  host_state online
+  wait_gw || fail "the gateway (drop oldest) failed"
+  grep -q "STAT store_dropped 0$" "$tmp/gw.out" && fail "the disk filled but no record was dropped"
+  grep -q "STAT store_records 0" "$tmp/gw.out" || fail "the store is not empty at the end"
+  sleep 1
+  check 1 --suffix | tee "$tmp/check.out"
+  # every accepted value was either delivered or dropped by the policy (and counted): no other loss
+  got=$(awk '/distinct Counter values/ { print $4 }' "$tmp/check.out")
+  dropped=$(awk '/^STAT store_dropped/ { print $3 }' "$tmp/gw.out")
+  n=$(wc -l <"$accepted")
+  [ $((got + dropped)) -eq "$n" ] || fail "$got delivered + $dropped dropped != $n accepted"
+  ;;
+*) echo "unknown mode $mode"; exit 2 ;;
+esac
+grep STAT "$tmp/gw.out" | tail -n 7
+echo "delivery $mode: ok"
