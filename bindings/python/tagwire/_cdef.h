@@ -970,6 +970,7 @@ typedef struct tw_node_options {
     tw_node_poll_mode poll_threads;
     int protocol_version;
     int qos0;
+    const tw_store_options *store_options;
 } tw_node_options;
  tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *err, size_t errlen);
  tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err,
@@ -1034,6 +1035,10 @@ typedef struct tw_node_stats {
     uint64_t bd_seq;
     uint64_t devices_offline;
     int64_t uptime_ms;
+    uint64_t store_records;
+    uint64_t store_bytes;
+    uint64_t store_dropped;
+    uint64_t store_refused;
 } tw_node_stats;
  tw_status tw_node_get_stats(const tw_node *node, tw_node_stats *out);
  const char *tw_node_group_id(const tw_node *node);
@@ -1227,9 +1232,9 @@ typedef struct tw_transport_ops {
 #define TW_MQTT_RECONNECT_ON 1
 #define TW_MQTT_RECONNECT_OFF -1
 #define TW_MQTT_OPTIONS_VERSION 2
-#define TW_NODE_OPTIONS_VERSION 1
+#define TW_NODE_OPTIONS_VERSION 2
 #define TW_NODE_DEVICE_OPTIONS_VERSION 1
-#define TW_NODE_STATS_VERSION 1
+#define TW_NODE_STATS_VERSION 2
 #define TW_SP_DT_UNKNOWN 0
 #define TW_SP_DT_INT8 1
 #define TW_SP_DT_INT16 2
