@@ -113,4 +113,13 @@ void tw__free_secret_str(char *s);
  * Returns out ("(null)" copied for a NULL uri). */
 const char *tw__uri_redact(const char *uri, char *out, size_t n);
 
+/* ---- files (file.c) ----
+ * Replaces DIR/NAME crash-safely: writes DIR/.tmp-NAME (mode 0600, O_NOFOLLOW, EINTR and short
+ * writes handled), fsyncs it, renames it over DIR/NAME and fsyncs DIR. After a crash at any point
+ * DIR/NAME holds either the old or the new content. Errors (recorded on `err` under `module`):
+ * TW_ERR_RANGE (path too long) or the errno-mapped status. `stage` (may be NULL) is called with
+ * "file-synced" and "file-renamed" (crash-point hooks for tests). */
+tw_status tw__file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
+                                tw__error *err, const char *module, void (*stage)(const char *));
+
 #endif /* TW_CORE_INTERNAL_H */

@@ -105,42 +105,7 @@ tw_status tw__read_file(const char *path, size_t max, char **data, size_t *len)
 tw_status tw__write_file_atomic(const char *dir, const char *name, const void *data, size_t len,
                                 tw__error *err)
 {
-    char tmp[PATH_MAX], dst[PATH_MAX], tname[NAME_MAX + 1];
-    snprintf(tname, sizeof tname, TMP_PREFIX "%s", name);
-    if (join(tmp, sizeof tmp, dir, tname) || join(dst, sizeof dst, dir, name))
-        return tw__err(err, MOD, TW_ERR_RANGE, "path too long: %s/%s", dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return errno_err(err, "cannot create", tmp);
-    (void)fchmod(fd, 0600); /* whatever the umask */
-    const unsigned char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            tw_status st = errno_err(err, "cannot write", tmp);
-            close(fd);
-            unlink(tmp);
-            return st;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        tw_status st = errno_err(err, "cannot fsync", tmp);
-        close(fd);
-        unlink(tmp);
-        return st;
-    }
-    close(fd);
-    crash_point("file-synced");
-    if (rename(tmp, dst) != 0) {
-        tw_status st = errno_err(err, "cannot rename", tmp);
-        unlink(tmp);
-        return st;
-    }
-    crash_point("file-renamed");
-    return fsync_dir(dir, err);
+    return tw__file_write_atomic(dir, name, data, len, err, MOD, crash_point);
 }
 
 /* "gen-<N>" -> N, or -1. */

@@ -275,31 +275,12 @@ static tw_status bdseq_save(tw_edge *e, uint8_t v)
         return TW_OK;
     }
     if (!e->state_dir) return TW_OK;
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s", e->state_dir, BDSEQ_FILE);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) goto fail;
     char line[16];
     int n = snprintf(line, sizeof line, "%u\n", (unsigned)v);
-    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
-        int er = errno;
-        close(fd);
-        unlink(tmp);
-        errno = er ? er : EIO;
-        goto fail;
-    }
-    if (close(fd) != 0) goto fail;
-    if (rename(tmp, path) != 0) goto fail;
-    int dfd = open(e->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return TW_OK;
-fail:
-    return tw__err(&e->err, MOD, tw__status_from_errno(errno), "cannot save bdSeq in %s: %s",
-                   path, strerror(errno));
+    tw_status st = tw__file_write_atomic(e->state_dir, BDSEQ_FILE, line, (size_t)n, &e->err, MOD, NULL);
+    if (st != TW_OK)
+        tw__log(TW_LOG_ERROR, MOD, "cannot save bdSeq: %s", tw__err_msg(&e->err));
+    return st;
 }
 
 /* ---- queue --------------------------------------------------------------------------------------- */
