@@ -140,7 +140,7 @@ static void *setter(void *arg)
 static void stats(tw_node *n, tw_node_stats *s)
 {
     s->version = TW_NODE_STATS_VERSION;
-    tw_node_get_stats(n, s);
+    tw_node_stats_get(n, s);
 }
 
 /* ---- raw MQTT ---- */

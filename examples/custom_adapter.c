@@ -167,7 +167,7 @@ static int publish_through_node(int argc, char **argv)
     tw_status st = tw_node_stop(node);
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
-    tw_node_get_stats(node, &s);
+    tw_node_stats_get(node, &s);
     printf("node: %llu metrics published, %llu commands; stop %s\n", (unsigned long long)s.metrics_published,
            (unsigned long long)s.commands, tw_status_name(st));
     tw_node_free(node);
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
     tw_poll_group_stats gs;
     memset(&gs, 0, sizeof gs);
     gs.version = TW_POLL_GROUP_STATS_VERSION;
-    tw_poller_group_stats(p, group, &gs);
+    tw_poller_group_stats_get(p, group, &gs);
     printf("group: %llu cycles, %llu skipped\n", (unsigned long long)gs.cycles, (unsigned long long)gs.skipped);
     tw_poller_free(p);
     tw_device_free(dev);

@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     int run_for = argc > 7 ? atoi(argv[7]) : 0;
     if (tw_init(NULL) != TW_OK) return 1;
 
-    tw_device_identity id = TW_DEVICE_IDENTITY_INIT;
+    tw_identity id = TW_IDENTITY_INIT;
     id.device_id = argv[5];
     app a = {0};
     tw_enroll_options o = TW_ENROLL_OPTIONS_INIT;

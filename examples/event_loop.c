@@ -43,7 +43,7 @@ static void print_stats(tw_node *node)
 {
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
-    if (tw_node_get_stats(node, &s) != TW_OK) return;
+    if (tw_node_stats_get(node, &s) != TW_OK) return;
     printf("link %s, %llu messages, %llu metrics, %llu births, %llu polls, %llu commands\n",
            tw_node_link_name(s.link), (unsigned long long)s.messages_published,
            (unsigned long long)s.metrics_published, (unsigned long long)s.births,

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     }
 
     tw_https_stats hs = {.version = TW_HTTPS_STATS_VERSION};
-    tw_https_uplink_stats(up, &hs);
+    tw_https_uplink_stats_get(up, &hs);
     printf("delivered %llu values in %llu batches (%llu retries, last HTTP status %ld)%s%s\n",
            (unsigned long long)hs.values, (unsigned long long)hs.batches,
            (unsigned long long)hs.retries, hs.last_http_status,

@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
-    tw_node_get_stats(node, &s);
+    tw_node_stats_get(node, &s);
     printf("modbus_gateway: %llu polls (%llu with errors), %llu adapter requests, %llu metrics published, "
            "%llu commands, %llu device writes; stop %s\n",
            (unsigned long long)s.polls, (unsigned long long)s.poll_errors, (unsigned long long)s.adapter_requests,

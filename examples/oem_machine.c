@@ -99,7 +99,7 @@ int main(int argc, char **argv)
         tw_shutdown();
         return 1;
     }
-    tw_tag_set_write_callback(spm, on_setpoint, NULL);
+    tw_tag_set_write_cb(spm, on_setpoint, NULL);
     tw_tag_set_double(spm, atomic_load(&g_spm), TW_QUALITY_GOOD, 0);
 
     signal(SIGINT, on_signal);
@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     st = tw_node_stop(node); /* pending values, NDEATH, disconnect: bounded */
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
-    tw_node_get_stats(node, &s);
+    tw_node_stats_get(node, &s);
     printf("oem_machine: %llu strokes, %llu metrics published in %llu messages; stop %s\n",
            (unsigned long long)count, (unsigned long long)s.metrics_published,
            (unsigned long long)s.messages_published, tw_status_name(st));

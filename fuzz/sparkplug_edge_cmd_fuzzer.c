@@ -41,7 +41,7 @@ static void add(tw_tagset *ts, const char *name, tw_type type, tw_access access,
     o.max_len = 16;
     tw_tag *t = NULL;
     if (tw_tagset_add(ts, &t, name, type, &o) != TW_OK) abort();
-    if (fn) tw_tag_set_write_callback(t, fn, NULL);
+    if (fn) tw_tag_set_write_cb(t, fn, NULL);
 }
 
 static void setup(void)

@@ -66,7 +66,7 @@ static double run_uplink(int n, int batch, tw_https_format fmt, int gz, double *
     }
     double secs = (double)(tw__mono_ns() - t0) / 1e9;
     tw_https_stats st = {.version = TW_HTTPS_STATS_VERSION};
-    tw_https_uplink_stats(u, &st);
+    tw_https_uplink_stats_get(u, &st);
     if (st.failures) fprintf(stderr, "warning: %llu failed attempts\n", (unsigned long long)st.failures);
     *bytes = (double)st.bytes;
     tw_https_uplink_free(u);

@@ -198,13 +198,13 @@ int main(int argc, char **argv)
                 memset(&st0, 0, sizeof st0);
                 st0.version = TW_DEVICE_STATS_VERSION;
                 st1 = st0;
-                tw_device_get_stats(d, &st0);
+                tw_device_stats_get(d, &st0);
                 for (int r = 0; r < rounds; r++)
                     if (tw_device_read(d, ids, (size_t)ntags, s) != TW_OK) {
                         fprintf(stderr, "tagwire read: %s\n", tw_device_last_error(d));
                         return 1;
                     }
-                tw_device_get_stats(d, &st1);
+                tw_device_stats_get(d, &st1);
                 reqs = st1.requests - st0.requests;
                 tags = (uint64_t)rounds * ntags;
             }

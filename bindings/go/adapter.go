@@ -198,7 +198,7 @@ func (d *Device) Stats() (DeviceStats, error) {
 	s := (*C.tw_device_stats)(C.calloc(1, C.sizeof_tw_device_stats))
 	defer C.free(unsafe.Pointer(s))
 	s.version = C.TW_DEVICE_STATS_VERSION
-	if err := errOf(C.tw_device_get_stats(d.p, s)); err != nil {
+	if err := errOf(C.tw_device_stats_get(d.p, s)); err != nil {
 		return DeviceStats{}, err
 	}
 	runtime.KeepAlive(d)
@@ -343,7 +343,7 @@ func (pl *Poller) GroupCycles(group uint32) (cycles, skipped uint64, err error) 
 	s := (*C.tw_poll_group_stats)(C.calloc(1, C.sizeof_tw_poll_group_stats))
 	defer C.free(unsafe.Pointer(s))
 	s.version = C.TW_POLL_GROUP_STATS_VERSION
-	err = errOf(C.tw_poller_group_stats(pl.p, C.uint32_t(group), s))
+	err = errOf(C.tw_poller_group_stats_get(pl.p, C.uint32_t(group), s))
 	runtime.KeepAlive(pl)
 	return uint64(s.cycles), uint64(s.skipped), err
 }

@@ -9,14 +9,14 @@ import (
 	"unsafe"
 )
 
-// DeviceIdentity names the machine to the plant's PKI (see tagwire/device.h).
-type DeviceIdentity struct {
+// Identity names the machine to the plant's PKI (see tagwire/identity.h).
+type Identity struct {
 	DeviceID, Vendor, Model, Serial, HWRevision, FWRevision string
 }
 
-func (d DeviceIdentity) c() (*C.tw_device_identity, func()) {
-	id := (*C.tw_device_identity)(C.calloc(1, C.sizeof_tw_device_identity))
-	id.version = C.TW_DEVICE_IDENTITY_VERSION
+func (d Identity) c() (*C.tw_identity, func()) {
+	id := (*C.tw_identity)(C.calloc(1, C.sizeof_tw_identity))
+	id.version = C.TW_IDENTITY_VERSION
 	id.device_id, id.vendor, id.model = cstr(d.DeviceID), cstr(d.Vendor), cstr(d.Model)
 	id.serial, id.hw_revision, id.fw_revision = cstr(d.Serial), cstr(d.HWRevision), cstr(d.FWRevision)
 	return id, func() {
@@ -28,19 +28,19 @@ func (d DeviceIdentity) c() (*C.tw_device_identity, func()) {
 }
 
 // Check validates every field (ErrIdentity naming the field).
-func (d DeviceIdentity) Check() error {
+func (d Identity) Check() error {
 	id, free := d.c()
 	defer free()
 	var why [256]C.char
-	return newErr(C.tw_device_identity_check(id, &why[0], 256), C.GoString(&why[0]))
+	return newErr(C.tw_identity_check(id, &why[0], 256), C.GoString(&why[0]))
 }
 
 // URN is urn:tagwire:<vendor>:<model>:<serial>.
-func (d DeviceIdentity) URN() (string, error) {
+func (d Identity) URN() (string, error) {
 	id, free := d.c()
 	defer free()
-	var buf [C.TW_DEVICE_URN_MAX]C.char
-	if err := errOf(C.tw_device_urn(&buf[0], C.TW_DEVICE_URN_MAX, id)); err != nil {
+	var buf [C.TW_IDENTITY_URN_MAX]C.char
+	if err := errOf(C.tw_identity_urn(&buf[0], C.TW_IDENTITY_URN_MAX, id)); err != nil {
 		return "", err
 	}
 	return C.GoString(&buf[0]), nil

@@ -362,7 +362,7 @@ func (u *HTTPSUplink) Stats() (HTTPSStats, error) {
 	st := (*C.tw_https_stats)(C.calloc(1, C.sizeof_tw_https_stats))
 	defer C.free(unsafe.Pointer(st))
 	st.version = C.TW_HTTPS_STATS_VERSION
-	if err := u.check(C.tw_https_uplink_stats(u.p, st)); err != nil {
+	if err := u.check(C.tw_https_uplink_stats_get(u.p, st)); err != nil {
 		return HTTPSStats{}, err
 	}
 	return HTTPSStats{Batches: uint64(st.batches), Records: uint64(st.records),

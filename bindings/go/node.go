@@ -180,7 +180,7 @@ func (n *Node) Stats() (NodeStats, error) {
 	s := (*C.tw_node_stats)(C.calloc(1, C.sizeof_tw_node_stats))
 	defer C.free(unsafe.Pointer(s))
 	s.version = C.TW_NODE_STATS_VERSION
-	if err := n.check(C.tw_node_get_stats(n.p, s)); err != nil {
+	if err := n.check(C.tw_node_stats_get(n.p, s)); err != nil {
 		return NodeStats{}, err
 	}
 	return NodeStats{Online: s.link == C.TW_NODE_LINK_ONLINE, Connects: uint64(s.connects),

@@ -282,11 +282,11 @@ func TestConfig(t *testing.T) {
 }
 
 func TestIdentityAndCredentials(t *testing.T) {
-	id := DeviceIdentity{DeviceID: "press-7", Vendor: "acme", Model: "p7", Serial: "SN42"}
+	id := Identity{DeviceID: "press-7", Vendor: "acme", Model: "p7", Serial: "SN42"}
 	if urn, err := id.URN(); err != nil || urn != "urn:tagwire:acme:p7:SN42" {
 		t.Fatal(urn, err)
 	}
-	if err := (DeviceIdentity{DeviceID: "bad:id"}).Check(); !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), "device_id") {
+	if err := (Identity{DeviceID: "bad:id"}).Check(); !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), "device_id") {
 		t.Fatal(err)
 	}
 	pki := makePKI(t)

@@ -9,12 +9,12 @@ static tw_status write_tramp(tw_tag *tag, const tw_value *value, void *ud)
 
 void twgo_tag_set_write_callback(tw_tag *tag, uintptr_t h)
 {
-    tw_tag_set_write_callback(tag, h ? write_tramp : NULL, (void *)h);
+    tw_tag_set_write_cb(tag, h ? write_tramp : NULL, (void *)h);
 }
 
 void twgo_tagset_set_write_callback(tw_tagset *ts, uintptr_t h)
 {
-    tw_tagset_set_write_callback(ts, h ? write_tramp : NULL, (void *)h);
+    tw_tagset_set_write_cb(ts, h ? write_tramp : NULL, (void *)h);
 }
 
 static void notify_tramp(tw_tagset *ts, void *ud) { twgoNotify(ts, (uintptr_t)ud); }

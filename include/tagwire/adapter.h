@@ -22,7 +22,7 @@
  *
  * tw_poller runs groups of items at fixed scan rates on the caller's thread (drift-free, slow
  * devices skip cycles instead of piling up) and keeps statistics per group;
- * tw_device_get_stats() gives statistics per connection.
+ * tw_device_stats_get() gives statistics per connection.
  *
  * Threading: a tw_device and a tw_poller are driven by one thread at a time; nothing here is
  * TW_THREADSAFE except tw_adapter_check_address(). Different devices may be used on different
@@ -213,7 +213,7 @@ typedef struct tw_device_stats {
 } tw_device_stats;
 
 /* Fills *out (whose version the caller sets). Errors: TW_ERR_INVALID_ARG, TW_ERR_VERSION. */
-TW_API tw_status tw_device_get_stats(const tw_device *dev, tw_device_stats *out);
+TW_API tw_status tw_device_stats_get(const tw_device *dev, tw_device_stats *out);
 
 /*
  * Checks an address for the adapter of `scheme_or_uri` ("modbus+tcp" or a whole URI) without a
@@ -279,7 +279,7 @@ typedef struct tw_poll_group_stats {
 } tw_poll_group_stats;
 
 /* Fills *out for one group. Errors: TW_ERR_INVALID_ARG (unknown group), TW_ERR_VERSION. */
-TW_API tw_status tw_poller_group_stats(const tw_poller *p, uint32_t group, tw_poll_group_stats *out);
+TW_API tw_status tw_poller_group_stats_get(const tw_poller *p, uint32_t group, tw_poll_group_stats *out);
 
 TW_END_DECLS
 

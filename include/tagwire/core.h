@@ -134,7 +134,7 @@ typedef enum tw_status {
     TW_ERR_EST_BAD_RESPONSE = -353,    /* the EST response is malformed (PKCS#7, base64, type) */
     TW_ERR_EST_KEY_MISMATCH = -354,    /* the issued certificate does not match our key */
     TW_ERR_HTTP = -355,                /* an HTTP request failed (status in the message) */
-    TW_ERR_IDENTITY = -356,            /* a device identity field is invalid */
+    TW_ERR_IDENTITY = -356,            /* an identity field is invalid (tagwire/identity.h) */
     TW_ERR_EST_SERVER = -357,          /* the EST server failed (HTTP 5xx); retriable */
 
     /* node / config: -400 .. -449 */
@@ -147,6 +147,24 @@ typedef enum tw_status {
 TW_API TW_THREADSAFE const char *tw_status_name(tw_status status);
 /* A short English description, e.g. "operation timed out". Static, never NULL. */
 TW_API TW_THREADSAFE const char *tw_strerror(tw_status status);
+
+/*
+ * Error detail, per thread. Every error that tagwire records with a message (on a handle, see the
+ * handles' tw_*_last_error(), or in a constructor that has no handle to put it on) is also kept
+ * for the calling thread, as "<module>: <message>", e.g. "store: open /var/spool/x: Permission
+ * denied". Use it after a constructor fails, or whenever a call fails and you hold no handle:
+ *
+ *     if (tw_store_new(&s, &o) != TW_OK) fprintf(stderr, "%s\n", tw_last_error());
+ *
+ * tw_last_error() returns "" when nothing has been recorded on this thread since it started or
+ * since tw_last_error_clear(); a later error replaces the message, a successful call does not
+ * clear it. The pointer is valid until the next tagwire call on this thread. A call that fails
+ * only on an invalid argument (a NULL pointer) may return its status without recording a message.
+ * tw_last_error_status() is the status that went with the message (TW_OK when none).
+ */
+TW_API TW_THREADSAFE const char *tw_last_error(void);
+TW_API TW_THREADSAFE tw_status tw_last_error_status(void);
+TW_API TW_THREADSAFE void tw_last_error_clear(void);
 
 /* ---- Log hook ---------------------------------------------------------------------------------- */
 

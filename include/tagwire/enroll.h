@@ -4,7 +4,7 @@
  * A tw_enroll object talks to one EST server over HTTPS (libcurl) and keeps the device's key and
  * certificate chain in a credential directory:
  *
- *   tw_enroll_enroll()     /simpleenroll: new ECDSA P-256 key, PKCS#10 CSR (see tagwire/device.h
+ *   tw_enroll_enroll()     /simpleenroll: new ECDSA P-256 key, PKCS#10 CSR (see tagwire/identity.h
  *                          for subject and SAN), authenticated by a bootstrap certificate (mTLS,
  *                          IDevID style) and/or HTTP basic credentials.
  *   tw_enroll_reenroll()   /simplereenroll: a fresh key, authenticated by the current credential.
@@ -49,7 +49,7 @@
 #define TAGWIRE_ENROLL_H
 
 #include "core.h"
-#include "device.h"
+#include "identity.h"
 
 TW_BEGIN_DECLS
 
@@ -107,7 +107,7 @@ typedef struct tw_enroll_options {
     const char *username;            /* HTTP basic credentials for /simpleenroll (and re-enroll, */
     const char *password;            /* where the server asks for them); never sent over plain HTTP */
     const char *credentials_dir;     /* required: the credential directory (created if missing) */
-    const tw_device_identity *identity; /* required for enroll/reenroll; copied by tw_enroll_new */
+    const tw_identity *identity; /* required for enroll/reenroll; copied by tw_enroll_new */
     uint32_t max_attempts;           /* attempts per blocking call for transient failures; 0 = 4 */
     uint32_t backoff_base_ms;        /* back-off between attempts (full jitter); 0 = 500 */
     uint32_t backoff_cap_ms;         /* 0 = 30000 */

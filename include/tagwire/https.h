@@ -270,7 +270,7 @@ typedef struct tw_https_stats {
 } tw_https_stats;
 
 /* Fills *st (st->version must be TW_HTTPS_STATS_VERSION). Errors: TW_ERR_INVALID_ARG, TW_ERR_VERSION. */
-TW_API tw_status tw_https_uplink_stats(const tw_https_uplink *u, tw_https_stats *st);
+TW_API tw_status tw_https_uplink_stats_get(const tw_https_uplink *u, tw_https_stats *st);
 
 /* Detail of the last failure (attempt or call), e.g. "HTTP 503 (retry after 2 s)" or the TLS
  * error. Never NULL; valid until the next call on the uplink. */

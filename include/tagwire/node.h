@@ -10,7 +10,7 @@
  *   - the uplink: a Sparkplug B session over MQTT over mutual TLS (births, deaths, seq/bdSeq,
  *     rebirth, commands). A command (NCMD/DCMD) for a tag is delivered with tw_tag_write(): for
  *     adapter tags the node writes it to the device (tw_device_write(), scaled back to raw units);
- *     for pushed tags the application's write callback (tw_tag_set_write_callback()) handles it.
+ *     for pushed tags the application's write callback (tw_tag_set_write_cb()) handles it.
  *
  * The data path (DESIGN.md): a value enters a tag once (tw_tag_set_* or an adapter poll), passes
  * its deadband once, joins its tag set's change set, and is collected by the node thread, encoded
@@ -231,7 +231,7 @@ TW_API tw_device *tw_node_device_adapter(const tw_node_device *dev);
 
 /*
  * Adds a tag to a device. address NULL: a pushed tag (set by the application; commands for it go
- * to the write callback the application sets with tw_tag_set_write_callback()). Otherwise the
+ * to the write callback the application sets with tw_tag_set_write_cb()). Otherwise the
  * device must have an adapter; the address is added as an item (tw_device_add_item()) and polled
  * every scan_rate_ms (>= 1; 0 = 1000) unless the tag is write-only (opts->access
  * TW_ACCESS_WRITE). Scaling (opts->scale/offset) converts the device's raw value to engineering
@@ -344,7 +344,7 @@ typedef struct tw_node_stats {
 
 /* Fills *out. TW_THREADSAFE (counters are read atomically one by one). Errors:
  * TW_ERR_INVALID_ARG, TW_ERR_VERSION. */
-TW_API TW_THREADSAFE tw_status tw_node_get_stats(const tw_node *node, tw_node_stats *out);
+TW_API TW_THREADSAFE tw_status tw_node_stats_get(const tw_node *node, tw_node_stats *out);
 
 /* The Sparkplug ids. Static for the node's life. TW_THREADSAFE. */
 TW_API TW_THREADSAFE const char *tw_node_group_id(const tw_node *node);

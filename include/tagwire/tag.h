@@ -291,9 +291,9 @@ TW_API void tw_tagset_set_notify(tw_tagset *ts, tw_tagset_notify_fn fn, void *us
 typedef tw_status (*tw_tag_write_fn)(tw_tag *tag, const tw_value *value, void *user_data);
 
 /* Sets the write callback of one tag (overrides the set's). fn NULL removes it. Driving thread. */
-TW_API void tw_tag_set_write_callback(tw_tag *tag, tw_tag_write_fn fn, void *user_data);
+TW_API void tw_tag_set_write_cb(tw_tag *tag, tw_tag_write_fn fn, void *user_data);
 /* Sets the default write callback for every tag of the set without its own. Driving thread. */
-TW_API void tw_tagset_set_write_callback(tw_tagset *ts, tw_tag_write_fn fn, void *user_data);
+TW_API void tw_tagset_set_write_cb(tw_tagset *ts, tw_tag_write_fn fn, void *user_data);
 
 /*
  * Delivers a write request the way the runtime does: checks that the tag is writable, converts

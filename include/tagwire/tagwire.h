@@ -20,7 +20,7 @@
 #include "sparkplug.h"
 #include "config.h"
 #include "mqtt.h"
-#include "device.h"
+#include "identity.h"
 #include "enroll.h"
 #include "transport.h"
 #include "tls.h"

@@ -608,7 +608,7 @@ tw_status tw_device_tls_info(const tw_device *d, struct tw_tls_info *info)
     return st == TW_ERR_INVALID_ARG ? TW_ERR_UNSUPPORTED : st;
 }
 
-tw_status tw_device_get_stats(const tw_device *d, tw_device_stats *out)
+tw_status tw_device_stats_get(const tw_device *d, tw_device_stats *out)
 {
     if (!d || !out) return TW_ERR_INVALID_ARG;
     if (out->version < 1 || out->version > TW_DEVICE_STATS_VERSION) return TW_ERR_VERSION;

@@ -171,7 +171,7 @@ tw_status tw_poller_step(tw_poller *p, int max_wait_ms)
     return ran ? TW_OK : TW_ERR_TIMEOUT;
 }
 
-tw_status tw_poller_group_stats(const tw_poller *p, uint32_t group, tw_poll_group_stats *out)
+tw_status tw_poller_group_stats_get(const tw_poller *p, uint32_t group, tw_poll_group_stats *out)
 {
     if (!p || !out || group >= p->n) return TW_ERR_INVALID_ARG;
     return TW__STATS_PUT(out, &p->groups[group].st, sizeof(tw_poll_group_stats));

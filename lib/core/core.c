@@ -294,6 +294,9 @@ void tw__log(tw_log_level level, const char *module, const char *fmt, ...)
 
 /* ---- error detail ---- */
 
+/* The calling thread's last recorded error (tw_last_error()). */
+static _Thread_local tw__error tw__thread_err;
+
 tw_status tw__err(tw__error *err, const char *module, tw_status code, const char *fmt, ...)
 {
     char buf[TW__ERRMSG_MAX];
@@ -305,9 +308,22 @@ tw_status tw__err(tw__error *err, const char *module, tw_status code, const char
         err->code = code;
         memcpy(err->msg, buf, sizeof buf);
     }
+    tw__thread_err.code = code;
+    /* "<module>: <message>", truncated to the buffer (the message is the part that gets cut). */
+    size_t m = tw__strlcpy(tw__thread_err.msg, module ? module : "tagwire", sizeof tw__thread_err.msg);
+    if (m + 2 < sizeof tw__thread_err.msg) {
+        memcpy(tw__thread_err.msg + m, ": ", 3);
+        tw__strlcpy(tw__thread_err.msg + m + 2, buf, sizeof tw__thread_err.msg - m - 2);
+    }
     tw__log(TW_LOG_DEBUG, module, "%s: %s", tw_status_name(code), buf);
     return code;
 }
+
+const char *tw_last_error(void) { return tw__thread_err.msg; }
+
+tw_status tw_last_error_status(void) { return tw__thread_err.code; }
+
+void tw_last_error_clear(void) { tw__err_clear(&tw__thread_err); }
 
 void tw__err_clear(tw__error *err)
 {

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "internal.h"
-#include "tagwire/device.h"
+#include "tagwire/identity.h"
 #include "tagwire/enroll.h"
 
 /* ---- base64 and PKCS#7 certs-only (pkcs7.c) ---- */
@@ -55,7 +55,7 @@ tw_status tw__key_generate_pem(char **key_pem, size_t *key_pem_len);
 
 /* A PKCS#10 CSR (DER, tw__malloc'ed) for the identity, signed by key_pem (SHA-256). */
 tw_status tw__csr_build(unsigned char **der, size_t *der_len, const char *key_pem,
-                        size_t key_pem_len, const tw_device_identity *id, tw__error *err);
+                        size_t key_pem_len, const tw_identity *id, tw__error *err);
 
 /*
  * Orders a PEM chain so that the certificate whose public key matches key_pem comes first

@@ -37,7 +37,7 @@ struct tw_enroll {
     char *password;
     char *dir;
     bool have_identity;
-    tw_device_identity id;
+    tw_identity id;
     char *id_strings[6];
     uint32_t max_attempts, backoff_base_ms, backoff_cap_ms, max_retry_after_s, timeout_ms;
     double renew_fraction;
@@ -559,7 +559,7 @@ tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o, char *why, 
         return new_fail(NULL, why, why_size, TW_ERR_CONFIG, "credentials_dir: path too long");
     if (o->identity) {
         char w[160];
-        st = tw_device_identity_check(o->identity, w, sizeof w);
+        st = tw_identity_check(o->identity, w, sizeof w);
         if (st != TW_OK) return new_fail(NULL, why, why_size, st, "identity: %s", w);
     }
 
@@ -580,10 +580,10 @@ tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o, char *why, 
     e->password = dup_opt(o->password, &fail);
     e->dir = dup_opt(o->credentials_dir, &fail);
     if (o->identity) {
-        const tw_device_identity *s = o->identity;
+        const tw_identity *s = o->identity;
         const char *src[6] = {s->device_id, s->vendor, s->model, s->serial, s->hw_revision, s->fw_revision};
         for (int i = 0; i < 6; i++) e->id_strings[i] = dup_opt(src[i], &fail);
-        e->id.version = TW_DEVICE_IDENTITY_VERSION;
+        e->id.version = TW_IDENTITY_VERSION;
         e->id.device_id = e->id_strings[0];
         e->id.vendor = e->id_strings[1];
         e->id.model = e->id_strings[2];

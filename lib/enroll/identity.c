@@ -42,12 +42,12 @@ static bool check_field(const char *name, const char *v, size_t max, const char 
     return true;
 }
 
-tw_status tw_device_identity_check(const tw_device_identity *id, char *why, size_t why_size)
+tw_status tw_identity_check(const tw_identity *id, char *why, size_t why_size)
 {
     if (why && why_size) why[0] = '\0';
     if (why_size == 0) why = NULL;
     if (!id) return TW_ERR_INVALID_ARG;
-    if (id->version < 1 || id->version > TW_DEVICE_IDENTITY_VERSION) {
+    if (id->version < 1 || id->version > TW_IDENTITY_VERSION) {
         if (why) snprintf(why, why_size, "identity version %u unknown", (unsigned)id->version);
         return TW_ERR_VERSION;
     }
@@ -57,7 +57,7 @@ tw_status tw_device_identity_check(const tw_device_identity *id, char *why, size
         if (why) snprintf(why, why_size, "device_id: required");
         return TW_ERR_IDENTITY;
     }
-    if (!check_field("device_id", id->device_id, TW_DEVICE_FIELD_MAX, ids, why, why_size))
+    if (!check_field("device_id", id->device_id, TW_IDENTITY_FIELD_MAX, ids, why, why_size))
         return TW_ERR_IDENTITY;
     int n = present(id->vendor) + present(id->model) + present(id->serial);
     if (n != 0 && n != 3) {
@@ -68,25 +68,25 @@ tw_status tw_device_identity_check(const tw_device_identity *id, char *why, size
         return TW_ERR_IDENTITY;
     }
     if (n == 3) {
-        if (!check_field("vendor", id->vendor, TW_DEVICE_FIELD_MAX, ids, why, why_size) ||
-            !check_field("model", id->model, TW_DEVICE_FIELD_MAX, ids, why, why_size) ||
-            !check_field("serial", id->serial, TW_DEVICE_FIELD_MAX, ids, why, why_size))
+        if (!check_field("vendor", id->vendor, TW_IDENTITY_FIELD_MAX, ids, why, why_size) ||
+            !check_field("model", id->model, TW_IDENTITY_FIELD_MAX, ids, why, why_size) ||
+            !check_field("serial", id->serial, TW_IDENTITY_FIELD_MAX, ids, why, why_size))
             return TW_ERR_IDENTITY;
     }
     if (present(id->hw_revision) &&
-        !check_field("hw_revision", id->hw_revision, TW_DEVICE_REVISION_MAX, revs, why, why_size))
+        !check_field("hw_revision", id->hw_revision, TW_IDENTITY_REVISION_MAX, revs, why, why_size))
         return TW_ERR_IDENTITY;
     if (present(id->fw_revision) &&
-        !check_field("fw_revision", id->fw_revision, TW_DEVICE_REVISION_MAX, revs, why, why_size))
+        !check_field("fw_revision", id->fw_revision, TW_IDENTITY_REVISION_MAX, revs, why, why_size))
         return TW_ERR_IDENTITY;
     return TW_OK;
 }
 
-tw_status tw_device_urn(char *buf, size_t buf_size, const tw_device_identity *id)
+tw_status tw_identity_urn(char *buf, size_t buf_size, const tw_identity *id)
 {
     if (!buf || !buf_size || !id) return TW_ERR_INVALID_ARG;
     buf[0] = '\0';
-    tw_status st = tw_device_identity_check(id, NULL, 0);
+    tw_status st = tw_identity_check(id, NULL, 0);
     if (st != TW_OK) return st;
     if (!present(id->vendor)) return TW_ERR_NOT_FOUND;
     int n = snprintf(buf, buf_size, "urn:tagwire:%s:%s:%s", id->vendor, id->model, id->serial);

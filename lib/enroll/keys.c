@@ -83,12 +83,12 @@ static tw_status parse_key(mbedtls_pk_context *pk, const char *key_pem, size_t k
 }
 
 tw_status tw__csr_build(unsigned char **der, size_t *der_len, const char *key_pem,
-                        size_t key_pem_len, const tw_device_identity *id, tw__error *err)
+                        size_t key_pem_len, const tw_identity *id, tw__error *err)
 {
     *der = NULL;
     *der_len = 0;
     char why[160];
-    tw_status st = tw_device_identity_check(id, why, sizeof why);
+    tw_status st = tw_identity_check(id, why, sizeof why);
     if (st != TW_OK) return tw__err(err, "enroll", st, "device identity: %s", why);
     if (tw__crypto_init() != TW_OK) return tw__err(err, "enroll", TW_ERR_GENERIC, "psa_crypto_init failed");
 
@@ -97,10 +97,10 @@ tw_status tw__csr_build(unsigned char **der, size_t *der_len, const char *key_pe
     mbedtls_pk_init(&pk);
     mbedtls_x509write_csr_init(&csr);
     unsigned char *buf = NULL;
-    char subject[32 + 2 * TW_DEVICE_FIELD_MAX];
-    char urn[TW_DEVICE_URN_MAX];
+    char subject[32 + 2 * TW_IDENTITY_FIELD_MAX];
+    char urn[TW_IDENTITY_URN_MAX];
     mbedtls_x509_san_list san;
-    bool have_urn = tw_device_urn(urn, sizeof urn, id) == TW_OK;
+    bool have_urn = tw_identity_urn(urn, sizeof urn, id) == TW_OK;
 
     st = parse_key(&pk, key_pem, key_pem_len);
     if (st != TW_OK) {

@@ -802,7 +802,7 @@ void tw_https_uplink_retry_now(tw_https_uplink *u)
     u->next_at_ms = 0;
 }
 
-tw_status tw_https_uplink_stats(const tw_https_uplink *u, tw_https_stats *st)
+tw_status tw_https_uplink_stats_get(const tw_https_uplink *u, tw_https_stats *st)
 {
     if (!u || !st) return TW_ERR_INVALID_ARG;
     if (st->version != TW_HTTPS_STATS_VERSION) return TW_ERR_VERSION;

@@ -501,7 +501,7 @@ tw_status tw_node_device_add_tag(tw_node_device *d, tw_tag **out, const char *na
         b->scaled = (sc != 1.0 || off != 0.0);
         b->rate_ms = tw_tag_access(t) == TW_ACCESS_WRITE ? 0 : (rate_ms ? rate_ms : 1000);
         d->binds[d->nbinds++] = b;
-        if (tw_tag_access(t) != TW_ACCESS_READ) tw_tag_set_write_callback(t, device_write_cb, b);
+        if (tw_tag_access(t) != TW_ACCESS_READ) tw_tag_set_write_cb(t, device_write_cb, b);
     }
     if (out) *out = t;
     return TW_OK;
@@ -534,7 +534,7 @@ static void refresh_dstats(tw_node_device *d)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    if (tw_device_get_stats(d->dev, &ds) != TW_OK) return;
+    if (tw_device_stats_get(d->dev, &ds) != TW_OK) return;
     pthread_mutex_lock(&d->stats_lock);
     d->dstats = ds;
     pthread_mutex_unlock(&d->stats_lock);
@@ -740,7 +740,7 @@ const char *tw_node_link_name(tw_node_link l)
 static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out);
 
 /* Fills a current-version struct; the caller's version gets only its fields. */
-tw_status tw_node_get_stats(const tw_node *cn, tw_node_stats *out)
+tw_status tw_node_stats_get(const tw_node *cn, tw_node_stats *out)
 {
     if (!cn || !out) return TW_ERR_INVALID_ARG;
     if (out->version < 1 || out->version > TW_NODE_STATS_VERSION) return TW_ERR_VERSION;
@@ -799,7 +799,7 @@ static void log_stats(tw_node *n)
     if (!tw__log_enabled(TW_LOG_DEBUG)) return;
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
-    if (tw_node_get_stats(n, &s)) return;
+    if (tw_node_stats_get(n, &s)) return;
     tw__log(TW_LOG_DEBUG, MOD,
             "%s/%s: %s, %" PRIu64 " messages, %" PRIu64 " metrics, %" PRIu64 " births, queue %" PRIu64
             ", polls %" PRIu64 " (%" PRIu64 " with errors), adapter requests %" PRIu64 " errors %" PRIu64

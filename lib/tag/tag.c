@@ -862,14 +862,14 @@ tw_tag *tw_tagset_at(const tw_tagset *ts, size_t index)
 
 /* ---- writes ---- */
 
-void tw_tag_set_write_callback(tw_tag *tag, tw_tag_write_fn fn, void *user_data)
+void tw_tag_set_write_cb(tw_tag *tag, tw_tag_write_fn fn, void *user_data)
 {
     if (!tag) return;
     tag->write_fn = fn;
     tag->write_ud = user_data;
 }
 
-void tw_tagset_set_write_callback(tw_tagset *ts, tw_tag_write_fn fn, void *user_data)
+void tw_tagset_set_write_cb(tw_tagset *ts, tw_tag_write_fn fn, void *user_data)
 {
     if (!ts) return;
     ts->write_fn = fn;

@@ -90,12 +90,12 @@ int main(int argc, char **argv)
     s.version = TW_NODE_STATS_VERSION;
     for (int64_t end = mono_ms() + 30000; mono_ms() < end;) {
         tw_node_step(n, 50);
-        if (tw_node_get_stats(n, &s) == TW_OK && s.store_records == 0 && s.link == TW_NODE_LINK_ONLINE)
+        if (tw_node_stats_get(n, &s) == TW_OK && s.store_records == 0 && s.link == TW_NODE_LINK_ONLINE)
             break;
     }
     tw_node_shutdown(n);
     s.version = TW_NODE_STATS_VERSION;
-    tw_node_get_stats(n, &s);
+    tw_node_stats_get(n, &s);
     printf("STAT store_records %" PRIu64 "\nSTAT store_dropped %" PRIu64 "\nSTAT store_refused %" PRIu64
            "\nSTAT queue_dropped %" PRIu64 "\nSTAT historical %" PRIu64 "\nSTAT metrics %" PRIu64
            "\nSTAT last %lld\n",

@@ -466,13 +466,13 @@ static void test_births_data_commands_rebirth(void **state)
     rw.access = TW_ACCESS_READ_WRITE;
     assert_int_equal(tw_tagset_add(ns, &setp, "Setpoint", TW_TYPE_DOUBLE, &rw), TW_OK);
     assert_int_equal(tw_tagset_add(ns, &mode, "Mode", TW_TYPE_STRING, &rw), TW_OK);
-    tw_tag_set_write_callback(setp, accept_write, NULL);
-    tw_tag_set_write_callback(mode, refuse_write, NULL);
+    tw_tag_set_write_cb(setp, accept_write, NULL);
+    tw_tag_set_write_cb(mode, refuse_write, NULL);
     tw_tag_options rpm = TW_TAG_OPTIONS_INIT;
     rpm.unit = "rpm";
     assert_int_equal(tw_tagset_add(ds, &speed, "Speed", TW_TYPE_FLOAT, &rpm), TW_OK);
     assert_int_equal(tw_tagset_add(ds, &running, "Running", TW_TYPE_BOOL, &rw), TW_OK);
-    tw_tag_set_write_callback(running, accept_write, NULL);
+    tw_tag_set_write_cb(running, accept_write, NULL);
     tw_tag_set_double(temp, 20.5, TW_QUALITY_GOOD, 0);
     tw_tag_set_int64(counter, 1, TW_QUALITY_GOOD, 0);
     tw_tag_set_double(setp, 10, TW_QUALITY_GOOD, 0);

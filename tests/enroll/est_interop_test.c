@@ -116,7 +116,7 @@ static void start_fake(const char *mode, const char *arg)
     snprintf(g_fake_url, sizeof g_fake_url, "https://127.0.0.1:%u", (unsigned)g_fake_port);
 }
 
-static tw_device_identity g_id = {TW_DEVICE_IDENTITY_VERSION, "press-7", "acme", "p7", "SN42", "B2", "4.1.0"};
+static tw_identity g_id = {TW_IDENTITY_VERSION, "press-7", "acme", "p7", "SN42", "B2", "4.1.0"};
 
 /* A fresh credentials directory name. */
 static const char *new_creds(char *buf, size_t cap)

@@ -284,7 +284,7 @@ static void test_renew_live(void **state)
     char dir[1024], url[64];
     snprintf(dir, sizeof dir, "%s/creds", g_dir);
     snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)g_est_port);
-    tw_device_identity id = {TW_DEVICE_IDENTITY_VERSION, "press-7", "acme", "p7", "SN42", "B2", "4.1.0"};
+    tw_identity id = {TW_IDENTITY_VERSION, "press-7", "acme", "p7", "SN42", "B2", "4.1.0"};
     events ev;
     memset(&ev, 0, sizeof ev);
     tw_enroll_options o = TW_ENROLL_OPTIONS_INIT;

@@ -221,7 +221,7 @@ static void roundtrip(const char *name, tw_https_format fmt, int gzip, const cha
     bool ok = drain(u, s, 60000);
     if (!ok) print_message("last error: %s\n", tw_https_uplink_last_error(u));
     tw_https_stats st = {.version = TW_HTTPS_STATS_VERSION};
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);
     tw_https_uplink_free(u);
     tw_store_free(s);
     recv_stop(&r);
@@ -306,7 +306,7 @@ static void test_retry_after(void **state)
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_OK);
     bool ok = drain(u, s, 60000);
     tw_https_stats st = {.version = TW_HTTPS_STATS_VERSION};
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);
     tw_https_uplink_free(u);
     tw_store_free(s);
     recv_stop(&r);
@@ -367,7 +367,7 @@ static void test_4xx(void **state)
     tw_https_uplink *u = NULL;
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_OK);
     assert_true(drain(u, s, 30000));
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);
     assert_int_equal(st.rejected_batches, 1);
     assert_int_equal(st.rejected_records, 10);
     assert_int_equal(st.batches, 1);
@@ -386,7 +386,7 @@ static void test_4xx(void **state)
     ctl(&r, "fail=422&count=1");
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_OK);
     assert_true(drain(u, s, 30000));
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);
     assert_int_equal(st.parked_batches, 1);
     tw_https_uplink_free(u);
     tw_store_free(s);
@@ -411,7 +411,7 @@ static void test_4xx(void **state)
     assert_non_null(strstr(tw_https_uplink_last_error(u), "403"));
     assert_int_equal(tw_https_uplink_release(u, 0), TW_OK);
     assert_true(drain(u, s, 30000));
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);
     assert_int_equal(st.batches, 2);
     assert_int_equal(st.rejected_batches, 0);
     tw_https_uplink_free(u);
@@ -428,7 +428,7 @@ static void test_4xx(void **state)
     g_rejects = 0;
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_OK);
     assert_true(drain(u, s, 30000));
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);
     assert_int_equal(st.batches, 2);
     assert_int_equal(st.records, 10);
     assert_int_equal(st.rejected_records, 1);
@@ -526,7 +526,7 @@ static void test_cut_receiver(void **state)
     int n = next - 1;
     bool ok = drain(u, s, 60000);
     tw_https_stats st = {.version = TW_HTTPS_STATS_VERSION};
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);
     print_message("%d values, %llu batches, %llu requests, %llu failures\n", n,
                   (unsigned long long)st.batches, (unsigned long long)st.requests,
                   (unsigned long long)st.failures);
@@ -552,7 +552,7 @@ static void test_wrong_server_cert(void **state)
     int64_t end = tw__mono_ms() + 1500;
     while (tw__mono_ms() < end) assert_int_equal(tw_https_uplink_step(u, 50), TW_OK);
     tw_https_stats st = {.version = TW_HTTPS_STATS_VERSION};
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_OK);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);
     print_message("error: %s\n", tw_https_uplink_last_error(u));
     assert_int_equal(st.last_status, TW_ERR_TLS_UNKNOWN_CA);
     assert_non_null(strstr(tw_https_uplink_last_error(u), "certificate"));

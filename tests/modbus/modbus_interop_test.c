@@ -352,7 +352,7 @@ static void test_coalescing(void **state)
     tw_device_stats st;
     memset(&st, 0, sizeof st);
     st.version = TW_DEVICE_STATS_VERSION;
-    assert_int_equal(tw_device_get_stats(d, &st), TW_OK);
+    assert_int_equal(tw_device_stats_get(d, &st), TW_OK);
     assert_int_equal(st.requests, 16);
     assert_int_equal(st.responses, 16);
     assert_true(st.connected);
@@ -393,7 +393,7 @@ static void test_exceptions(void **state)
     tw_device_stats st;
     memset(&st, 0, sizeof st);
     st.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &st);
+    tw_device_stats_get(d, &st);
     assert_int_equal(st.exceptions, 3);
     assert_true(st.connected); /* an exception is an answer: the link stays */
     assert_int_equal(st.disconnects, 0);
@@ -465,7 +465,7 @@ static void test_kill_restart(void **state)
     tw_device_stats st;
     memset(&st, 0, sizeof st);
     st.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &st);
+    tw_device_stats_get(d, &st);
     assert_true(st.connects >= 2);
     assert_true(st.connect_failures >= 1);
     assert_true(st.disconnects >= 1);

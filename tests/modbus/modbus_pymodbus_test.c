@@ -93,7 +93,7 @@ static void test_read_all(void **state)
         tw_device_stats ds;
         memset(&ds, 0, sizeof ds);
         ds.version = TW_DEVICE_STATS_VERSION;
-        tw_device_get_stats(d, &ds);
+        tw_device_stats_get(d, &ds);
         /* 600 registers: 5 blocks, coils and inputs: 1 each, the input register: 1. With max_gap=0 every
          * 2-register hole in the holding registers splits a request: runs {0}, {3..7}, {10..14}, ... = 87. */
         uint64_t expect = q < 2 ? 8 : 87 + 3;

@@ -245,7 +245,7 @@ static void test_rtu_errors(void **state)
     tw_device_stats st;
     memset(&st, 0, sizeof st);
     st.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &st);
+    tw_device_stats_get(d, &st);
     assert_int_equal(st.timeouts, 1);
     assert_true(st.protocol_errors >= 1);
     tw_device_free(d);

@@ -166,7 +166,7 @@ static void expect_refused(const char *uri, const tw_device_options *o, tw_statu
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    assert_int_equal(tw_device_get_stats(d, &ds), TW_OK);
+    assert_int_equal(tw_device_stats_get(d, &ds), TW_OK);
     assert_int_equal(ds.connects, 0);
     assert_true(ds.connect_failures >= 1);
     tw_device_free(d);
@@ -199,7 +199,7 @@ static void test_read_write(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    assert_int_equal(tw_device_get_stats(d, &ds), TW_OK);
+    assert_int_equal(tw_device_stats_get(d, &ds), TW_OK);
     assert_int_equal(ds.connects, 1);
     assert_true(ds.connected);
     tw_device_free(d);
@@ -432,7 +432,7 @@ static void test_reconnect(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    assert_int_equal(tw_device_get_stats(d, &ds), TW_OK);
+    assert_int_equal(tw_device_stats_get(d, &ds), TW_OK);
     assert_int_equal(ds.connects, 2);
     tw_device_free(d);
 }

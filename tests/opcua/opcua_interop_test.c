@@ -144,7 +144,7 @@ static void test_read_every_type(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &ds);
+    tw_device_stats_get(d, &ds);
     assert_int_equal(ds.requests, 1); /* one Read for the whole batch */
     assert_true(ds.connected);
     tw_device_free(d);
@@ -262,7 +262,7 @@ static void test_subscription_pushes(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &ds);
+    tw_device_stats_get(d, &ds);
     assert_int_equal(ds.reads, 0); /* pushed, never polled */
     tw_device_free(d);
 }
@@ -324,7 +324,7 @@ static void test_restart_reconnects(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &ds);
+    tw_device_stats_get(d, &ds);
     assert_true(ds.disconnects >= 1);
     tw_device_free(d);
     tw_device_free(r);

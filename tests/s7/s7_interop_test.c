@@ -158,7 +158,7 @@ static void test_read_every_type(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    assert_int_equal(tw_device_get_stats(d, &ds), TW_OK);
+    assert_int_equal(tw_device_stats_get(d, &ds), TW_OK);
     assert_true(ds.connected);
     assert_int_equal(ds.requests, 2);
     tw_device_free(d);
@@ -183,7 +183,7 @@ static void test_batching_within_pdu(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &ds);
+    tw_device_stats_get(d, &ds);
     /* 7 strings fill the first answer (14 + 7 * 66 = 476), the rest goes in a second request */
     assert_int_equal(ds.requests, 2);
     tw_device_free(d);
@@ -207,7 +207,7 @@ static void test_item_errors(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &ds);
+    tw_device_stats_get(d, &ds);
     assert_true(ds.connected); /* item errors keep the link */
     tw_device_free(d);
 
@@ -329,7 +329,7 @@ static void test_restart_reconnects(void **state)
     tw_device_stats ds;
     memset(&ds, 0, sizeof ds);
     ds.version = TW_DEVICE_STATS_VERSION;
-    tw_device_get_stats(d, &ds);
+    tw_device_stats_get(d, &ds);
     assert_true(ds.connects >= 2);
     assert_true(ds.disconnects >= 1);
     tw_device_free(d);

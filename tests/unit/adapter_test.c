@@ -110,7 +110,7 @@ static void test_open_errors(void **state)
     tw_device_stats st;
     memset(&st, 0, sizeof st);
     st.version = TW_DEVICE_STATS_VERSION;
-    assert_int_equal(tw_device_get_stats(d, &st), TW_OK);
+    assert_int_equal(tw_device_stats_get(d, &st), TW_OK);
     assert_int_equal(st.connect_failures, 1);
     assert_int_equal(st.reads, 2);
     assert_int_equal(st.items_bad, 2);
@@ -459,7 +459,7 @@ static void test_poller_rate(void **state)
     tw_poll_group_stats gs;
     memset(&gs, 0, sizeof gs);
     gs.version = TW_POLL_GROUP_STATS_VERSION;
-    assert_int_equal(tw_poller_group_stats(p, g, &gs), TW_OK);
+    assert_int_equal(tw_poller_group_stats_get(p, g, &gs), TW_OK);
     assert_int_equal((int)gs.cycles, g_cb_count);
     assert_true(gs.cycles + gs.skipped >= 9 && gs.cycles + gs.skipped <= 12);
     assert_int_equal(gs.rate_ms, 40);
@@ -493,7 +493,7 @@ static void test_poller_slow_device(void **state)
     tw_poll_group_stats gs;
     memset(&gs, 0, sizeof gs);
     gs.version = TW_POLL_GROUP_STATS_VERSION;
-    assert_int_equal(tw_poller_group_stats(p, g, &gs), TW_OK);
+    assert_int_equal(tw_poller_group_stats_get(p, g, &gs), TW_OK);
     /* no pile-up: never more reads than the device can serve, every overrun skips >= 3 cycles */
     assert_true(gs.cycles >= 3 && gs.cycles <= 8);
     assert_int_equal((uint64_t)g_fake.reads, gs.cycles);
@@ -511,7 +511,7 @@ static void test_poller_slow_device(void **state)
     tw_poll_group_stats gs2;
     memset(&gs2, 0, sizeof gs2);
     gs2.version = TW_POLL_GROUP_STATS_VERSION;
-    tw_poller_group_stats(p, g, &gs2);
+    tw_poller_group_stats_get(p, g, &gs2);
     assert_true(gs2.failed_cycles >= 1);
     assert_true(gs2.items_bad >= 2);
     tw_poller_free(p);

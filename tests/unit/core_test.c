@@ -1,4 +1,5 @@
 /* Unit tests of the core module: status codes, init refcount, allocator and log hooks, back-off. */
+#include <pthread.h>
 #include <string.h>
 
 #include "twtest.h"
@@ -175,7 +176,7 @@ static void test_zero_is_default(void **state)
     SAME_AS_INIT(tw_node_device_options, TW_NODE_DEVICE_OPTIONS_INIT, TW_NODE_DEVICE_OPTIONS_VERSION);
     SAME_AS_INIT(tw_device_options, TW_DEVICE_OPTIONS_INIT, TW_DEVICE_OPTIONS_VERSION);
     SAME_AS_INIT(tw_enroll_options, TW_ENROLL_OPTIONS_INIT, TW_ENROLL_OPTIONS_VERSION);
-    SAME_AS_INIT(tw_device_identity, TW_DEVICE_IDENTITY_INIT, TW_DEVICE_IDENTITY_VERSION);
+    SAME_AS_INIT(tw_identity, TW_IDENTITY_INIT, TW_IDENTITY_VERSION);
     /* the non-default choices are non-zero */
     assert_true(TW_LOG_ERROR != 0 && TW_EDGE_QOS0 != 0 && TW_TCP_NAGLE != 0);
     assert_true(TW_MQTT_KEEPALIVE_OFF != 0 && TW_MQTT_RECONNECT_OFF != 0);
@@ -233,6 +234,46 @@ static void test_backoff(void **state)
     for (uint32_t a = 0; a < 20; a++) assert_true(tw__backoff_ms(a, 50, 5000, NULL, NULL) <= 5000);
 }
 
+static void *other_thread_last_error(void *arg)
+{
+    (void)arg;
+    /* A fresh thread sees none of the main thread's error. */
+    return (void *)(uintptr_t)(tw_last_error()[0] == '\0' && tw_last_error_status() == TW_OK);
+}
+
+static void test_thread_last_error(void **state)
+{
+    (void)state;
+    tw_last_error_clear();
+    assert_string_equal(tw_last_error(), "");
+    assert_int_equal(tw_last_error_status(), TW_OK);
+    /* Errors recorded on a handle and those without a handle both reach the thread's slot. */
+    tw__error herr = {0};
+    assert_int_equal(tw__err(&herr, "store", TW_ERR_PARSE, "segment %d: bad CRC", 7), TW_ERR_PARSE);
+    assert_string_equal(herr.msg, "segment 7: bad CRC");
+    assert_string_equal(tw_last_error(), "store: segment 7: bad CRC");
+    assert_int_equal(tw_last_error_status(), TW_ERR_PARSE);
+    tw__err(NULL, "node", TW_ERR_CONFIG, "device %s: no adapter", "PLC1");
+    assert_string_equal(tw_last_error(), "node: device PLC1: no adapter");
+    assert_int_equal(tw_last_error_status(), TW_ERR_CONFIG);
+    /* A message as long as the handle's buffer is truncated, never overflows. */
+    char longmsg[600];
+    memset(longmsg, 'x', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = '\0';
+    tw__err(NULL, "mqtt", TW_ERR_PROTOCOL, "%s", longmsg);
+    assert_true(strlen(tw_last_error()) < TW__ERRMSG_MAX);
+    assert_memory_equal(tw_last_error(), "mqtt: xxxx", 10);
+    /* Per thread. */
+    pthread_t t;
+    void *ok = NULL;
+    assert_int_equal(pthread_create(&t, NULL, other_thread_last_error, NULL), 0);
+    assert_int_equal(pthread_join(t, &ok), 0);
+    assert_true(ok != NULL);
+    assert_int_equal(tw_last_error_status(), TW_ERR_PROTOCOL); /* ours is untouched */
+    tw_last_error_clear();
+    assert_string_equal(tw_last_error(), "");
+}
+
 static void test_clock(void **state)
 {
     (void)state;
@@ -248,7 +289,7 @@ int main(void)
         cmocka_unit_test(test_status_names),       cmocka_unit_test(test_version),
         cmocka_unit_test(test_init_refcount_and_allocator),
         cmocka_unit_test(test_log_hook_and_errors), cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_clock), cmocka_unit_test(test_thread_last_error),
         cmocka_unit_test(test_init_log_hook_first_wins), cmocka_unit_test(test_zero_is_default), cmocka_unit_test(test_versioned_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -285,8 +285,8 @@ static void test_commands_and_state(void **state)
     assert_int_equal(tw_tagset_add(ns, &sp, "Setpoint", TW_TYPE_DOUBLE, &rw), TW_OK);
     assert_int_equal(tw_tagset_add(ns, &ro, "Counter", TW_TYPE_INT64, NULL), TW_OK);
     assert_int_equal(tw_tagset_add(ds, &dv, "Valve", TW_TYPE_DOUBLE, &rw), TW_OK);
-    tw_tagset_set_write_callback(ns, on_write, &r);
-    tw_tagset_set_write_callback(ds, on_write, &r);
+    tw_tagset_set_write_cb(ns, on_write, &r);
+    tw_tagset_set_write_cb(ds, on_write, &r);
     tw_edge_options o = opts();
     o.primary_host_id = "H";
     tw_edge *e;

@@ -59,56 +59,56 @@ static void test_identity_rules(void **state)
 {
     (void)state;
     char why[200];
-    tw_device_identity id = TW_DEVICE_IDENTITY_INIT;
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
+    tw_identity id = TW_IDENTITY_INIT;
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     assert_non_null(strstr(why, "device_id"));
     id.device_id = "press-7";
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_OK);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_OK);
     id.device_id = "press 7";
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     assert_non_null(strstr(why, "' '"));
     assert_non_null(strstr(why, "offset 5"));
     id.device_id = "-press";
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     id.device_id = "pr\xc3\xa9ss";
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     assert_non_null(strstr(why, "0xc3"));
-    char longid[TW_DEVICE_FIELD_MAX + 2];
+    char longid[TW_IDENTITY_FIELD_MAX + 2];
     memset(longid, 'a', sizeof longid - 1);
     longid[sizeof longid - 1] = '\0';
     id.device_id = longid;
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     assert_non_null(strstr(why, "at most 64"));
-    longid[TW_DEVICE_FIELD_MAX] = '\0';
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_OK);
+    longid[TW_IDENTITY_FIELD_MAX] = '\0';
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_OK);
 
     id.device_id = "press-7";
     id.vendor = "acme";
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     assert_non_null(strstr(why, "all three"));
     id.model = "p7";
     id.serial = "SN:42"; /* ':' would break the URN */
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     assert_non_null(strstr(why, "serial"));
     id.serial = "SN42";
     id.fw_revision = "4.1.0+build7";
     id.hw_revision = "B2";
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_OK);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_OK);
     id.fw_revision = "4.1 beta";
-    assert_int_equal(tw_device_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
+    assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     assert_non_null(strstr(why, "fw_revision"));
     id.fw_revision = NULL;
 
-    char urn[TW_DEVICE_URN_MAX];
-    assert_int_equal(tw_device_urn(urn, sizeof urn, &id), TW_OK);
+    char urn[TW_IDENTITY_URN_MAX];
+    assert_int_equal(tw_identity_urn(urn, sizeof urn, &id), TW_OK);
     assert_string_equal(urn, "urn:tagwire:acme:p7:SN42");
-    assert_int_equal(tw_device_urn(urn, 10, &id), TW_ERR_RANGE);
-    tw_device_identity bare = TW_DEVICE_IDENTITY_INIT;
+    assert_int_equal(tw_identity_urn(urn, 10, &id), TW_ERR_RANGE);
+    tw_identity bare = TW_IDENTITY_INIT;
     bare.device_id = "x";
-    assert_int_equal(tw_device_urn(urn, sizeof urn, &bare), TW_ERR_NOT_FOUND);
+    assert_int_equal(tw_identity_urn(urn, sizeof urn, &bare), TW_ERR_NOT_FOUND);
     bare.version = 99;
-    assert_int_equal(tw_device_identity_check(&bare, NULL, 0), TW_ERR_VERSION);
-    assert_int_equal(tw_device_identity_check(NULL, NULL, 0), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_identity_check(&bare, NULL, 0), TW_ERR_VERSION);
+    assert_int_equal(tw_identity_check(NULL, NULL, 0), TW_ERR_INVALID_ARG);
 }
 
 /* ---- base64 ---- */
@@ -225,7 +225,7 @@ static void test_csr(void **state)
     size_t klen = 0;
     assert_int_equal(tw__key_generate_pem(&key, &klen), TW_OK);
     assert_non_null(strstr(key, "BEGIN EC PRIVATE KEY"));
-    tw_device_identity id = TW_DEVICE_IDENTITY_INIT;
+    tw_identity id = TW_IDENTITY_INIT;
     id.device_id = "press-7";
     id.vendor = "acme";
     id.model = "p7";
@@ -339,7 +339,7 @@ static void test_options(void **state)
     o.password = "x";
     assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_CONFIG);
     o.username = "dev";
-    tw_device_identity id = TW_DEVICE_IDENTITY_INIT;
+    tw_identity id = TW_IDENTITY_INIT;
     id.device_id = "bad id";
     o.identity = &id;
     assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_IDENTITY);

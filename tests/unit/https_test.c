@@ -165,7 +165,7 @@ static void test_options(void **state)
     assert_int_equal(tw_https_uplink_step(u, 0), TW_OK); /* empty store: nothing to do */
     assert_int_equal(tw_https_uplink_next_ms(u), UINT32_MAX);
     tw_https_stats st = {.version = 0};
-    assert_int_equal(tw_https_uplink_stats(u, &st), TW_ERR_VERSION);
+    assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_ERR_VERSION);
     tw_https_uplink_free(u);
     tw_store_free(s);
 }
@@ -206,7 +206,7 @@ static void test_bad_record(void **state)
         assert_int_equal(g_rejected, 1);
         assert_int_equal(g_status, 0);
         tw_https_stats hs = {.version = TW_HTTPS_STATS_VERSION};
-        assert_int_equal(tw_https_uplink_stats(u, &hs), TW_OK);
+        assert_int_equal(tw_https_uplink_stats_get(u, &hs), TW_OK);
         assert_int_equal(hs.requests, 0);
         tw_store_stats ss = {.version = TW_STORE_STATS_VERSION};
         assert_int_equal(tw_store_stats_get(s, &ss), TW_OK);

@@ -213,9 +213,9 @@ static void run_adapter_values(tw_node_poll_mode mode, int threaded)
 
     tw_node_stats st;
     st.version = 0;
-    assert_int_equal(tw_node_get_stats(n, &st), TW_ERR_VERSION);
+    assert_int_equal(tw_node_stats_get(n, &st), TW_ERR_VERSION);
     st.version = TW_NODE_STATS_VERSION;
-    assert_int_equal(tw_node_get_stats(n, &st), TW_OK);
+    assert_int_equal(tw_node_stats_get(n, &st), TW_OK);
     assert_true(st.polls >= 3);
     assert_true(st.adapter_requests >= 3);
     assert_true(st.link != TW_NODE_LINK_ONLINE); /* nothing listens */
@@ -230,7 +230,7 @@ static void run_adapter_values(tw_node_poll_mode mode, int threaded)
         assert_int_equal(tw_node_stop(n), TW_ERR_TIMEOUT);
         assert_true(tw__mono_ms() - t0 < 2000);
         st.version = TW_NODE_STATS_VERSION;
-        tw_node_get_stats(n, &st);
+        tw_node_stats_get(n, &st);
         assert_true(st.unflushed_metrics > 0);
         assert_int_equal(st.link, TW_NODE_LINK_OFFLINE);
     }
@@ -274,11 +274,11 @@ static void test_event_loop_api(void **state)
     assert_int_equal(poll(&pf, 1, 0), 1);
     tw_node_stats st;
     st.version = TW_NODE_STATS_VERSION;
-    tw_node_get_stats(n, &st);
+    tw_node_stats_get(n, &st);
     assert_int_equal(st.queue_depth, 1);
     assert_int_equal(tw_node_flush(n, 100), TW_ERR_TIMEOUT); /* offline: nothing can go out */
     assert_int_equal(tw_node_shutdown(n), TW_ERR_TIMEOUT);
-    tw_node_get_stats(n, &st);
+    tw_node_stats_get(n, &st);
     assert_int_equal(st.unflushed_metrics, 1);
     tw_node_free(n);
 }
@@ -445,7 +445,7 @@ static void test_unreachable_device(void **state)
     st.version = TW_NODE_STATS_VERSION;
     for (int i = 0; i < 100; i++) {
         tw_node_step(n, 10);
-        tw_node_get_stats(n, &st);
+        tw_node_stats_get(n, &st);
         if (st.devices_offline) break;
     }
     assert_int_equal(st.devices_offline, 1);

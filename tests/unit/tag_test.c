@@ -793,7 +793,7 @@ static void test_write_callback(void **state)
                      TW_OK);
     assert_string_equal(tw_access_name(tw_tag_access(sp)), "read-write");
     write_rec rec = {0}, dflt = {0};
-    tw_tag_set_write_callback(sp, on_write, &rec);
+    tw_tag_set_write_cb(sp, on_write, &rec);
     tw_value v = mk_d(42.4);
     tw_value bv;
     bv.type = TW_TYPE_BOOL;
@@ -823,7 +823,7 @@ static void test_write_callback(void **state)
     assert_int_equal(tw_tag_write(sp, &v), TW_ERR_MODBUS_EXCEPTION);
     assert_int_equal(rec.calls, 3);
     /* the set's default callback serves tags without their own */
-    tw_tagset_set_write_callback(ts, on_write, &dflt);
+    tw_tagset_set_write_cb(ts, on_write, &dflt);
     assert_int_equal(tw_tag_write(cmd, &bv), TW_OK);
     assert_int_equal(dflt.calls, 1);
     assert_ptr_equal(dflt.tag, cmd);

@@ -29,7 +29,7 @@ static int run(int argc, char **argv)
 {
     const char *est = NULL, *ca = NULL, *bcert = NULL, *bkey = NULL, *user = NULL, *pwfile = NULL;
     const char *out = NULL, *label = NULL;
-    tw_device_identity id = TW_DEVICE_IDENTITY_INIT;
+    tw_identity id = TW_IDENTITY_INIT;
     unsigned attempts = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -67,7 +67,7 @@ static int run(int argc, char **argv)
     if (!user != !pwfile)
         return tw_cli_usage_error(&tw_cli_cmd_enroll, "--user and --password-file go together");
     char why[256];
-    tw_status st = tw_device_identity_check(&id, why, sizeof why);
+    tw_status st = tw_identity_check(&id, why, sizeof why);
     if (st != TW_OK) return tw_cli_fail("device identity", st, why);
     char password[512] = "";
     if (pwfile && read_password(pwfile, password, sizeof password) != 0) {

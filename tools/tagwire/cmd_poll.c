@@ -115,8 +115,8 @@ static int run(int argc, char **argv)
             tw_device_stats ds;
             memset(&ds, 0, sizeof ds);
             ds.version = TW_DEVICE_STATS_VERSION;
-            tw_poller_group_stats(p, group, &gs);
-            tw_device_get_stats(d, &ds);
+            tw_poller_group_stats_get(p, group, &gs);
+            tw_device_stats_get(d, &ds);
             fprintf(stderr,
                     "group: cycles %llu, skipped %llu, failed %llu, cycle mean %.3f ms, max %.3f ms\n"
                     "device: requests %llu, responses %llu, exceptions %llu, timeouts %llu, protocol errors %llu, "

@@ -133,7 +133,7 @@ static int run(int argc, char **argv)
         if (mono_ms() < next) continue;
         next += interval_ms;
         s.version = TW_NODE_STATS_VERSION;
-        if (tw_node_get_stats(node, &s)) continue;
+        if (tw_node_stats_get(node, &s)) continue;
         format_status(line, sizeof line, node, &s);
         if (tty) printf("\r\033[K%s", line);
         else printf("%s\n", line);
@@ -143,7 +143,7 @@ static int run(int argc, char **argv)
     fprintf(stderr, "tagwire run: stopping%s\n", g_stop ? " (signal)" : "");
     st = tw_node_stop(node);
     s.version = TW_NODE_STATS_VERSION;
-    tw_node_get_stats(node, &s);
+    tw_node_stats_get(node, &s);
     format_status(line, sizeof line, node, &s);
     printf("%s\n", line);
     if (st == TW_ERR_TIMEOUT)

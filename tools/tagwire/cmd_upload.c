@@ -97,7 +97,7 @@ static int run(int argc, char **argv)
         }
     }
     tw_https_stats hs = {.version = TW_HTTPS_STATS_VERSION};
-    tw_https_uplink_stats(u, &hs);
+    tw_https_uplink_stats_get(u, &hs);
     if (why) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s; last attempt: %s", why, tw_https_uplink_last_error(u));

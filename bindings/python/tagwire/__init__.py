@@ -17,7 +17,8 @@ from .errors import (AdapterError, Closed, ConfigError, EnrollError, Error, Exis
                      OutOfMemory, ParseError, RangeError, SparkplugError, StoreError, Timeout,
                      TlsError, TypeMismatch, error_class)
 from .core import (HEADER_VERSION, Library, LogLevel, Quality, Type, convert, features,
-                   has_feature, init, is_initialized, log_level_name, now_ns, quality_from_sparkplug,
+                   has_feature, init, is_initialized, last_error, last_error_clear,
+                   last_error_status, log_level_name, now_ns, quality_from_sparkplug,
                    quality_is_bad, quality_is_good, quality_name, quality_to_sparkplug, set_log,
                    shutdown, type_name, utf8_valid, values_equal, version, version_string)
 from .tags import Access, Change, DeadbandMode, Sample, Tag, TagSet, validate_name
@@ -26,7 +27,7 @@ from .adapter import (Adapter, AdapterRegistration, Device, DeviceStats, ItemInf
                       PollGroupStats, Uri, adapters, check_address, register_adapter,
                       unregister_adapter)
 from . import opcua, sparkplug
-from .enroll import (CredentialInfo, DeviceIdentity, Enrollment, EnrollEvent, inspect_credentials,
+from .enroll import (CredentialInfo, Identity, Enrollment, EnrollEvent, inspect_credentials,
                      renew_time, status_retriable)
 from .transport import TlsConfig, TlsInfo, Transport
 from .mqtt import MqttClient

@@ -78,6 +78,9 @@ typedef enum tw_status {
 } tw_status;
  const char *tw_status_name(tw_status status);
  const char *tw_strerror(tw_status status);
+ const char *tw_last_error(void);
+ tw_status tw_last_error_status(void);
+ void tw_last_error_clear(void);
 typedef enum tw_log_level {
     TW_LOG_DEFAULT = 0,
     TW_LOG_ERROR = 1,
@@ -220,8 +223,8 @@ typedef struct tw_tag_change {
 typedef void (*tw_tagset_notify_fn)(tw_tagset *ts, void *user_data);
  void tw_tagset_set_notify(tw_tagset *ts, tw_tagset_notify_fn fn, void *user_data);
 typedef tw_status (*tw_tag_write_fn)(tw_tag *tag, const tw_value *value, void *user_data);
- void tw_tag_set_write_callback(tw_tag *tag, tw_tag_write_fn fn, void *user_data);
- void tw_tagset_set_write_callback(tw_tagset *ts, tw_tag_write_fn fn, void *user_data);
+ void tw_tag_set_write_cb(tw_tag *tag, tw_tag_write_fn fn, void *user_data);
+ void tw_tagset_set_write_cb(tw_tagset *ts, tw_tag_write_fn fn, void *user_data);
  tw_status tw_tag_write(tw_tag *tag, const tw_value *value);
  const char *tw_tag_name(const tw_tag *tag);
  uint64_t tw_tag_alias(const tw_tag *tag);
@@ -521,7 +524,7 @@ typedef void (*tw_mqtt_state_fn)(tw_mqtt_client *client, tw_mqtt_state state, tw
  tw_transport *tw_mqtt_client_transport(tw_mqtt_client *c);
  tw_status tw_mqtt_topic_check(const char *topic);
  tw_status tw_mqtt_filter_check(const char *filter);
-typedef struct tw_device_identity {
+typedef struct tw_identity {
     uint32_t version;
     const char *device_id;
     const char *vendor;
@@ -529,11 +532,11 @@ typedef struct tw_device_identity {
     const char *serial;
     const char *hw_revision;
     const char *fw_revision;
-} tw_device_identity;
- tw_status tw_device_identity_check(const tw_device_identity *id, char *why,
+} tw_identity;
+ tw_status tw_identity_check(const tw_identity *id, char *why,
                                                         size_t why_size);
- tw_status tw_device_urn(char *buf, size_t buf_size,
-                                             const tw_device_identity *id);
+ tw_status tw_identity_urn(char *buf, size_t buf_size,
+                                             const tw_identity *id);
 typedef struct tw_enroll tw_enroll;
 typedef enum tw_enroll_event_type {
     TW_ENROLL_EVENT_ENROLLED = 1,
@@ -569,7 +572,7 @@ typedef struct tw_enroll_options {
     const char *username;
     const char *password;
     const char *credentials_dir;
-    const tw_device_identity *identity;
+    const tw_identity *identity;
     uint32_t max_attempts;
     uint32_t backoff_base_ms;
     uint32_t backoff_cap_ms;
@@ -727,7 +730,7 @@ typedef struct tw_device_stats {
     uint64_t writes;
     uint64_t writes_failed;
 } tw_device_stats;
- tw_status tw_device_get_stats(const tw_device *dev, tw_device_stats *out);
+ tw_status tw_device_stats_get(const tw_device *dev, tw_device_stats *out);
  tw_status tw_adapter_check_address(const char *scheme_or_uri, const char *address,
                                                        tw_type *type_out, char *err, size_t errlen);
  size_t tw_adapter_list(char *buf, size_t len);
@@ -752,7 +755,7 @@ typedef struct tw_poll_group_stats {
     int64_t max_duration_ns;
     int64_t max_lateness_ns;
 } tw_poll_group_stats;
- tw_status tw_poller_group_stats(const tw_poller *p, uint32_t group, tw_poll_group_stats *out);
+ tw_status tw_poller_group_stats_get(const tw_poller *p, uint32_t group, tw_poll_group_stats *out);
 typedef struct tw_store tw_store;
 typedef enum tw_store_backend {
     TW_STORE_MEMORY = 0,
@@ -1040,7 +1043,7 @@ typedef struct tw_node_stats {
     uint64_t store_dropped;
     uint64_t store_refused;
 } tw_node_stats;
- tw_status tw_node_get_stats(const tw_node *node, tw_node_stats *out);
+ tw_status tw_node_stats_get(const tw_node *node, tw_node_stats *out);
  const char *tw_node_group_id(const tw_node *node);
  const char *tw_node_edge_node_id(const tw_node *node);
  tw_status tw_https_record_encode(void *buf, size_t cap, size_t *len,
@@ -1124,7 +1127,7 @@ typedef struct tw_https_stats {
     uint32_t last_retry_after_s;
     uint64_t acked_seq;
 } tw_https_stats;
- tw_status tw_https_uplink_stats(const tw_https_uplink *u, tw_https_stats *st);
+ tw_status tw_https_uplink_stats_get(const tw_https_uplink *u, tw_https_stats *st);
  const char *tw_https_uplink_last_error(const tw_https_uplink *u);
 typedef struct tw_adapter_uri {
     const char *uri;
@@ -1208,10 +1211,6 @@ typedef struct tw_transport_ops {
 #define TW_FEATURE_SIM 512
 #define TW_FEATURE_TLS13 1024
 #define TW_INIT_PARAMS_VERSION 1
-#define TW_DEVICE_IDENTITY_VERSION 1
-#define TW_DEVICE_FIELD_MAX 64
-#define TW_DEVICE_REVISION_MAX 32
-#define TW_DEVICE_URN_MAX 207
 #define TW_EDGE_OPTIONS_VERSION 1
 #define TW_EDGE_QOS_DEFAULT 0
 #define TW_EDGE_QOS1 1
@@ -1227,6 +1226,10 @@ typedef struct tw_transport_ops {
 #define TW_HTTPS_FD_READ 1
 #define TW_HTTPS_FD_WRITE 2
 #define TW_HTTPS_STATS_VERSION 1
+#define TW_IDENTITY_VERSION 1
+#define TW_IDENTITY_FIELD_MAX 64
+#define TW_IDENTITY_REVISION_MAX 32
+#define TW_IDENTITY_URN_MAX 207
 #define TW_MQTT_KEEPALIVE_OFF 65535
 #define TW_MQTT_RECONNECT_DEFAULT 0
 #define TW_MQTT_RECONNECT_ON 1

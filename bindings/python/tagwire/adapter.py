@@ -170,7 +170,7 @@ class Device:
     def stats(self) -> DeviceStats:
         s = ffi.new("tw_device_stats *")
         s.version = lib.TW_DEVICE_STATS_VERSION
-        check(lib.tw_device_get_stats(self._p(), s))
+        check(lib.tw_device_stats_get(self._p(), s))
         return DeviceStats(bool(s.connected), s.requests, s.responses, s.exceptions, s.timeouts,
                            s.protocol_errors, s.connects, s.connect_failures, s.disconnects,
                            s.bytes_sent, s.bytes_received, s.last_rtt_ns, s.mean_rtt_ns,
@@ -294,7 +294,7 @@ class Poller:
     def group_stats(self, group: int) -> PollGroupStats:
         s = ffi.new("tw_poll_group_stats *")
         s.version = lib.TW_POLL_GROUP_STATS_VERSION
-        check(lib.tw_poller_group_stats(self._p(), group, s))
+        check(lib.tw_poller_group_stats_get(self._p(), group, s))
         return PollGroupStats(s.rate_ms, s.cycles, s.skipped, s.failed_cycles, s.items_bad,
                               s.last_duration_ns, s.mean_duration_ns, s.max_duration_ns,
                               s.max_lateness_ns)

@@ -40,6 +40,23 @@ def has_feature(name: str) -> bool:
     return name in features()
 
 
+# ---- per-thread error detail ----------------------------------------------------------------------
+
+def last_error() -> str:
+    """The calling thread's last recorded error, "<module>: <message>" ("" when none; see
+    tw_last_error()). The exceptions raised by this package already carry the detail."""
+    return string(lib.tw_last_error())
+
+
+def last_error_status() -> int:
+    """The status that went with last_error() (0 = TW_OK when none)."""
+    return int(lib.tw_last_error_status())
+
+
+def last_error_clear() -> None:
+    lib.tw_last_error_clear()
+
+
 # ---- initialisation -------------------------------------------------------------------------------
 
 def init() -> None:

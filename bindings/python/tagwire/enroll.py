@@ -1,4 +1,4 @@
-"""Device identity, EST enrollment and credential inspection (tagwire/device.h, enroll.h)."""
+"""Device identity, EST enrollment and credential inspection (tagwire/identity.h, enroll.h)."""
 from __future__ import annotations
 
 import enum
@@ -11,8 +11,8 @@ from .errors import Closed, EnrollError, check
 
 
 @dataclass
-class DeviceIdentity:
-    """Who this machine is (tw_device_identity); see tagwire/device.h for the field rules."""
+class Identity:
+    """Who this machine is (tw_identity); see tagwire/identity.h for the field rules."""
     device_id: str
     vendor: Optional[str] = None
     model: Optional[str] = None
@@ -21,9 +21,9 @@ class DeviceIdentity:
     fw_revision: Optional[str] = None
 
     def _c(self, keep: list) -> Any:
-        c = ffi.new("tw_device_identity *")
+        c = ffi.new("tw_identity *")
         keep.append(c)
-        c.version = lib.TW_DEVICE_IDENTITY_VERSION
+        c.version = lib.TW_IDENTITY_VERSION
         c.device_id = cstr(self.device_id, keep)
         c.vendor = cstr(self.vendor, keep)
         c.model = cstr(self.model, keep)
@@ -36,18 +36,18 @@ class DeviceIdentity:
         """Raises EnrollError (TW_ERR_IDENTITY) naming the offending field."""
         keep: list = []
         why = ffi.new("char[]", 256)
-        check(lib.tw_device_identity_check(self._c(keep), why, 256), string(why))
+        check(lib.tw_identity_check(self._c(keep), why, 256), string(why))
 
     def is_valid(self) -> bool:
         keep: list = []
-        return lib.tw_device_identity_check(self._c(keep), ffi.NULL, 0) == 0
+        return lib.tw_identity_check(self._c(keep), ffi.NULL, 0) == 0
 
     @property
     def urn(self) -> str:
         """urn:tagwire:<vendor>:<model>:<serial> (NotFound when those are not all set)."""
         keep: list = []
-        buf = ffi.new("char[]", lib.TW_DEVICE_URN_MAX)
-        check(lib.tw_device_urn(buf, lib.TW_DEVICE_URN_MAX, self._c(keep)))
+        buf = ffi.new("char[]", lib.TW_IDENTITY_URN_MAX)
+        check(lib.tw_identity_urn(buf, lib.TW_IDENTITY_URN_MAX, self._c(keep)))
         return string(buf)
 
 
@@ -110,7 +110,7 @@ class Enrollment:
     """An EST client with its credential directory (tw_enroll). Blocking calls; one thread."""
 
     def __init__(self, server_url: str, credentials_dir: str, *,
-                 identity: Optional[DeviceIdentity] = None, server_ca_file: Optional[str] = None,
+                 identity: Optional[Identity] = None, server_ca_file: Optional[str] = None,
                  use_system_trust: bool = False, label: Optional[str] = None,
                  bootstrap_cert_file: Optional[str] = None, bootstrap_key_file: Optional[str] = None,
                  username: Optional[str] = None, password: Optional[str] = None,

@@ -304,7 +304,7 @@ class HttpsUplink:
     def stats(self) -> HttpsStats:
         st = ffi.new("tw_https_stats *")
         st.version = lib.TW_HTTPS_STATS_VERSION
-        _check(lib.tw_https_uplink_stats(self._p(), st), self._err)
+        _check(lib.tw_https_uplink_stats_get(self._p(), st), self._err)
         return HttpsStats(*(int(getattr(st, f)) for f in _STAT_FIELDS))
 
 

@@ -241,5 +241,5 @@ class Node:
     def stats(self) -> NodeStats:
         s = ffi.new("tw_node_stats *")
         s.version = lib.TW_NODE_STATS_VERSION
-        check(lib.tw_node_get_stats(self._p(), s))
+        check(lib.tw_node_stats_get(self._p(), s))
         return NodeStats(Link(s.link), *(int(getattr(s, f)) for f in _NODE_STATS))

@@ -249,11 +249,11 @@ class TagSet:
         """Default write callback of every tag without its own (see Tag.set_write_callback)."""
         p = self._p()
         if fn is None:
-            lib.tw_tagset_set_write_callback(p, ffi.NULL, ffi.NULL)
+            lib.tw_tagset_set_write_cb(p, ffi.NULL, ffi.NULL)
             self._callbacks.pop("set", None)
             return
         cb = _write_callback(self, fn)
-        lib.tw_tagset_set_write_callback(p, cb, ffi.NULL)
+        lib.tw_tagset_set_write_cb(p, cb, ffi.NULL)
         self._callbacks["set"] = cb
 
 
@@ -409,11 +409,11 @@ class Tag:
         p = self._p()
         key = int(ffi.cast("uintptr_t", p))
         if fn is None:
-            lib.tw_tag_set_write_callback(p, ffi.NULL, ffi.NULL)
+            lib.tw_tag_set_write_cb(p, ffi.NULL, ffi.NULL)
             self._ts._callbacks.pop(key, None)
             return
         cb = _write_callback(self._ts, fn)
-        lib.tw_tag_set_write_callback(p, cb, ffi.NULL)
+        lib.tw_tag_set_write_cb(p, cb, ffi.NULL)
         self._ts._callbacks[key] = cb
 
     def write(self, value: Any) -> None:

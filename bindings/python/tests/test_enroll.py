@@ -3,21 +3,21 @@ import shutil
 
 import pytest
 import tagwire
-from tagwire import DeviceIdentity, lib
+from tagwire import Identity, lib
 from conftest import free_port
 
 
 def test_identity_rules_and_urn():
-    ident = DeviceIdentity("press-7", vendor="acme", model="p7", serial="SN42", fw_revision="4.1.0")
+    ident = Identity("press-7", vendor="acme", model="p7", serial="SN42", fw_revision="4.1.0")
     ident.check()
     assert ident.urn == "urn:tagwire:acme:p7:SN42"
-    bad = DeviceIdentity("press:7")
+    bad = Identity("press:7")
     assert not bad.is_valid()
     with pytest.raises(tagwire.EnrollError) as e:
         bad.check()
     assert e.value.code == lib.TW_ERR_IDENTITY and "device_id" in e.value.message
     with pytest.raises(tagwire.NotFound):
-        DeviceIdentity("press-7").urn
+        Identity("press-7").urn
 
 
 def test_inspect_credentials(pki, tmp_path):
@@ -42,11 +42,11 @@ def test_inspect_credentials(pki, tmp_path):
 def test_enrollment_errors_and_events(pki, tmp_path):
     with pytest.raises(tagwire.Error) as e:
         tagwire.Enrollment("http://127.0.0.1:1", str(tmp_path / "c"), server_ca_file=str(pki / "ca.pem"),
-                           identity=DeviceIdentity("dev-1"))
+                           identity=Identity("dev-1"))
     assert e.value.code == lib.TW_ERR_CONFIG and "https" in e.value.message
     events = []
     with tagwire.Enrollment("https://127.0.0.1:%d" % free_port(), str(tmp_path / "c"),
-                            server_ca_file=str(pki / "ca.pem"), identity=DeviceIdentity("dev-1"),
+                            server_ca_file=str(pki / "ca.pem"), identity=Identity("dev-1"),
                             max_attempts=1, request_timeout_ms=2000, on_event=events.append) as en:
         with pytest.raises(tagwire.Error) as e:
             en.enroll()
