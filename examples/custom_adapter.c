@@ -17,6 +17,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -128,9 +129,17 @@ static void on_cycle(uint32_t group, const uint32_t *ids, const tw_sample *s, si
 }
 
 /* The adapter behind a node: published as Sparkplug device "Press7", set point writable by DCMD. */
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
 static int publish_through_node(int argc, char **argv)
 {
     tw_node_options o = TW_NODE_OPTIONS_INIT;
+    o.shutdown_timeout_ms = 10000; /* give the final flush (pending values, NDEATH) up to 10 s */
     long seconds = 10;
     o.group_id = "Demo";
     o.edge_node_id = "Acme";
@@ -163,7 +172,9 @@ static int publish_through_node(int argc, char **argv)
         tw_node_free(node);
         return 1;
     }
-    for (long i = 0; i < seconds * 10; i++) nanosleep(&(struct timespec){0, 100000000L}, NULL);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    for (long i = 0; !g_stop && i < seconds * 10; i++) nanosleep(&(struct timespec){0, 100000000L}, NULL);
     tw_status st = tw_node_stop(node);
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;

@@ -36,6 +36,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     tw_node_options o = TW_NODE_OPTIONS_INIT;
+    o.shutdown_timeout_ms = 10000; /* give the final flush (pending values, NDEATH) up to 10 s */
     const char *device_uri = NULL;
     long seconds = 0;
     o.group_id = "Demo";

@@ -48,6 +48,7 @@ static tw_status on_setpoint(tw_tag *tag, const tw_value *value, void *user_data
 int main(int argc, char **argv)
 {
     tw_node_options o = TW_NODE_OPTIONS_INIT;
+    o.shutdown_timeout_ms = 10000; /* give the final flush (pending values, NDEATH) up to 10 s */
     long seconds = 0;
     o.group_id = "Demo";
     o.edge_node_id = "Machine1";

@@ -50,7 +50,7 @@ func TestEdgeSession(t *testing.T) {
 	if st.Births < 2 || st.MetricsPublished < 1 || st.Connects != 1 {
 		t.Fatalf("%+v", st)
 	}
-	if err := e.Stop(2 * time.Second); err != nil || e.State() != EdgeStopped || EdgeOnline.String() != "online" {
+	if err := e.Stop(15 * time.Second); err != nil || e.State() != EdgeStopped || EdgeOnline.String() != "online" {
 		t.Fatal(err, e.State())
 	}
 }

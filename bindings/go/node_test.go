@@ -36,7 +36,7 @@ func TestEndToEndSimNodeMosquittoTahu(t *testing.T) {
 
 	n, err := NewNode(NodeOptions{GroupID: "PlantA", EdgeNodeID: "Press7", Broker: "mqtts://127.0.0.1:" + itoa(port),
 		TLSCAFile: pki + "/ca.pem", TLSCertFile: pki + "/client.pem", TLSKeyFile: pki + "/client.key",
-		TLSServerName: "localhost", StateDir: t.TempDir()})
+		TLSServerName: "localhost", StateDir: t.TempDir(), ShutdownTimeoutMs: 15000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,12 +57,25 @@ func TestEndToEndSimNodeMosquittoTahu(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Close()
-	time.Sleep(500 * time.Millisecond)
-	sub.Process.Kill()
+	// Read what the subscriber prints until the NDEATH of the clean stop is there (bounded).
 	var all []string
-	for l := range lines {
-		all = append(all, l)
+	deadline := time.After(20 * time.Second)
+collect:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				break collect
+			}
+			all = append(all, l)
+			if strings.Contains(l, "/NDEATH/") {
+				break collect
+			}
+		case <-deadline:
+			break collect
+		}
 	}
+	sub.Process.Kill()
 	js := tahu(t, `let buf='';process.stdin.on('data',d=>buf+=d);process.stdin.on('end',()=>{
 	  const out=[];for(const line of buf.split('\n')){if(!line.trim())continue;const [topic,hex]=line.split(' ');
 	  out.push({topic,p:JSON.parse(JSON.stringify(tahu.decodePayload(Buffer.from(hex||'','hex')),

@@ -7,13 +7,14 @@
  * Every 10 ms the counter takes the value RUN * 1000000 + k (k = 1, 2, ...). A value is *accepted*
  * when the node's step has taken it out of the tag set (with a store: appended to the store, fsync
  * per record) - then, and only then, it is written to ACCEPTED_LOG (one decimal value per line,
- * write(2), so a kill -9 never leaves a logged value that was not accepted). After SECONDS the
- * counter stops, the gateway waits (up to 30 s) until the store is empty (everything confirmed by
- * the broker), shuts down and prints its statistics as "STAT name value" lines; exit 0.
+ * write(2), so a kill -9 never leaves a logged value that was not accepted). After SECONDS, or at
+ * SIGTERM, the counter stops, the gateway waits (up to 120 s) until the store is empty (everything
+ * confirmed by the broker), shuts down and prints its statistics as "STAT name value" lines; exit 0.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,13 @@
 #include <unistd.h>
 
 #include "tagwire/tagwire.h"
+
+static volatile sig_atomic_t g_stop;
+static void on_term(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
 
 static int64_t mono_ms(void)
 {
@@ -72,9 +80,10 @@ int main(int argc, char **argv)
     if (tw_node_add_tag(n, &counter, "Counter", TW_TYPE_INT64, NULL)) return 1;
     tw_tagset *ts = tw_node_tagset(n);
 
+    signal(SIGTERM, on_term);
     int64_t start = mono_ms(), next = start;
     long long k = 0;
-    while (mono_ms() - start < (int64_t)seconds * 1000) {
+    while (!g_stop && mono_ms() - start < (int64_t)seconds * 1000) {
         long long v = run * 1000000LL + (++k);
         tw_tag_set_int64(counter, v, TW_QUALITY_GOOD, 0);
         for (int i = 0; i < 20 && tw_tagset_pending(ts); i++) tw_node_step(n, 0);
@@ -82,13 +91,13 @@ int main(int argc, char **argv)
         next += 10;
         for (;;) {
             int64_t left = next - mono_ms();
-            if (left <= 0) break;
+            if (left <= 0 || g_stop) break;
             tw_node_step(n, (int)left);
         }
     }
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
-    for (int64_t end = mono_ms() + 30000; mono_ms() < end;) {
+    for (int64_t end = mono_ms() + 120000; mono_ms() < end;) {
         tw_node_step(n, 50);
         if (tw_node_stats_get(n, &s) == TW_OK && s.store_records == 0 && s.link == TW_NODE_LINK_ONLINE)
             break;

@@ -10,6 +10,6 @@ set_target_properties(delivery_gw PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_
 foreach(_mode broker_kill gateway_kill host_offline disk_full)
   add_test(NAME delivery.${_mode}
     COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/run.sh ${_mode} ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
-  set_tests_properties(delivery.${_mode} PROPERTIES LABELS "delivery;interop" TIMEOUT 120
+  set_tests_properties(delivery.${_mode} PROPERTIES LABELS "delivery;interop" TIMEOUT 400
     RUN_SERIAL TRUE)
 endforeach()

@@ -355,12 +355,9 @@ static void test_server_down(void **state)
     o.password = "x";
     o.max_attempts = 4;
     tw_enroll *e = make(&o);
-    int64_t t0 = tw__mono_ms();
     expect(e, tw_enroll_enroll(e), TW_ERR_CONN_REFUSED);
-    int64_t took = tw__mono_ms() - t0;
     assert_int_equal(tw__enroll_attempts(e), 4); /* bounded: exactly max_attempts */
     assert_non_null(strstr(tw_enroll_last_error(e), "after 4 attempts"));
-    assert_true(took < 10000);                   /* 3 back-offs of at most 200 ms each */
     assert_int_equal(ev.count[TW_ENROLL_EVENT_FAILED], 1);
     assert_true(ev.last_retriable);
     tw_credential_info info;

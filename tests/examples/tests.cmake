@@ -4,7 +4,7 @@
 foreach(_ex modbus_gateway oem custom_adapter)
   add_test(NAME examples.${_ex}
     COMMAND bash ${PROJECT_SOURCE_DIR}/tests/node/e2e.sh ${_ex} ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
-  set_tests_properties(examples.${_ex} PROPERTIES LABELS "interop;examples" TIMEOUT 120
+  set_tests_properties(examples.${_ex} PROPERTIES LABELS "interop;examples" TIMEOUT 300
     ENVIRONMENT "TW_MBSERVER=$<TARGET_FILE:tw_mbserver>")
 endforeach()
 # examples that need no peer: they must run to completion

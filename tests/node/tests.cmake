@@ -5,16 +5,16 @@
 foreach(_mode run event_loop)
   add_test(NAME node.e2e_${_mode}
     COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e.sh ${_mode} ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
-  set_tests_properties(node.e2e_${_mode} PROPERTIES LABELS "interop;node" TIMEOUT 120
+  set_tests_properties(node.e2e_${_mode} PROPERTIES LABELS "interop;node" TIMEOUT 300
     ENVIRONMENT "TW_MBSERVER=$<TARGET_FILE:tw_mbserver>")
 endforeach()
 
-# valgrind: a 30-second gateway run (`tagwire run`) under memcheck with a broker restart in it
+# valgrind: a gateway run (`tagwire run`) under memcheck with a broker restart in it
 # (the node reconnects and is born again); any leak or memory error fails. Release build only.
 find_program(TW_VALGRIND valgrind)
 if(TW_VALGRIND AND NOT TW_SANITIZE)
   add_test(NAME valgrind.node_gateway_reconnect
     COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e.sh valgrind ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
-  set_tests_properties(valgrind.node_gateway_reconnect PROPERTIES LABELS "valgrind;node" TIMEOUT 240
+  set_tests_properties(valgrind.node_gateway_reconnect PROPERTIES LABELS "valgrind;node" TIMEOUT 400
     ENVIRONMENT "TW_MBSERVER=$<TARGET_FILE:tw_mbserver>")
 endif()

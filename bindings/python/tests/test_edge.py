@@ -34,6 +34,6 @@ def test_edge_session_with_own_tag_sets(pki, broker):
         assert any(e.type == lib.TW_EDGE_EVENT_BIRTH and e.device_id == "Drive" for e in events)
         edge.set_device_online("Drive", False)
         edge.rebirth()
-        assert edge.stop(2000)
+        assert edge.stop(15000)
         assert edge.state == EdgeState.STOPPED and EdgeState.ONLINE.state_name == "online"
     tls.close()

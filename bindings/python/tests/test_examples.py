@@ -28,5 +28,5 @@ def test_modbus_example(mbserver):
 
 def test_node_example(pki, mosquitto):
     out = run("node_sim.py", "mqtts://127.0.0.1:%d" % mosquitto, str(pki / "ca.pem"),
-              str(pki / "client.pem"), str(pki / "client.key"), "1.5")
+              str(pki / "client.pem"), str(pki / "client.key"), "8")
     assert "link online" in out and " 0 metrics" not in out

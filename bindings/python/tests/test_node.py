@@ -23,6 +23,14 @@ def wait_for(pred, timeout=10.0, what="condition"):
     pytest.fail("timed out waiting for " + what)
 
 
+def delivered_to_sub(log, topic_part, client="py-e2e-sub"):
+    """True once the broker sent a PUBLISH whose topic contains topic_part to `client` and the
+    client acknowledged it (QoS 1 PUBACK), i.e. mosquitto_sub has it."""
+    lines = open(log).read().splitlines()
+    sent = [i for i, ln in enumerate(lines) if "Sending PUBLISH to " + client in ln and topic_part in ln]
+    return bool(sent) and any("Received PUBACK from " + client in ln for ln in lines[sent[0]:])
+
+
 def subscriber(pki, port, log):
     """mosquitto_sub with its own client certificate; returns the process once subscribed."""
     exe = shutil.which("mosquitto_sub")
@@ -61,7 +69,7 @@ def test_sim_node_mosquitto_tahu(pki, broker, tmp_path):
         with Node("PlantA", "Press7", "mqtts://127.0.0.1:%d" % port,
                   tls_ca_file=str(pki / "ca.pem"), tls_cert_file=str(pki / "client.pem"),
                   tls_key_file=str(pki / "client.key"), tls_server_name="localhost",
-                  state_dir=str(tmp_path)) as node:
+                  state_dir=str(tmp_path), shutdown_timeout_ms=15000) as node:
             oil = node.add_tag("Hydraulics/OilTemp", "double", unit="degC")
             sim = node.add_device("Sim", "sim://?clock=virtual&tick=100ms")
             sim.add_tag("Counter", "int64", address="counter:start=1", scan_rate_ms=20)
@@ -71,7 +79,7 @@ def test_sim_node_mosquitto_tahu(pki, broker, tmp_path):
             wait_for(lambda: node.stats().metrics_published >= 10, what="10 metrics")
             assert node.stats().polls >= 10
             assert node.stop()
-        time.sleep(0.5)
+        wait_for(lambda: delivered_to_sub(log, "/NDEATH/"), timeout=20, what="NDEATH at the subscriber")
     finally:
         sub.terminate()
         out, _ = sub.communicate(timeout=5)
@@ -132,7 +140,8 @@ def test_commands_reach_python_write_callbacks_in_step_mode(pki, broker, tmp_pat
         sp.set_write_callback(refuse)
         dcmd(pki, port, tmp_path, 99.0)
         with pytest.raises(Interlock, match="door open"):  # re-raised by the step that ran it
-            for _ in range(200):
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
                 node.step(50)
         assert sp.value == 42.5
         st = node.stats()
