@@ -32,17 +32,24 @@
  *   '_' are comments and are ignored everywhere (e.g. "_comment": "...").
  * - Identifiers (group_id, edge_node_id, primary_host_id, device ids) are Sparkplug ids: 1 to
  *   TW_CONFIG_MAX_ID_BYTES bytes of UTF-8 without '+', '#', '/' and without control characters.
- * - Tag names are hierarchical paths: 1 to TW_CONFIG_MAX_NAME_BYTES bytes of UTF-8 without control
- *   characters (U+0000..U+001F, U+007F); '/' separates segments; every segment is non-empty (no
- *   leading, trailing or doubled '/') and has no leading or trailing space. Names are unique within
- *   their device; device ids are unique within the node.
+ * - Tag names follow the tag model's rule, tw_tag_name_validate() (tagwire/tag.h): the loader
+ *   accepts exactly the names a tag set accepts (hierarchical paths of '/'-separated segments, at
+ *   most TW_CONFIG_MAX_NAME_BYTES bytes). Names are unique within their device; device ids are
+ *   unique within the node.
+ * - A key given twice in one object is an error at the second one's path (JSON parsers disagree on
+ *   which of the two counts). Comment keys ('_...') may repeat.
+ * - Each tag's "address" is checked by the adapter of its device's scheme,
+ *   tw_adapter_check_address() (tagwire/adapter.h; syntax in docs/addresses.md), and the tag's
+ *   "type" must convert from (and, for writes, to) the type of the address's values, by the rule of
+ *   tw_value_convert(): numbers and bool among each other, string and bytes among each other,
+ *   datetime with integers. The device's adapter must therefore be registered when the file is
+ *   loaded: the built-in ones always are; an application registers its own with
+ *   tw_adapter_register() before loading.
  * - Relative file and directory paths (tls.ca/cert/key/crl, store.dir) are resolved against the
  *   directory of the configuration file (or the base_dir given to tw_config_load_string()).
  *   The files are not opened here: the TLS and store modules report missing files.
  * - A plaintext "mqtt://" broker needs "insecure": true in "uplink" and no "tls" block;
  *   "mqtts://" needs "tls" with at least "ca", "cert" and "key" (mutual TLS).
- * Limitation: JSON objects with a key given twice are not detected (the last value wins): the
- * JSON parser (json-c) merges them before the loader sees the object.
  *
  * Errors: every failure has a message of the form
  *     "<file>: <JSON path>: <problem>"          e.g.
@@ -71,7 +78,7 @@ TW_BEGIN_DECLS
 /* Limits of the format (part of the documented format, only ever raised). */
 #define TW_CONFIG_MAX_FILE_BYTES (64u * 1024u * 1024u) /* whole file */
 #define TW_CONFIG_MAX_ID_BYTES 128u     /* group, edge node, primary host and device ids */
-#define TW_CONFIG_MAX_NAME_BYTES 255u   /* tag names */
+#define TW_CONFIG_MAX_NAME_BYTES 1023u  /* tag names: TW_TAG_NAME_MAX - 1 (tagwire/tag.h) */
 #define TW_CONFIG_MAX_STRING_BYTES 4096u /* any other string (addresses, URIs, paths, text) */
 #define TW_CONFIG_MAX_SCAN_GROUPS 256u  /* scan groups per device */
 #define TW_CONFIG_FORMAT_VERSION 1      /* the "version" this library reads */
@@ -221,7 +228,8 @@ TW_API TW_THREADSAFE const tw_config_device *tw_config_device_find(const tw_conf
 TW_API TW_THREADSAFE const char *tw_config_device_id(const tw_config_device *dev);
 /* The adapter URI as written ("adapter"), e.g. "modbus+tcp://127.0.0.1:1502?unit=1" or "sim://";
  * NULL when absent: the application pushes the device's values (tw_tag_set_*). The loader checks
- * only the URI's shape (scheme "://"); the adapter checks the rest when the node starts. */
+ * the URI's shape (scheme "://") and that an adapter is registered for the scheme; the adapter
+ * checks the host, port and parameters when the node opens the device. */
 TW_API TW_THREADSAFE const char *tw_config_device_adapter(const tw_config_device *dev);
 /* The adapter URI's scheme, e.g. "modbus+tcp" or "sim" (lower case); NULL without an adapter. */
 TW_API TW_THREADSAFE const char *tw_config_device_scheme(const tw_config_device *dev);
@@ -255,7 +263,7 @@ TW_API TW_THREADSAFE const char *tw_config_tag_name(const tw_config_tag *tag);
 /* "$.devices[i].tags[j]": where the tag is in the file. */
 TW_API TW_THREADSAFE const char *tw_config_tag_path(const tw_config_tag *tag);
 /* The address for the device's adapter ("address"; required with an adapter, refused without);
- * NULL for a pushed tag. Its syntax belongs to the adapter. */
+ * NULL for a pushed tag. Its syntax belongs to the adapter, which checked it at load time. */
 TW_API TW_THREADSAFE const char *tw_config_tag_address(const tw_config_tag *tag);
 /* The value type ("type"): one of "bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
  * "uint32", "uint64", "float", "double", "string", "bytes", "datetime" (exact, lower case). */
