@@ -27,8 +27,8 @@ static void walk(const tw_config *cfg)
             if (tw_config_device_tag_find(d, tw_config_tag_name(t)) != t) abort();
             if (tw_config_tag_device(t) != d) abort();
             double v, a, b, c, e;
-            tw_config_deadband k = tw_config_tag_deadband(t, &v);
-            if (k == TW_CONFIG_DEADBAND_PERCENT && !(v >= 0 && v <= 100)) abort();
+            tw_deadband_mode k = tw_config_tag_deadband(t, &v);
+            if (k == TW_DEADBAND_PERCENT && !(v >= 0 && v <= 100)) abort();
             if (tw_config_tag_scaling(t, &a, &b, &c, &e) && (a == b || c == e)) abort();
             if (tw_config_tag_min(t, &a) && tw_config_tag_max(t, &b) && !(a < b)) abort();
             if (tw_config_tag_address(t) && !tw_config_device_adapter(d)) abort();

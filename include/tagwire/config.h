@@ -71,6 +71,8 @@
 #define TAGWIRE_CONFIG_H
 
 #include "core.h"
+#include "store.h"
+#include "tag.h"
 #include "types.h"
 
 TW_BEGIN_DECLS
@@ -87,32 +89,8 @@ typedef struct tw_config tw_config;               /* a loaded configuration (opa
 typedef struct tw_config_device tw_config_device; /* one device, owned by its tw_config */
 typedef struct tw_config_tag tw_config_tag;       /* one tag, owned by its device's tw_config */
 
-/* How a store writes to disk ("fsync" in "store"). Numbers are part of the ABI. */
-typedef enum tw_config_fsync {
-    TW_CONFIG_FSYNC_ALWAYS = 1,   /* "always": fsync after every append (safest, slowest) */
-    TW_CONFIG_FSYNC_PERIODIC = 2, /* "periodic": fsync every fsync_interval_ms (default) */
-    TW_CONFIG_FSYNC_NEVER = 3     /* "never": leave flushing to the operating system */
-} tw_config_fsync;
-
-/* What a full store gives up ("overflow" in "store"). Numbers are part of the ABI. */
-typedef enum tw_config_overflow {
-    TW_CONFIG_OVERFLOW_DROP_OLDEST = 1, /* "drop_oldest": discard the oldest data (default) */
-    TW_CONFIG_OVERFLOW_DROP_NEWEST = 2  /* "drop_newest": refuse new data until there is room */
-} tw_config_overflow;
-
-/* A tag's deadband kind. Numbers are part of the ABI. */
-typedef enum tw_config_deadband {
-    TW_CONFIG_DEADBAND_NONE = 0,     /* every change is reported */
-    TW_CONFIG_DEADBAND_ABSOLUTE = 1, /* "deadband": change in engineering units */
-    TW_CONFIG_DEADBAND_PERCENT = 2   /* "deadband_percent": percent of (max - min) */
-} tw_config_deadband;
-
-/* A tag's access ("access"). Bit 0 = read, bit 1 = write. Numbers are part of the ABI. */
-typedef enum tw_config_access {
-    TW_CONFIG_ACCESS_READ = 1,      /* "read" (default): published, commands refused */
-    TW_CONFIG_ACCESS_WRITE = 2,     /* "write": commands accepted, never read from the source */
-    TW_CONFIG_ACCESS_READ_WRITE = 3 /* "read-write" */
-} tw_config_access;
+/* The settings that the store and the tag model define use their types: tw_store_sync_policy and
+ * tw_store_overflow (tagwire/store.h), tw_deadband_mode and tw_access (tagwire/tag.h). */
 
 /* ---- Life cycle ------------------------------------------------------------------------------- */
 
@@ -209,10 +187,15 @@ TW_API TW_THREADSAFE const char *tw_config_store_dir(const tw_config *cfg);
 TW_API TW_THREADSAFE uint64_t tw_config_store_max_bytes(const tw_config *cfg);
 /* Age bound in seconds: "max_age_s", 0 (default) = no age limit. */
 TW_API TW_THREADSAFE uint64_t tw_config_store_max_age_s(const tw_config *cfg);
-TW_API TW_THREADSAFE tw_config_fsync tw_config_store_fsync(const tw_config *cfg);
+/* When records become durable ("fsync"): "always" = TW_STORE_SYNC_EVERY_RECORD, "periodic"
+ * (default) = TW_STORE_SYNC_BATCH every fsync_interval_ms, "never" = TW_STORE_SYNC_OS. Without a
+ * "store" block 0 (read tw_config_has_store() first). */
+TW_API TW_THREADSAFE tw_store_sync_policy tw_config_store_fsync(const tw_config *cfg);
 /* "fsync_interval_ms" (only with "periodic"), 1..3600000, default 1000. */
 TW_API TW_THREADSAFE uint32_t tw_config_store_fsync_interval_ms(const tw_config *cfg);
-TW_API TW_THREADSAFE tw_config_overflow tw_config_store_overflow(const tw_config *cfg);
+/* What a full store gives up ("overflow"): "drop_oldest" (default) = TW_STORE_DROP_OLDEST,
+ * "drop_newest" = TW_STORE_REFUSE_NEW (new data is refused until there is room). */
+TW_API TW_THREADSAFE tw_store_overflow tw_config_store_overflow(const tw_config *cfg);
 
 /* ---- Devices ("devices", at least one) -------------------------------------------------------- */
 
@@ -272,10 +255,11 @@ TW_API TW_THREADSAFE tw_type tw_config_tag_type(const tw_config_tag *tag);
  * for a pushed tag. */
 TW_API TW_THREADSAFE const char *tw_config_tag_scan_group(const tw_config_tag *tag);
 TW_API TW_THREADSAFE uint32_t tw_config_tag_scan_rate_ms(const tw_config_tag *tag);
-/* The deadband kind; *value (may be NULL) receives the amount (engineering units or percent 0..100;
- * 0 for none). Deadbands apply to numeric types only. */
-TW_API TW_THREADSAFE tw_config_deadband tw_config_tag_deadband(const tw_config_tag *tag,
-                                                               double *value);
+/* The deadband as the tag model takes it (tw_tag_options.deadband_mode and .deadband): "deadband"
+ * = TW_DEADBAND_ABSOLUTE (engineering units), "deadband_percent" = TW_DEADBAND_PERCENT (0..100 of
+ * max - min). *value (may be NULL) receives the amount; without either key the result is
+ * TW_DEADBAND_ABSOLUTE with 0: every change is reported. Deadbands apply to numeric types only. */
+TW_API TW_THREADSAFE tw_deadband_mode tw_config_tag_deadband(const tw_config_tag *tag, double *value);
 /* "unit" (e.g. "degC") and "description"; NULL when absent. */
 TW_API TW_THREADSAFE const char *tw_config_tag_unit(const tw_config_tag *tag);
 TW_API TW_THREADSAFE const char *tw_config_tag_description(const tw_config_tag *tag);
@@ -292,8 +276,9 @@ TW_API TW_THREADSAFE int tw_config_tag_scaling(const tw_config_tag *tag, double 
  * min < max when both are given). Return non-zero and fill *value (may be NULL) when set. */
 TW_API TW_THREADSAFE int tw_config_tag_min(const tw_config_tag *tag, double *value);
 TW_API TW_THREADSAFE int tw_config_tag_max(const tw_config_tag *tag, double *value);
-/* "access": read (default), write or read-write. */
-TW_API TW_THREADSAFE tw_config_access tw_config_tag_access(const tw_config_tag *tag);
+/* "access": "read" (default) = TW_ACCESS_READ, "write" = TW_ACCESS_WRITE, "read-write" =
+ * TW_ACCESS_READ_WRITE (never TW_ACCESS_DEFAULT); 0 for tag NULL. */
+TW_API TW_THREADSAFE tw_access tw_config_tag_access(const tw_config_tag *tag);
 
 TW_END_DECLS
 

@@ -728,10 +728,9 @@ static tw_status parse_store(pctx *c, json_object *o)
     static const char *const keys[] = {"dir", "max_bytes", "max_age_s", "fsync", "fsync_interval_ms",
                                        "overflow"};
     static const char *const fsync_names[] = {"always", "periodic", "never"};
-    static const int fsync_values[] = {TW_CONFIG_FSYNC_ALWAYS, TW_CONFIG_FSYNC_PERIODIC,
-                                       TW_CONFIG_FSYNC_NEVER};
+    static const int fsync_values[] = {TW_STORE_SYNC_EVERY_RECORD, TW_STORE_SYNC_BATCH, TW_STORE_SYNC_OS};
     static const char *const ovf_names[] = {"drop_oldest", "drop_newest"};
-    static const int ovf_values[] = {TW_CONFIG_OVERFLOW_DROP_OLDEST, TW_CONFIG_OVERFLOW_DROP_NEWEST};
+    static const int ovf_values[] = {TW_STORE_DROP_OLDEST, TW_STORE_REFUSE_NEW};
     tw_config *cfg = c->cfg;
     TRY(need_object(c, o));
     TRY(check_keys(c, o, keys, TW__ARRAY_LEN(keys)));
@@ -741,18 +740,18 @@ static tw_status parse_store(pctx *c, json_object *o)
     TRY(get_uint(c, o, "max_bytes", 65536, UINT64_MAX, 0, &cfg->store_max_bytes, NULL));
     cfg->store_max_age_s = 0;
     TRY(get_uint(c, o, "max_age_s", 0, UINT32_MAX, 0, &cfg->store_max_age_s, NULL));
-    int fs = TW_CONFIG_FSYNC_PERIODIC;
+    int fs = TW_STORE_SYNC_BATCH;
     TRY(get_enum(c, o, "fsync", fsync_names, fsync_values, 3, 0, &fs, NULL));
-    cfg->store_fsync = (tw_config_fsync)fs;
+    cfg->store_fsync = (tw_store_sync_policy)fs;
     uint64_t iv = 1000;
     int have_iv = 0;
     TRY(get_uint(c, o, "fsync_interval_ms", 1, 3600000, 0, &iv, &have_iv));
-    if (have_iv && fs != TW_CONFIG_FSYNC_PERIODIC)
+    if (have_iv && fs != TW_STORE_SYNC_BATCH)
         return err_key(c, "fsync_interval_ms", "only applies with \"fsync\": \"periodic\"");
-    cfg->store_fsync_interval_ms = fs == TW_CONFIG_FSYNC_PERIODIC ? (uint32_t)iv : 0;
-    int ov = TW_CONFIG_OVERFLOW_DROP_OLDEST;
+    cfg->store_fsync_interval_ms = fs == TW_STORE_SYNC_BATCH ? (uint32_t)iv : 0;
+    int ov = TW_STORE_DROP_OLDEST;
     TRY(get_enum(c, o, "overflow", ovf_names, ovf_values, 2, 0, &ov, NULL));
-    cfg->store_overflow = (tw_config_overflow)ov;
+    cfg->store_overflow = (tw_store_overflow)ov;
     return TW_OK;
 }
 
@@ -856,8 +855,7 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
                                        "deadband", "deadband_percent", "unit", "description",
                                        "scaling", "min", "max", "access"};
     static const char *const access_names[] = {"read", "write", "read-write"};
-    static const int access_values[] = {TW_CONFIG_ACCESS_READ, TW_CONFIG_ACCESS_WRITE,
-                                        TW_CONFIG_ACCESS_READ_WRITE};
+    static const int access_values[] = {TW_ACCESS_READ, TW_ACCESS_WRITE, TW_ACCESS_READ_WRITE};
     static const int type_values[TW_TYPE_MAX_] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
 
     tw_config_tag *t = &d->tags[idx];
@@ -876,16 +874,16 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
     t->type = (tw_type)type;
     const char *tname = type_names[type];
 
-    int access = TW_CONFIG_ACCESS_READ;
+    int access = TW_ACCESS_READ;
     TRY(get_enum(c, o, "access", access_names, access_values, 3, 0, &access, NULL));
-    t->access = (tw_config_access)access;
+    t->access = (tw_access)access;
 
     json_object *v;
     if (d->adapter) {
         TRY(get_string(c, o, "address", STR_LINE, TW_CONFIG_MAX_STRING_BYTES, 1, &t->address));
         TRY(check_address(c, o, d, t));
         TRY(get_string(c, o, "scan_group", STR_LINE, 64, 0, &t->scan_group));
-        if (t->scan_group && t->access == TW_CONFIG_ACCESS_WRITE)
+        if (t->scan_group && t->access == TW_ACCESS_WRITE)
             return err_key(c, "scan_group", "not used by a write-only tag (\"access\": \"write\")");
         if (t->scan_group) {
             size_t g = 0;
@@ -900,7 +898,7 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
                                t->scan_group, d->id, list);
             }
             t->scan_rate_ms = d->group_rates[g];
-        } else if (t->access != TW_CONFIG_ACCESS_WRITE) {
+        } else if (t->access != TW_ACCESS_WRITE) {
             t->scan_group = d->group_names[0];
             t->scan_rate_ms = d->group_rates[0];
         }
@@ -955,7 +953,7 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
     int have_abs = 0, have_pct = 0;
     double db = 0;
     TRY(get_number(c, o, "deadband", 0.0, DBL_MAX, " >= 0", 0, &db, &have_abs));
-    if (have_abs) t->deadband_kind = TW_CONFIG_DEADBAND_ABSOLUTE, t->deadband = db;
+    if (have_abs) t->deadband_mode = TW_DEADBAND_ABSOLUTE, t->deadband = db;
     TRY(get_number(c, o, "deadband_percent", 0.0, 100.0, " 0..100", 0, &db, &have_pct));
     if (have_pct) {
         if (have_abs)
@@ -963,7 +961,7 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
         if (!t->has_min || !t->has_max)
             return err_key(c, "deadband_percent", "needs \"min\" and \"max\" on the tag (the "
                                                   "percentage is of max - min)");
-        t->deadband_kind = TW_CONFIG_DEADBAND_PERCENT, t->deadband = db;
+        t->deadband_mode = TW_DEADBAND_PERCENT, t->deadband = db;
     }
 
     TRY(member(c, o, "scaling", 0, &v));

@@ -127,9 +127,9 @@ static void test_example_file(void **state)
     assert_string_equal(tw_config_store_dir(cfg), want);
     assert_int_equal(tw_config_store_max_bytes(cfg), 67108864);
     assert_int_equal(tw_config_store_max_age_s(cfg), 604800);
-    assert_int_equal(tw_config_store_fsync(cfg), TW_CONFIG_FSYNC_PERIODIC);
+    assert_int_equal(tw_config_store_fsync(cfg), TW_STORE_SYNC_BATCH);
     assert_int_equal(tw_config_store_fsync_interval_ms(cfg), 1000);
-    assert_int_equal(tw_config_store_overflow(cfg), TW_CONFIG_OVERFLOW_DROP_OLDEST);
+    assert_int_equal(tw_config_store_overflow(cfg), TW_STORE_DROP_OLDEST);
 
     assert_int_equal(tw_config_device_count(cfg), 2);
     assert_null(tw_config_device_at(cfg, 2));
@@ -161,7 +161,7 @@ static void test_example_file(void **state)
     assert_string_equal(tw_config_tag_scan_group(oil), "slow");
     assert_int_equal(tw_config_tag_scan_rate_ms(oil), 1000);
     double v = -1, a = -1, b = -1, c = -1, d = -1;
-    assert_int_equal(tw_config_tag_deadband(oil, &v), TW_CONFIG_DEADBAND_ABSOLUTE);
+    assert_int_equal(tw_config_tag_deadband(oil, &v), TW_DEADBAND_ABSOLUTE);
     assert_true(v == 0.2);
     assert_string_equal(tw_config_tag_unit(oil), "degC");
     assert_string_equal(tw_config_tag_description(oil), "Hydraulic oil temperature");
@@ -169,19 +169,19 @@ static void test_example_file(void **state)
     assert_true(tw_config_tag_max(oil, &v) && v == 120.0);
     assert_false(tw_config_tag_scaling(oil, &a, &b, &c, &d));
     assert_true(a == -1 && b == -1 && c == -1 && d == -1); /* untouched */
-    assert_int_equal(tw_config_tag_access(oil), TW_CONFIG_ACCESS_READ);
+    assert_int_equal(tw_config_tag_access(oil), TW_ACCESS_READ);
 
     const tw_config_tag *pr = tw_config_device_tag_find(sim, "Hydraulics/Pressure");
     assert_ptr_equal(pr, tw_config_device_tag_at(sim, 1));
     assert_int_equal(tw_config_tag_type(pr), TW_TYPE_FLOAT);
-    assert_int_equal(tw_config_tag_deadband(pr, &v), TW_CONFIG_DEADBAND_PERCENT);
+    assert_int_equal(tw_config_tag_deadband(pr, &v), TW_DEADBAND_PERCENT);
     assert_true(v == 0.5);
     assert_string_equal(tw_config_tag_scan_group(pr), "fast");
     assert_int_equal(tw_config_tag_scan_rate_ms(pr), 100);
 
     const tw_config_tag *st = tw_config_device_tag_find(sim, "Running");
     assert_int_equal(tw_config_tag_type(st), TW_TYPE_BOOL);
-    assert_int_equal(tw_config_tag_deadband(st, &v), TW_CONFIG_DEADBAND_NONE);
+    assert_int_equal(tw_config_tag_deadband(st, &v), TW_DEADBAND_ABSOLUTE);
     assert_true(v == 0.0);
     assert_null(tw_config_tag_unit(st));
     assert_false(tw_config_tag_min(st, NULL));
@@ -198,10 +198,10 @@ static void test_example_file(void **state)
     assert_true(tw_config_tag_scaling(speed, NULL, NULL, NULL, NULL));
     const tw_config_tag *sp = tw_config_device_tag_find(mb, "Setpoints/Speed");
     assert_int_equal(tw_config_tag_type(sp), TW_TYPE_UINT16);
-    assert_int_equal(tw_config_tag_access(sp), TW_CONFIG_ACCESS_READ_WRITE);
+    assert_int_equal(tw_config_tag_access(sp), TW_ACCESS_READ_WRITE);
     assert_int_equal(tw_config_tag_scan_rate_ms(sp), 5000);
     const tw_config_tag *rst = tw_config_device_tag_find(mb, "Commands/Reset");
-    assert_int_equal(tw_config_tag_access(rst), TW_CONFIG_ACCESS_WRITE);
+    assert_int_equal(tw_config_tag_access(rst), TW_ACCESS_WRITE);
     assert_null(tw_config_tag_scan_group(rst)); /* write-only: never polled */
     assert_int_equal(tw_config_tag_scan_rate_ms(rst), 0);
     assert_string_equal(tw_config_tag_address(rst), "coil:0");
@@ -258,7 +258,7 @@ static void test_defaults_and_variants(void **state)
     assert_null(tw_config_tag_address(t));
     assert_null(tw_config_tag_scan_group(t));
     double v;
-    assert_int_equal(tw_config_tag_deadband(t, &v), TW_CONFIG_DEADBAND_PERCENT);
+    assert_int_equal(tw_config_tag_deadband(t, &v), TW_DEADBAND_PERCENT);
     assert_true(v == 10.0);
     assert_int_equal(tw_config_tag_type(tw_config_device_tag_find(line, "Cmd")), TW_TYPE_DATETIME);
 
@@ -288,9 +288,9 @@ static void test_defaults_and_variants(void **state)
     assert_string_equal(tw_config_store_dir(cfg), "/var/spool/tw");
     assert_int_equal(tw_config_store_max_bytes(cfg), 64u * 1024u * 1024u);
     assert_int_equal(tw_config_store_max_age_s(cfg), 0);
-    assert_int_equal(tw_config_store_fsync(cfg), TW_CONFIG_FSYNC_ALWAYS);
+    assert_int_equal(tw_config_store_fsync(cfg), TW_STORE_SYNC_EVERY_RECORD);
     assert_int_equal(tw_config_store_fsync_interval_ms(cfg), 0);
-    assert_int_equal(tw_config_store_overflow(cfg), TW_CONFIG_OVERFLOW_DROP_NEWEST);
+    assert_int_equal(tw_config_store_overflow(cfg), TW_STORE_REFUSE_NEW);
     assert_int_equal(tw_config_tag_scan_rate_ms(tw_config_device_tag_at(tw_config_device_at(cfg, 0), 0)), 1);
     tw_config_free(cfg);
 
@@ -727,7 +727,7 @@ static void test_lifecycle(void **state)
     assert_null(tw_config_device_id(NULL));
     assert_null(tw_config_device_tag_at(NULL, 0));
     assert_null(tw_config_tag_name(NULL));
-    assert_int_equal(tw_config_tag_deadband(NULL, NULL), TW_CONFIG_DEADBAND_NONE);
+    assert_int_equal(tw_config_tag_deadband(NULL, NULL), TW_DEADBAND_ABSOLUTE);
     assert_false(tw_config_tag_scaling(NULL, NULL, NULL, NULL, NULL));
     assert_int_equal(tw_config_device_count(NULL), 0);
     assert_null(tw_config_device_find(NULL, "x"));

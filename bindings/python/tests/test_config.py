@@ -29,15 +29,15 @@ def test_load_string_and_accessors():
         assert c.client_id == "PlantA-Press7" and c.keep_alive_s == 30
         assert c.tls_ca_file == "/etc/gw/pki/ca.pem" and c.tls_server_name == "broker.local"
         assert c.has_store and c.store_dir == "/etc/gw/spool" and c.store_max_bytes == 1048576
-        assert c.store_fsync is tagwire.config.Fsync.PERIODIC and c.tls_pins == []
+        assert c.store_fsync is tagwire.store.Sync.BATCH and c.tls_pins == []
         press, app = c.devices
         assert press.scheme == "modbus+tcp" and press.scan_groups == [("fast", 100)]
         (t,) = press.tags
         assert (t.name, t.address, t.type, t.unit) == ("Hydraulics/OilTemp", "hr:100", tagwire.Type.DOUBLE, "degC")
-        assert t.deadband == (tagwire.config.ConfigDeadband.ABSOLUTE, 0.2)
+        assert t.deadband == (tagwire.tags.DeadbandMode.ABSOLUTE, 0.2)
         assert t.scaling == (0, 1500, 0, 150) and (t.min, t.max) == (0, 150)
         assert t.device.id == "Press" and t.scan_rate_ms == 100 and t.path == "$.devices[0].tags[0]"
-        assert app.adapter is None and app.tag("State").access is tagwire.config.ConfigAccess.READ_WRITE
+        assert app.adapter is None and app.tag("State").access is tagwire.tags.Access.READ_WRITE
         assert c.device("App").id == "App" and c.device("nope") is None
 
 
