@@ -157,7 +157,8 @@ TW_API TW_THREADSAFE const char *tw_config_broker_host(const tw_config *cfg);
 TW_API TW_THREADSAFE uint16_t tw_config_broker_port(const tw_config *cfg);
 /* Non-zero for a plaintext mqtt:// broker (allowed only with "insecure": true). */
 TW_API TW_THREADSAFE int tw_config_insecure(const tw_config *cfg);
-/* The MQTT client id: "client_id", default "<group_id>-<edge_node_id>". */
+/* The MQTT client id: "client_id" as written, default tw_sp_default_client_id(group_id,
+ * edge_node_id) (tagwire/sparkplug.h: the edge's and the node's default too; at most 23 bytes). */
 TW_API TW_THREADSAFE const char *tw_config_client_id(const tw_config *cfg);
 /* The MQTT keep-alive in seconds: "keep_alive_s", 0..65535, default 30; 0 (also
  * returned when absent) = the default; 65535 = no keep-alive. */

@@ -17,6 +17,7 @@
 
 #include "config_internal.h"
 #include "tagwire/adapter.h"
+#include "tagwire/sparkplug.h"
 #include "tagwire/tag.h"
 
 #define TW__CFG_PATH_MAX 512  /* JSON path in messages (truncated beyond) */
@@ -709,13 +710,12 @@ static tw_status parse_uplink(pctx *c, json_object *o)
     }
     TRY(get_string(c, o, "client_id", STR_LINE, TW_CONFIG_MAX_STRING_BYTES, 0, &cfg->client_id));
     if (!cfg->client_id) {
-        size_t lg = strlen(cfg->group_id), le = strlen(cfg->edge_node_id);
-        char *id = tw__cfg_alloc(c->arena, lg + le + 2);
-        if (!id) return nomem(c);
-        memcpy(id, cfg->group_id, lg);
-        id[lg] = '-';
-        memcpy(id + lg + 1, cfg->edge_node_id, le + 1);
-        cfg->client_id = id;
+        /* the edge's and the node's rule: at most 23 bytes, shortened stably when longer */
+        char id[TW_SP_CLIENT_ID_MAX + 1];
+        tw_status st = tw_sp_default_client_id(id, sizeof id, cfg->group_id, cfg->edge_node_id);
+        if (st != TW_OK) return err_key(c, "client_id", "no default client id: %s", tw_strerror(st));
+        cfg->client_id = tw__cfg_strndup(c->arena, id, strlen(id));
+        if (!cfg->client_id) return nomem(c);
     }
     uint64_t ka = 30;
     TRY(get_uint(c, o, "keep_alive_s", 0, 65535, 0, &ka, NULL));

@@ -1,5 +1,6 @@
 /* Unit tests of the config module: the example file, every accessor, defaults, a table of bad
  * configurations with their exact messages, file errors, ownership and allocation failures. */
+#include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include "twtest.h"
 #include "internal.h"
 #include "tagwire/config.h"
+#include "tagwire/sparkplug.h"
 #include "tagwire/tag.h"
 
 /* ---- a counting allocator that can fail on demand ------------------------------------------ */
@@ -237,7 +239,11 @@ static void test_defaults_and_variants(void **state)
     assert_null(tw_config_primary_host_id(cfg));
     assert_string_equal(tw_config_broker_host(cfg), "::1");
     assert_int_equal(tw_config_broker_port(cfg), 8883); /* default for mqtts */
-    assert_string_equal(tw_config_client_id(cfg), "Plant A-Edge-1");
+    /* a space is not a client id character: the shortened form (see test_default_client_id) */
+    char cid[TW_SP_CLIENT_ID_MAX + 1];
+    assert_int_equal(tw_sp_default_client_id(cid, sizeof cid, "Plant A", "Edge-1"), TW_OK);
+    assert_string_equal(tw_config_client_id(cfg), cid);
+    assert_memory_equal(cid, "PlantA-Edg-", 11);
     assert_int_equal(tw_config_keep_alive_s(cfg), 30);
     assert_string_equal(tw_config_tls_ca_file(cfg), "/abs/ca.pem");  /* absolute: unchanged */
     assert_string_equal(tw_config_tls_cert_file(cfg), "/etc/tagwire/c.pem");
@@ -687,6 +693,69 @@ static void test_duplicate_keys(void **state)
     assert_int_equal(g_live, live0);
 }
 
+/* ---- the default MQTT client id: one rule for the loader, the node and the edge ---------------- */
+
+/* "<prefix>-" + the first 12 hex digits of SHA-256("<g>/<e>"), computed here independently. */
+static void shortened(char *out, size_t cap, const char *prefix, const char *g, const char *e)
+{
+    unsigned char d[32];
+    char in[512];
+    snprintf(in, sizeof in, "%s/%s", g, e);
+    assert_int_equal(mbedtls_sha256((const unsigned char *)in, strlen(in), d, 0), 0);
+    snprintf(out, cap, "%s-%02x%02x%02x%02x%02x%02x", prefix, d[0], d[1], d[2], d[3], d[4], d[5]);
+}
+
+static void test_default_client_id(void **state)
+{
+    (void)state;
+    char id[TW_SP_CLIENT_ID_MAX + 1], want[64];
+    assert_int_equal(tw_sp_default_client_id(id, sizeof id, "PlantA", "Press7"), TW_OK);
+    assert_string_equal(id, "PlantA-Press7");
+    /* 23 bytes: kept as it is; 24: shortened to 23 */
+    assert_int_equal(tw_sp_default_client_id(id, sizeof id, "Plant_A.1xx", "Line-7Press"), TW_OK);
+    assert_string_equal(id, "Plant_A.1xx-Line-7Press");
+    assert_int_equal(tw_sp_default_client_id(id, sizeof id, "Plant_A.1xx", "Line-7Press8"), TW_OK);
+    shortened(want, sizeof want, "Plant_A.1x", "Plant_A.1xx", "Line-7Press8");
+    assert_string_equal(id, want);
+    assert_int_equal(strlen(id), TW_SP_CLIENT_ID_MAX);
+    /* stable: the same ids give the same id; other ids another one */
+    char again[TW_SP_CLIENT_ID_MAX + 1];
+    assert_int_equal(tw_sp_default_client_id(again, sizeof again, "Plant_A.1xx", "Line-7Press8"), TW_OK);
+    assert_string_equal(again, id);
+    assert_int_equal(tw_sp_default_client_id(again, sizeof again, "Plant_A.1xx", "Line-7Press9"), TW_OK);
+    assert_string_not_equal(again, id);
+    /* the hash input separates the ids with '/', so "a-b"+"c" and "a"+"b-c" differ */
+    char x[TW_SP_CLIENT_ID_MAX + 1], y[TW_SP_CLIENT_ID_MAX + 1];
+    assert_int_equal(tw_sp_default_client_id(x, sizeof x, "a b", "c"), TW_OK);
+    assert_int_equal(tw_sp_default_client_id(y, sizeof y, "a", "b c"), TW_OK);
+    assert_string_not_equal(x, y);
+    /* no letter or digit left: "tw" */
+    assert_int_equal(tw_sp_default_client_id(id, sizeof id, "\xC3\x84", "\xC3\x96"), TW_OK);
+    shortened(want, sizeof want, "tw", "\xC3\x84", "\xC3\x96");
+    assert_string_equal(id, want);
+    /* long UTF-8 ids: still at most 23 bytes */
+    assert_int_equal(tw_sp_default_client_id(id, sizeof id, "Werk M\xC3\xBCnchen Halle 3", "Presse 7 \xC2\xB5"), TW_OK);
+    shortened(want, sizeof want, "WerkMnchen", "Werk M\xC3\xBCnchen Halle 3", "Presse 7 \xC2\xB5");
+    assert_string_equal(id, want);
+    /* errors */
+    assert_int_equal(tw_sp_default_client_id(id, 13, "PlantA", "Press7"), TW_ERR_FULL);
+    assert_int_equal(tw_sp_default_client_id(id, 14, "PlantA", "Press7"), TW_OK);
+    assert_int_equal(tw_sp_default_client_id(id, sizeof id, "", "E"), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_sp_default_client_id(NULL, sizeof id, "G", "E"), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_sp_default_client_id(id, sizeof id, "G", NULL), TW_ERR_INVALID_ARG);
+
+    /* the loader's default is this rule; an explicit client_id is kept as written */
+    tw_config *cfg;
+    char msg[1024];
+    assert_int_equal(load("{'node':{'group_id':'Plant_A.1xx','edge_node_id':'Line-7Press8'},"
+                          "'uplink':{'broker':'mqtt://h','insecure':true},"
+                          "'devices':[{'id':'D','tags':[{'name':'a','type':'bool'}]}]}",
+                          msg, sizeof msg, &cfg), TW_OK);
+    assert_int_equal(tw_sp_default_client_id(id, sizeof id, "Plant_A.1xx", "Line-7Press8"), TW_OK);
+    assert_string_equal(tw_config_client_id(cfg), id);
+    tw_config_free(cfg);
+}
+
 /* ---- life cycle, files -------------------------------------------------------------------------- */
 
 static void test_lifecycle(void **state)
@@ -881,6 +950,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tag_names_follow_the_tag_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_addresses_and_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_client_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),

@@ -316,6 +316,8 @@ typedef struct tw_sp_topic {
     const char *device_id; size_t device_id_len;
 } tw_sp_topic;
  tw_status tw_sp_topic_parse(tw_sp_topic *out, const char *topic, size_t len);
+ tw_status tw_sp_default_client_id(char *buf, size_t cap, const char *group_id,
+                                                       const char *edge_node_id);
  tw_status tw_sp_state_parse(int *online, uint64_t *timestamp_ms,
                                                  const void *payload, size_t len);
  tw_status tw_sp_state_build(char *buf, size_t cap, size_t *out_len, int online,
@@ -1258,6 +1260,7 @@ typedef struct tw_transport_ops {
 #define TW_SP_HAS_UUID 64
 #define TW_SP_HAS_BODY 128
 #define TW_SP_HAS_METADATA 256
+#define TW_SP_CLIENT_ID_MAX 23
 #define TW_STORE_OPTIONS_VERSION 1
 #define TW_STORE_RECORD_OVERHEAD 24
 #define TW_STORE_STATS_VERSION 1

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 
@@ -59,3 +60,15 @@ def test_errors_name_the_json_path():
 def test_example_file_loads():
     with tagwire.Config.load_file(os.path.join(SOURCE_DIR, "examples", "gateway.json")) as c:
         assert c.devices and all(d.id for d in c.devices)
+
+
+def test_default_client_id_is_the_libraries_rule():
+    """The loader's default client id is tw_sp_default_client_id(): at most 23 bytes, shortened
+    with the SHA-256 of "<group>/<edge node>" (computed here with hashlib)."""
+    assert tagwire.sparkplug.default_client_id("PlantA", "Press7") == "PlantA-Press7"
+    doc = json.loads(json.dumps(DOC))
+    doc["node"] = {"group_id": "PlantA", "edge_node_id": "Line 2 Press 7"}
+    want = "PlantA-Lin-" + hashlib.sha256(b"PlantA/Line 2 Press 7").hexdigest()[:12]
+    with tagwire.Config.load_string(json.dumps(doc)) as c:
+        assert c.client_id == want and len(c.client_id) == 23
+    assert tagwire.sparkplug.default_client_id("PlantA", "Line 2 Press 7") == want
