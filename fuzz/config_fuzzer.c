@@ -1,5 +1,8 @@
-/* Fuzz target: gateway configuration JSON (json-c parsing + every validation rule + accessors).
+/* Fuzz target: gateway configuration JSON (json-c parsing, the duplicate-key scanner, every
+ * validation rule, accessors). The scanner must never call a text invalid that json-c accepts
+ * (apart from the key escapes it refuses on purpose): checked against json-c itself.
  * SPDX-License-Identifier: Apache-2.0 */
+#include <json-c/json.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +30,8 @@ static void walk(const tw_config *cfg)
             if (tw_config_device_tag_find(d, tw_config_tag_name(t)) != t) abort();
             if (tw_config_tag_device(t) != d) abort();
             double v, a, b, c, e;
-            tw_config_deadband k = tw_config_tag_deadband(t, &v);
-            if (k == TW_CONFIG_DEADBAND_PERCENT && !(v >= 0 && v <= 100)) abort();
+            tw_deadband_mode k = tw_config_tag_deadband(t, &v);
+            if (k == TW_DEADBAND_PERCENT && !(v >= 0 && v <= 100)) abort();
             if (tw_config_tag_scaling(t, &a, &b, &c, &e) && (a == b || c == e)) abort();
             if (tw_config_tag_min(t, &a) && tw_config_tag_max(t, &b) && !(a < b)) abort();
             if (tw_config_tag_address(t) && !tw_config_device_adapter(d)) abort();
@@ -54,6 +57,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (msg[0] != '\0') abort();
         walk(cfg);
     } else {
+        if (st == TW_ERR_PARSE && !strstr(msg, "invalid JSON: object key with") && !strstr(msg, "NUL byte") &&
+            !strstr(msg, "empty document") && size < 65536) {
+            const char *text = (const char *)data;
+            size_t len = size;
+            if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) text += 3, len -= 3;
+            struct json_tokener *tok = json_tokener_new_ex(32);
+            if (!tok) abort();
+            json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+            json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+            int whole = o && json_tokener_get_parse_end(tok) == len;
+            json_object_put(o);
+            json_tokener_free(tok);
+            if (whole) abort(); /* json-c accepted all of it: the loader must not call it invalid */
+        }
         /* every failure names the source */
         if (strncmp(msg, "fuzz.json", 9) != 0) abort();
         if (tw_config_is_loaded(cfg)) abort();

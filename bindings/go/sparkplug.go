@@ -157,6 +157,19 @@ func SparkplugTopic(msgType int, group, node, device string) (string, error) {
 	return C.GoString(&buf[0]), nil
 }
 
+// SparkplugDefaultClientID is the MQTT client id an edge node uses when none is given
+// (tw_sp_default_client_id): at most 23 bytes, "<group>-<node>" or a stable shortened form.
+func SparkplugDefaultClientID(group, node string) (string, error) {
+	cg, cn := cstr(group), cstr(node)
+	defer cfree(cg)
+	defer cfree(cn)
+	var buf [C.TW_SP_CLIENT_ID_MAX + 1]C.char
+	if err := errOf(C.tw_sp_default_client_id(&buf[0], C.size_t(len(buf)), cg, cn)); err != nil {
+		return "", err
+	}
+	return C.GoString(&buf[0]), nil
+}
+
 // ParseSparkplugTopic splits a Sparkplug topic.
 func ParseSparkplugTopic(topic string) (msgType int, group, node, device string, err error) {
 	ct := C.CString(topic)

@@ -32,17 +32,24 @@
  *   '_' are comments and are ignored everywhere (e.g. "_comment": "...").
  * - Identifiers (group_id, edge_node_id, primary_host_id, device ids) are Sparkplug ids: 1 to
  *   TW_CONFIG_MAX_ID_BYTES bytes of UTF-8 without '+', '#', '/' and without control characters.
- * - Tag names are hierarchical paths: 1 to TW_CONFIG_MAX_NAME_BYTES bytes of UTF-8 without control
- *   characters (U+0000..U+001F, U+007F); '/' separates segments; every segment is non-empty (no
- *   leading, trailing or doubled '/') and has no leading or trailing space. Names are unique within
- *   their device; device ids are unique within the node.
+ * - Tag names follow the tag model's rule, tw_tag_name_validate() (tagwire/tag.h): the loader
+ *   accepts exactly the names a tag set accepts (hierarchical paths of '/'-separated segments, at
+ *   most TW_CONFIG_MAX_NAME_BYTES bytes). Names are unique within their device; device ids are
+ *   unique within the node.
+ * - A key given twice in one object is an error at the second one's path (JSON parsers disagree on
+ *   which of the two counts). Comment keys ('_...') may repeat.
+ * - Each tag's "address" is checked by the adapter of its device's scheme,
+ *   tw_adapter_check_address() (tagwire/adapter.h; syntax in docs/addresses.md), and the tag's
+ *   "type" must convert from (and, for writes, to) the type of the address's values, by the rule of
+ *   tw_value_convert(): numbers and bool among each other, string and bytes among each other,
+ *   datetime with integers. The device's adapter must therefore be registered when the file is
+ *   loaded: the built-in ones always are; an application registers its own with
+ *   tw_adapter_register() before loading.
  * - Relative file and directory paths (tls.ca/cert/key/crl, store.dir) are resolved against the
  *   directory of the configuration file (or the base_dir given to tw_config_load_string()).
  *   The files are not opened here: the TLS and store modules report missing files.
  * - A plaintext "mqtt://" broker needs "insecure": true in "uplink" and no "tls" block;
  *   "mqtts://" needs "tls" with at least "ca", "cert" and "key" (mutual TLS).
- * Limitation: JSON objects with a key given twice are not detected (the last value wins): the
- * JSON parser (json-c) merges them before the loader sees the object.
  *
  * Errors: every failure has a message of the form
  *     "<file>: <JSON path>: <problem>"          e.g.
@@ -64,6 +71,8 @@
 #define TAGWIRE_CONFIG_H
 
 #include "core.h"
+#include "store.h"
+#include "tag.h"
 #include "types.h"
 
 TW_BEGIN_DECLS
@@ -71,7 +80,7 @@ TW_BEGIN_DECLS
 /* Limits of the format (part of the documented format, only ever raised). */
 #define TW_CONFIG_MAX_FILE_BYTES (64u * 1024u * 1024u) /* whole file */
 #define TW_CONFIG_MAX_ID_BYTES 128u     /* group, edge node, primary host and device ids */
-#define TW_CONFIG_MAX_NAME_BYTES 255u   /* tag names */
+#define TW_CONFIG_MAX_NAME_BYTES 1023u  /* tag names: TW_TAG_NAME_MAX - 1 (tagwire/tag.h) */
 #define TW_CONFIG_MAX_STRING_BYTES 4096u /* any other string (addresses, URIs, paths, text) */
 #define TW_CONFIG_MAX_SCAN_GROUPS 256u  /* scan groups per device */
 #define TW_CONFIG_FORMAT_VERSION 1      /* the "version" this library reads */
@@ -80,32 +89,8 @@ typedef struct tw_config tw_config;               /* a loaded configuration (opa
 typedef struct tw_config_device tw_config_device; /* one device, owned by its tw_config */
 typedef struct tw_config_tag tw_config_tag;       /* one tag, owned by its device's tw_config */
 
-/* How a store writes to disk ("fsync" in "store"). Numbers are part of the ABI. */
-typedef enum tw_config_fsync {
-    TW_CONFIG_FSYNC_ALWAYS = 1,   /* "always": fsync after every append (safest, slowest) */
-    TW_CONFIG_FSYNC_PERIODIC = 2, /* "periodic": fsync every fsync_interval_ms (default) */
-    TW_CONFIG_FSYNC_NEVER = 3     /* "never": leave flushing to the operating system */
-} tw_config_fsync;
-
-/* What a full store gives up ("overflow" in "store"). Numbers are part of the ABI. */
-typedef enum tw_config_overflow {
-    TW_CONFIG_OVERFLOW_DROP_OLDEST = 1, /* "drop_oldest": discard the oldest data (default) */
-    TW_CONFIG_OVERFLOW_DROP_NEWEST = 2  /* "drop_newest": refuse new data until there is room */
-} tw_config_overflow;
-
-/* A tag's deadband kind. Numbers are part of the ABI. */
-typedef enum tw_config_deadband {
-    TW_CONFIG_DEADBAND_NONE = 0,     /* every change is reported */
-    TW_CONFIG_DEADBAND_ABSOLUTE = 1, /* "deadband": change in engineering units */
-    TW_CONFIG_DEADBAND_PERCENT = 2   /* "deadband_percent": percent of (max - min) */
-} tw_config_deadband;
-
-/* A tag's access ("access"). Bit 0 = read, bit 1 = write. Numbers are part of the ABI. */
-typedef enum tw_config_access {
-    TW_CONFIG_ACCESS_READ = 1,      /* "read" (default): published, commands refused */
-    TW_CONFIG_ACCESS_WRITE = 2,     /* "write": commands accepted, never read from the source */
-    TW_CONFIG_ACCESS_READ_WRITE = 3 /* "read-write" */
-} tw_config_access;
+/* The settings that the store and the tag model define use their types: tw_store_sync_policy and
+ * tw_store_overflow (tagwire/store.h), tw_deadband_mode and tw_access (tagwire/tag.h). */
 
 /* ---- Life cycle ------------------------------------------------------------------------------- */
 
@@ -172,7 +157,8 @@ TW_API TW_THREADSAFE const char *tw_config_broker_host(const tw_config *cfg);
 TW_API TW_THREADSAFE uint16_t tw_config_broker_port(const tw_config *cfg);
 /* Non-zero for a plaintext mqtt:// broker (allowed only with "insecure": true). */
 TW_API TW_THREADSAFE int tw_config_insecure(const tw_config *cfg);
-/* The MQTT client id: "client_id", default "<group_id>-<edge_node_id>". */
+/* The MQTT client id: "client_id" as written, default tw_sp_default_client_id(group_id,
+ * edge_node_id) (tagwire/sparkplug.h: the edge's and the node's default too; at most 23 bytes). */
 TW_API TW_THREADSAFE const char *tw_config_client_id(const tw_config *cfg);
 /* The MQTT keep-alive in seconds: "keep_alive_s", 0..65535, default 30; 0 (also
  * returned when absent) = the default; 65535 = no keep-alive. */
@@ -202,10 +188,15 @@ TW_API TW_THREADSAFE const char *tw_config_store_dir(const tw_config *cfg);
 TW_API TW_THREADSAFE uint64_t tw_config_store_max_bytes(const tw_config *cfg);
 /* Age bound in seconds: "max_age_s", 0 (default) = no age limit. */
 TW_API TW_THREADSAFE uint64_t tw_config_store_max_age_s(const tw_config *cfg);
-TW_API TW_THREADSAFE tw_config_fsync tw_config_store_fsync(const tw_config *cfg);
+/* When records become durable ("fsync"): "always" = TW_STORE_SYNC_EVERY_RECORD, "periodic"
+ * (default) = TW_STORE_SYNC_BATCH every fsync_interval_ms, "never" = TW_STORE_SYNC_OS. Without a
+ * "store" block 0 (read tw_config_has_store() first). */
+TW_API TW_THREADSAFE tw_store_sync_policy tw_config_store_fsync(const tw_config *cfg);
 /* "fsync_interval_ms" (only with "periodic"), 1..3600000, default 1000. */
 TW_API TW_THREADSAFE uint32_t tw_config_store_fsync_interval_ms(const tw_config *cfg);
-TW_API TW_THREADSAFE tw_config_overflow tw_config_store_overflow(const tw_config *cfg);
+/* What a full store gives up ("overflow"): "drop_oldest" (default) = TW_STORE_DROP_OLDEST,
+ * "drop_newest" = TW_STORE_REFUSE_NEW (new data is refused until there is room). */
+TW_API TW_THREADSAFE tw_store_overflow tw_config_store_overflow(const tw_config *cfg);
 
 /* ---- Devices ("devices", at least one) -------------------------------------------------------- */
 
@@ -221,7 +212,8 @@ TW_API TW_THREADSAFE const tw_config_device *tw_config_device_find(const tw_conf
 TW_API TW_THREADSAFE const char *tw_config_device_id(const tw_config_device *dev);
 /* The adapter URI as written ("adapter"), e.g. "modbus+tcp://127.0.0.1:1502?unit=1" or "sim://";
  * NULL when absent: the application pushes the device's values (tw_tag_set_*). The loader checks
- * only the URI's shape (scheme "://"); the adapter checks the rest when the node starts. */
+ * the URI's shape (scheme "://") and that an adapter is registered for the scheme; the adapter
+ * checks the host, port and parameters when the node opens the device. */
 TW_API TW_THREADSAFE const char *tw_config_device_adapter(const tw_config_device *dev);
 /* The adapter URI's scheme, e.g. "modbus+tcp" or "sim" (lower case); NULL without an adapter. */
 TW_API TW_THREADSAFE const char *tw_config_device_scheme(const tw_config_device *dev);
@@ -255,7 +247,7 @@ TW_API TW_THREADSAFE const char *tw_config_tag_name(const tw_config_tag *tag);
 /* "$.devices[i].tags[j]": where the tag is in the file. */
 TW_API TW_THREADSAFE const char *tw_config_tag_path(const tw_config_tag *tag);
 /* The address for the device's adapter ("address"; required with an adapter, refused without);
- * NULL for a pushed tag. Its syntax belongs to the adapter. */
+ * NULL for a pushed tag. Its syntax belongs to the adapter, which checked it at load time. */
 TW_API TW_THREADSAFE const char *tw_config_tag_address(const tw_config_tag *tag);
 /* The value type ("type"): one of "bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
  * "uint32", "uint64", "float", "double", "string", "bytes", "datetime" (exact, lower case). */
@@ -264,10 +256,11 @@ TW_API TW_THREADSAFE tw_type tw_config_tag_type(const tw_config_tag *tag);
  * for a pushed tag. */
 TW_API TW_THREADSAFE const char *tw_config_tag_scan_group(const tw_config_tag *tag);
 TW_API TW_THREADSAFE uint32_t tw_config_tag_scan_rate_ms(const tw_config_tag *tag);
-/* The deadband kind; *value (may be NULL) receives the amount (engineering units or percent 0..100;
- * 0 for none). Deadbands apply to numeric types only. */
-TW_API TW_THREADSAFE tw_config_deadband tw_config_tag_deadband(const tw_config_tag *tag,
-                                                               double *value);
+/* The deadband as the tag model takes it (tw_tag_options.deadband_mode and .deadband): "deadband"
+ * = TW_DEADBAND_ABSOLUTE (engineering units), "deadband_percent" = TW_DEADBAND_PERCENT (0..100 of
+ * max - min). *value (may be NULL) receives the amount; without either key the result is
+ * TW_DEADBAND_ABSOLUTE with 0: every change is reported. Deadbands apply to numeric types only. */
+TW_API TW_THREADSAFE tw_deadband_mode tw_config_tag_deadband(const tw_config_tag *tag, double *value);
 /* "unit" (e.g. "degC") and "description"; NULL when absent. */
 TW_API TW_THREADSAFE const char *tw_config_tag_unit(const tw_config_tag *tag);
 TW_API TW_THREADSAFE const char *tw_config_tag_description(const tw_config_tag *tag);
@@ -284,8 +277,9 @@ TW_API TW_THREADSAFE int tw_config_tag_scaling(const tw_config_tag *tag, double 
  * min < max when both are given). Return non-zero and fill *value (may be NULL) when set. */
 TW_API TW_THREADSAFE int tw_config_tag_min(const tw_config_tag *tag, double *value);
 TW_API TW_THREADSAFE int tw_config_tag_max(const tw_config_tag *tag, double *value);
-/* "access": read (default), write or read-write. */
-TW_API TW_THREADSAFE tw_config_access tw_config_tag_access(const tw_config_tag *tag);
+/* "access": "read" (default) = TW_ACCESS_READ, "write" = TW_ACCESS_WRITE, "read-write" =
+ * TW_ACCESS_READ_WRITE (never TW_ACCESS_DEFAULT); 0 for tag NULL. */
+TW_API TW_THREADSAFE tw_access tw_config_tag_access(const tw_config_tag *tag);
 
 TW_END_DECLS
 

@@ -131,7 +131,7 @@ typedef struct tw_edge_options {
     /* MQTT broker. */
     const char *host;            /* required; copied */
     uint16_t port;               /* required */
-    const char *client_id;       /* NULL = "<group_id>:<edge_node_id>" (truncated to 64 bytes); copied */
+    const char *client_id;       /* NULL = tw_sp_default_client_id() (at most 23 bytes); copied */
     const char *username;        /* NULL = none (mTLS identifies the device); copied */
     const void *password;        /* NULL = none; copied */
     size_t password_len;

@@ -108,7 +108,7 @@ typedef struct tw_node_options {
     const char *edge_node_id;     /* required: Sparkplug edge node id */
     const char *broker;           /* required: "mqtts://host[:port]" (8883) or "mqtt://host[:port]"
                                      (1883, only with `insecure`) */
-    const char *client_id;        /* MQTT client id; NULL = "<group_id>-<edge_node_id>" */
+    const char *client_id;        /* MQTT client id; NULL = tw_sp_default_client_id() */
     uint32_t keep_alive_s;        /* MQTT keep-alive; 0 = default (30); 65535 = none */
     const char *primary_host_id;  /* reserved: the Sparkplug primary host to follow (NULL = none) */
     tw_tls_config *tls;           /* NULL: built from the files below */

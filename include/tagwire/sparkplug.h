@@ -264,6 +264,32 @@ typedef struct tw_sp_topic {
  */
 TW_API TW_THREADSAFE tw_status tw_sp_topic_parse(tw_sp_topic *out, const char *topic, size_t len);
 
+/* ---- Default MQTT client id --------------------------------------------------------------------- */
+
+/* The longest client id every MQTT 3.1.1 server must accept (MQTT 3.1.1, 3.1.3.1 [MQTT-3.1.3-5]:
+ * 1..23 bytes of 0-9, a-z, A-Z; longer ids and other characters are at the server's discretion). */
+#define TW_SP_CLIENT_ID_MAX 23
+
+/*
+ * The default MQTT client id of an edge node: the one rule used by tw_edge_new(), tw_node_new()
+ * and the configuration loader when no client id is given.
+ *   - "<group_id>-<edge_node_id>" when that is at most TW_SP_CLIENT_ID_MAX bytes and consists of
+ *     ASCII letters, digits, '-', '_' and '.' only, e.g. "PlantA-Press7";
+ *   - otherwise a stable shortened id "<prefix>-<hash>", e.g. "PlantA-Lin-ce47b902066a" for
+ *     "PlantA" and "Line 2 Press 7": prefix = the first 10 of the letters, digits, '-', '_' and '.'
+ *     of "<group_id>-<edge_node_id>" (other bytes are left out; "tw" when no letter or digit
+ *     remains), hash = the first 12 lowercase hex digits of SHA-256("<group_id>/<edge_node_id>")
+ *     (printf '%s' 'PlantA/Line 2 Press 7' | sha256sum). The same ids always give the same client
+ *     id, so broker ACLs and persistent sessions can rely on it.
+ * Either way the id has at most TW_SP_CLIENT_ID_MAX bytes. Ids with '-', '_' or '.' are outside
+ * the set MQTT 3.1.1 obliges servers to accept; a server that refuses them needs an explicit client
+ * id. Writes the NUL-terminated id into buf (cap >= TW_SP_CLIENT_ID_MAX + 1 always suffices).
+ * Errors: TW_ERR_INVALID_ARG (a NULL pointer or an empty id), TW_ERR_FULL (cap too small),
+ * TW_ERR_UNSUPPORTED (mbedTLS built without SHA-256). TW_THREADSAFE.
+ */
+TW_API TW_THREADSAFE tw_status tw_sp_default_client_id(char *buf, size_t cap, const char *group_id,
+                                                       const char *edge_node_id);
+
 /* ---- Host application STATE payload ------------------------------------------------------------ */
 
 /*

@@ -296,9 +296,9 @@ const char *tw_config_store_dir(const tw_config *c) { return LOADED(c) ? c->stor
 uint64_t tw_config_store_max_bytes(const tw_config *c) { return LOADED(c) ? c->store_max_bytes : 0; }
 uint64_t tw_config_store_max_age_s(const tw_config *c) { return LOADED(c) ? c->store_max_age_s : 0; }
 
-tw_config_fsync tw_config_store_fsync(const tw_config *c)
+tw_store_sync_policy tw_config_store_fsync(const tw_config *c)
 {
-    return LOADED(c) ? c->store_fsync : (tw_config_fsync)0;
+    return LOADED(c) ? c->store_fsync : (tw_store_sync_policy)0;
 }
 
 uint32_t tw_config_store_fsync_interval_ms(const tw_config *c)
@@ -306,9 +306,9 @@ uint32_t tw_config_store_fsync_interval_ms(const tw_config *c)
     return LOADED(c) ? c->store_fsync_interval_ms : 0;
 }
 
-tw_config_overflow tw_config_store_overflow(const tw_config *c)
+tw_store_overflow tw_config_store_overflow(const tw_config *c)
 {
-    return LOADED(c) ? c->store_overflow : (tw_config_overflow)0;
+    return LOADED(c) ? c->store_overflow : TW_STORE_DROP_OLDEST;
 }
 
 size_t tw_config_device_count(const tw_config *c) { return LOADED(c) ? c->n_devices : 0; }
@@ -375,15 +375,15 @@ uint32_t tw_config_tag_scan_rate_ms(const tw_config_tag *t) { return t ? t->scan
 const char *tw_config_tag_unit(const tw_config_tag *t) { return t ? t->unit : NULL; }
 const char *tw_config_tag_description(const tw_config_tag *t) { return t ? t->description : NULL; }
 
-tw_config_access tw_config_tag_access(const tw_config_tag *t)
+tw_access tw_config_tag_access(const tw_config_tag *t)
 {
-    return t ? t->access : (tw_config_access)0;
+    return t ? t->access : (tw_access)0;
 }
 
-tw_config_deadband tw_config_tag_deadband(const tw_config_tag *t, double *value)
+tw_deadband_mode tw_config_tag_deadband(const tw_config_tag *t, double *value)
 {
     if (value) *value = t ? t->deadband : 0.0;
-    return t ? t->deadband_kind : TW_CONFIG_DEADBAND_NONE;
+    return t ? t->deadband_mode : TW_DEADBAND_ABSOLUTE;
 }
 
 int tw_config_tag_scaling(const tw_config_tag *t, double *raw_min, double *raw_max,

@@ -45,8 +45,8 @@ struct tw_config_tag {
     const char *scan_group;
     uint32_t scan_rate_ms;
     tw_type type;
-    tw_config_access access;
-    tw_config_deadband deadband_kind;
+    tw_access access;
+    tw_deadband_mode deadband_mode;
     double deadband;
     int has_scaling;
     double raw_min, raw_max, eng_min, eng_max;
@@ -88,9 +88,9 @@ struct tw_config {
     int has_store;
     const char *store_dir;
     uint64_t store_max_bytes, store_max_age_s;
-    tw_config_fsync store_fsync;
+    tw_store_sync_policy store_fsync;
     uint32_t store_fsync_interval_ms;
-    tw_config_overflow store_overflow;
+    tw_store_overflow store_overflow;
 
     size_t n_devices;
     tw_config_device *devices;

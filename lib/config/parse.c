@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "tagwire/adapter.h"
+#include "tagwire/sparkplug.h"
+#include "tagwire/tag.h"
 
 #define TW__CFG_PATH_MAX 512  /* JSON path in messages (truncated beyond) */
 #define TW__CFG_SHOW_CHARS 48 /* characters of a string value shown in a message */
@@ -334,26 +337,17 @@ enum str_kind {
     STR_TEXT,  /* any UTF-8 without NUL */
     STR_LINE,  /* no control characters */
     STR_ID,    /* Sparkplug id: no control characters, no '+', '#', '/' */
-    STR_NAME   /* tag path */
+    STR_NAME   /* tag name: tw_tag_name_validate() */
 };
 
-static tw_status check_tag_name(pctx *c, const char *s, size_t n, json_object *v)
+/* Tag names follow the tag model's rule (tw_tag_name_validate, tagwire/tag.h), so that the loader
+ * accepts exactly the names a tag set accepts. */
+static tw_status check_tag_name(pctx *c, const char *s, json_object *v)
 {
-    char got[128];
-    size_t seg = 0; /* start of the current segment */
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != '/') continue;
-        if (i == seg) {
-            describe(v, got, sizeof got);
-            return err(c, "must be a path of non-empty segments separated by '/' (got %s)", got);
-        }
-        if (s[seg] == ' ' || s[i - 1] == ' ') {
-            describe(v, got, sizeof got);
-            return err(c, "a segment must not begin or end with a space (got %s)", got);
-        }
-        seg = i + 1;
-    }
-    return TW_OK;
+    char why[160], got[128];
+    if (tw_tag_name_validate(s, why, sizeof why) == TW_OK) return TW_OK;
+    describe(v, got, sizeof got);
+    return err(c, "invalid tag name: %s (got %s)", why, got);
 }
 
 /* Reads an optional or required string; *out is set (arena copy) when present. */
@@ -377,14 +371,15 @@ static tw_status get_string(pctx *c, json_object *obj, const char *key, enum str
         if (n > max) return err(c, "must be at most %zu bytes long (got %zu bytes)", max, n);
         if (strlen(s) != n) problem = "must not contain a NUL character";
         else if (!utf8_valid(s, n)) problem = "must be valid UTF-8";
-        else if (kind != STR_TEXT && has_control(s, n)) problem = "must not contain control characters";
+        else if (kind != STR_TEXT && kind != STR_NAME && has_control(s, n))
+            problem = "must not contain control characters";
         else if (kind == STR_ID && strpbrk(s, "+#/")) problem = "must be a Sparkplug id: no '+', '#' or '/'";
     }
     if (problem) {
         describe(v, got, sizeof got);
         return err(c, "%s (got %s)", problem, got);
     }
-    if (kind == STR_NAME) TRY(check_tag_name(c, s, n, v));
+    if (kind == STR_NAME) TRY(check_tag_name(c, s, v));
     pop(c, m);
     *out = tw__cfg_strndup(c->arena, s, n);
     return *out ? TW_OK : nomem(c);
@@ -715,13 +710,12 @@ static tw_status parse_uplink(pctx *c, json_object *o)
     }
     TRY(get_string(c, o, "client_id", STR_LINE, TW_CONFIG_MAX_STRING_BYTES, 0, &cfg->client_id));
     if (!cfg->client_id) {
-        size_t lg = strlen(cfg->group_id), le = strlen(cfg->edge_node_id);
-        char *id = tw__cfg_alloc(c->arena, lg + le + 2);
-        if (!id) return nomem(c);
-        memcpy(id, cfg->group_id, lg);
-        id[lg] = '-';
-        memcpy(id + lg + 1, cfg->edge_node_id, le + 1);
-        cfg->client_id = id;
+        /* the edge's and the node's rule: at most 23 bytes, shortened stably when longer */
+        char id[TW_SP_CLIENT_ID_MAX + 1];
+        tw_status st = tw_sp_default_client_id(id, sizeof id, cfg->group_id, cfg->edge_node_id);
+        if (st != TW_OK) return err_key(c, "client_id", "no default client id: %s", tw_strerror(st));
+        cfg->client_id = tw__cfg_strndup(c->arena, id, strlen(id));
+        if (!cfg->client_id) return nomem(c);
     }
     uint64_t ka = 30;
     TRY(get_uint(c, o, "keep_alive_s", 0, 65535, 0, &ka, NULL));
@@ -734,10 +728,9 @@ static tw_status parse_store(pctx *c, json_object *o)
     static const char *const keys[] = {"dir", "max_bytes", "max_age_s", "fsync", "fsync_interval_ms",
                                        "overflow"};
     static const char *const fsync_names[] = {"always", "periodic", "never"};
-    static const int fsync_values[] = {TW_CONFIG_FSYNC_ALWAYS, TW_CONFIG_FSYNC_PERIODIC,
-                                       TW_CONFIG_FSYNC_NEVER};
+    static const int fsync_values[] = {TW_STORE_SYNC_EVERY_RECORD, TW_STORE_SYNC_BATCH, TW_STORE_SYNC_OS};
     static const char *const ovf_names[] = {"drop_oldest", "drop_newest"};
-    static const int ovf_values[] = {TW_CONFIG_OVERFLOW_DROP_OLDEST, TW_CONFIG_OVERFLOW_DROP_NEWEST};
+    static const int ovf_values[] = {TW_STORE_DROP_OLDEST, TW_STORE_REFUSE_NEW};
     tw_config *cfg = c->cfg;
     TRY(need_object(c, o));
     TRY(check_keys(c, o, keys, TW__ARRAY_LEN(keys)));
@@ -747,18 +740,18 @@ static tw_status parse_store(pctx *c, json_object *o)
     TRY(get_uint(c, o, "max_bytes", 65536, UINT64_MAX, 0, &cfg->store_max_bytes, NULL));
     cfg->store_max_age_s = 0;
     TRY(get_uint(c, o, "max_age_s", 0, UINT32_MAX, 0, &cfg->store_max_age_s, NULL));
-    int fs = TW_CONFIG_FSYNC_PERIODIC;
+    int fs = TW_STORE_SYNC_BATCH;
     TRY(get_enum(c, o, "fsync", fsync_names, fsync_values, 3, 0, &fs, NULL));
-    cfg->store_fsync = (tw_config_fsync)fs;
+    cfg->store_fsync = (tw_store_sync_policy)fs;
     uint64_t iv = 1000;
     int have_iv = 0;
     TRY(get_uint(c, o, "fsync_interval_ms", 1, 3600000, 0, &iv, &have_iv));
-    if (have_iv && fs != TW_CONFIG_FSYNC_PERIODIC)
+    if (have_iv && fs != TW_STORE_SYNC_BATCH)
         return err_key(c, "fsync_interval_ms", "only applies with \"fsync\": \"periodic\"");
-    cfg->store_fsync_interval_ms = fs == TW_CONFIG_FSYNC_PERIODIC ? (uint32_t)iv : 0;
-    int ov = TW_CONFIG_OVERFLOW_DROP_OLDEST;
+    cfg->store_fsync_interval_ms = fs == TW_STORE_SYNC_BATCH ? (uint32_t)iv : 0;
+    int ov = TW_STORE_DROP_OLDEST;
     TRY(get_enum(c, o, "overflow", ovf_names, ovf_values, 2, 0, &ov, NULL));
-    cfg->store_overflow = (tw_config_overflow)ov;
+    cfg->store_overflow = (tw_store_overflow)ov;
     return TW_OK;
 }
 
@@ -816,14 +809,53 @@ static tw_status parse_scaling(pctx *c, json_object *o, tw_config_tag *t)
     return TW_OK;
 }
 
+/* A zero value of `type` (an empty string or byte string) for the convertibility probe. */
+static tw_value zero_value(tw_type type)
+{
+    tw_value v;
+    memset(&v, 0, sizeof v);
+    v.type = type;
+    if (type == TW_TYPE_STRING || type == TW_TYPE_BYTES) v.as.buf.ptr = "";
+    return v;
+}
+
+/* Whether values convert between the two types (tw_value_convert's rule, which the node applies
+ * between an adapter's item and its tag in both directions). Only the type matters here: range
+ * errors of particular values are run-time qualities, not configuration mistakes. */
+static int types_convertible(tw_type a, tw_type b)
+{
+    tw_value va = zero_value(a), vb = zero_value(b), out;
+    return tw_value_convert(&out, &va, b) != TW_ERR_TYPE_MISMATCH &&
+           tw_value_convert(&out, &vb, a) != TW_ERR_TYPE_MISMATCH;
+}
+
+/* The tag's address, checked by the device's adapter, and its "type" against the value type the
+ * address gives. */
+static tw_status check_address(pctx *c, json_object *o, const tw_config_device *d, const tw_config_tag *t)
+{
+    char why[512], got[128];
+    tw_type natural = TW_TYPE_NONE;
+    tw_status st = tw_adapter_check_address(d->scheme, t->address, &natural, why, sizeof why);
+    if (st != TW_OK) {
+        if (!why[0]) snprintf(why, sizeof why, "%s", tw_strerror(st));
+        return err_key(c, "address", "refused by the \"%s\" adapter: %s", d->scheme, why);
+    }
+    if ((int)natural <= TW_TYPE_NONE || natural >= TW_TYPE_MAX_ || natural == t->type ||
+        types_convertible(natural, t->type))
+        return TW_OK;
+    describe(json_object_object_get(o, "address"), got, sizeof got);
+    return err_key(c, "type", "%s cannot hold the values of address %s, which are %s (choose a type "
+                              "that converts from %s, or give the type in the address)",
+                   type_names[t->type], got, type_names[natural], type_names[natural]);
+}
+
 static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t idx)
 {
     static const char *const keys[] = {"name",  "address",     "type",    "scan_group",
                                        "deadband", "deadband_percent", "unit", "description",
                                        "scaling", "min", "max", "access"};
     static const char *const access_names[] = {"read", "write", "read-write"};
-    static const int access_values[] = {TW_CONFIG_ACCESS_READ, TW_CONFIG_ACCESS_WRITE,
-                                        TW_CONFIG_ACCESS_READ_WRITE};
+    static const int access_values[] = {TW_ACCESS_READ, TW_ACCESS_WRITE, TW_ACCESS_READ_WRITE};
     static const int type_values[TW_TYPE_MAX_] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
 
     tw_config_tag *t = &d->tags[idx];
@@ -842,15 +874,16 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
     t->type = (tw_type)type;
     const char *tname = type_names[type];
 
-    int access = TW_CONFIG_ACCESS_READ;
+    int access = TW_ACCESS_READ;
     TRY(get_enum(c, o, "access", access_names, access_values, 3, 0, &access, NULL));
-    t->access = (tw_config_access)access;
+    t->access = (tw_access)access;
 
     json_object *v;
     if (d->adapter) {
         TRY(get_string(c, o, "address", STR_LINE, TW_CONFIG_MAX_STRING_BYTES, 1, &t->address));
+        TRY(check_address(c, o, d, t));
         TRY(get_string(c, o, "scan_group", STR_LINE, 64, 0, &t->scan_group));
-        if (t->scan_group && t->access == TW_CONFIG_ACCESS_WRITE)
+        if (t->scan_group && t->access == TW_ACCESS_WRITE)
             return err_key(c, "scan_group", "not used by a write-only tag (\"access\": \"write\")");
         if (t->scan_group) {
             size_t g = 0;
@@ -865,7 +898,7 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
                                t->scan_group, d->id, list);
             }
             t->scan_rate_ms = d->group_rates[g];
-        } else if (t->access != TW_CONFIG_ACCESS_WRITE) {
+        } else if (t->access != TW_ACCESS_WRITE) {
             t->scan_group = d->group_names[0];
             t->scan_rate_ms = d->group_rates[0];
         }
@@ -920,7 +953,7 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
     int have_abs = 0, have_pct = 0;
     double db = 0;
     TRY(get_number(c, o, "deadband", 0.0, DBL_MAX, " >= 0", 0, &db, &have_abs));
-    if (have_abs) t->deadband_kind = TW_CONFIG_DEADBAND_ABSOLUTE, t->deadband = db;
+    if (have_abs) t->deadband_mode = TW_DEADBAND_ABSOLUTE, t->deadband = db;
     TRY(get_number(c, o, "deadband_percent", 0.0, 100.0, " 0..100", 0, &db, &have_pct));
     if (have_pct) {
         if (have_abs)
@@ -928,7 +961,7 @@ static tw_status parse_tag(pctx *c, json_object *o, tw_config_device *d, size_t 
         if (!t->has_min || !t->has_max)
             return err_key(c, "deadband_percent", "needs \"min\" and \"max\" on the tag (the "
                                                   "percentage is of max - min)");
-        t->deadband_kind = TW_CONFIG_DEADBAND_PERCENT, t->deadband = db;
+        t->deadband_mode = TW_DEADBAND_PERCENT, t->deadband = db;
     }
 
     TRY(member(c, o, "scaling", 0, &v));
@@ -963,7 +996,19 @@ static tw_status check_adapter_uri(pctx *c, json_object *dev, tw_config_device *
     for (char *q = s; *q; q++)
         if (*q >= 'A' && *q <= 'Z') *q = (char)(*q - 'A' + 'a');
     d->scheme = s;
-    return TW_OK;
+    /* the adapter must be registered now: it checks every address of the device below */
+    char list[512];
+    tw_adapter_list(list, sizeof list);
+    size_t ls = strlen(s);
+    for (const char *p2 = list; *p2;) {
+        const char *e = strchr(p2, ',');
+        size_t l = e ? (size_t)(e - p2) : strlen(p2);
+        if (l == ls && !memcmp(p2, s, ls)) return TW_OK;
+        p2 += l + (e ? 1 : 0);
+    }
+    return err_key(c, "adapter", "no adapter for the scheme \"%s\" (registered: %s; an application's own "
+                                 "adapter must be registered before the configuration is loaded)",
+                   s, list[0] ? list : "none");
 }
 
 static const char *device_name_of(const void *ctx, size_t i)
@@ -1112,15 +1157,22 @@ static size_t strspn_back(const char *json, size_t pos)
     return k;
 }
 
-static tw_status syntax_error(pctx *c, const char *json, size_t len, size_t pos, const char *problem)
+/* Line and column (from 1; columns count characters) of json[pos]. */
+static void text_line_col(const char *json, size_t pos, size_t *line, size_t *col)
 {
-    size_t line = 1, col = 1;
-    if (pos > len) pos = len;
+    *line = 1, *col = 1;
     for (size_t i = 0; i < pos; i++) {
         unsigned char ch = (unsigned char)json[i];
-        if (ch == '\n') line++, col = 1;
-        else if ((ch & 0xC0) != 0x80) col++;
+        if (ch == '\n') ++*line, *col = 1;
+        else if ((ch & 0xC0) != 0x80) ++*col;
     }
+}
+
+static tw_status syntax_error(pctx *c, const char *json, size_t len, size_t pos, const char *problem)
+{
+    size_t line, col;
+    if (pos > len) pos = len;
+    text_line_col(json, pos, &line, &col);
     char found[40] = "";
     if (pos >= len) found[0] = '\0';
     else if (json[pos] > 0x20 && json[pos] < 0x7F) snprintf(found, sizeof found, " (found '%c')", json[pos]);
@@ -1129,6 +1181,335 @@ static tw_status syntax_error(pctx *c, const char *json, size_t len, size_t pos,
          problem, found);
     c->cfg->err_code = TW_ERR_PARSE;
     return TW_ERR_PARSE;
+}
+
+/* ---- duplicate keys ----------------------------------------------------------------------- */
+
+/*
+ * json-c keeps the last of two equal keys in an object and drops the first without a trace, so the
+ * raw text is scanned once more, after json-c accepted it: every object's keys (decoded, so that
+ * "a" and "\u0061" are the same key) go into a small hash set of their own; a key already in the
+ * set is an error at its JSON path. The scanner bounds-checks everything itself: it never relies
+ * on json-c having accepted the text, and reports TW_ERR_PARSE when the text is not what it
+ * expects. Memory: the keys of the objects open at a time (at most the text's size).
+ */
+
+#define DUP_DEPTH (TW__CFG_DEPTH + 2)
+
+typedef struct dup_frame {
+    int is_object;
+    int comment;     /* the container is (inside) the value of a comment key ("_...") */
+    size_t index;    /* arrays: the current element */
+    size_t key_mark; /* objects: keys[] length when the object opened */
+    size_t path_mark;
+    uint32_t *slots; /* objects: offsets + 1 into keys[] of the stored keys; 0 = empty */
+    size_t mask, count;
+} dup_frame;
+
+typedef struct dup_scan {
+    pctx *c;
+    const char *s;
+    size_t len, pos;
+    char *keys; /* stored keys: 4-byte length, the bytes, a NUL */
+    size_t klen, kcap;
+    dup_frame st[DUP_DEPTH];
+    int depth;
+    int comment_value; /* the key just read begins with '_' or is inside a comment */
+} dup_scan;
+
+static int json_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+
+static void dup_skip_ws(dup_scan *d)
+{
+    while (d->pos < d->len && json_ws(d->s[d->pos])) d->pos++;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+static int dup_hex4(dup_scan *d, size_t at, uint32_t *out)
+{
+    if (at > d->len || d->len - at < 4) return 0;
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; i++) {
+        int h = hexval(d->s[at + i]);
+        if (h < 0) return 0;
+        v = (v << 4) | (uint32_t)h;
+    }
+    *out = v;
+    return 1;
+}
+
+static tw_status dup_bad(dup_scan *d, const char *problem)
+{
+    return syntax_error(d->c, d->s, d->len, d->pos, problem);
+}
+
+static tw_status dup_reserve(dup_scan *d, size_t more)
+{
+    if (d->kcap - d->klen >= more) return TW_OK;
+    size_t ncap = d->kcap ? d->kcap : 256;
+    while (ncap - d->klen < more) {
+        if (ncap > SIZE_MAX / 2) return nomem(d->c);
+        ncap *= 2;
+    }
+    char *nk = tw__realloc(d->keys, ncap);
+    if (!nk) return nomem(d->c);
+    d->keys = nk;
+    d->kcap = ncap;
+    return TW_OK;
+}
+
+/* Decodes the string at d->pos (at its opening quote) into keys[] after a 4-byte length slot;
+ * returns the decoded key's offset in *at. Keys with "\u0000" or an unpaired surrogate escape are
+ * refused: json-c would cut or replace them, and no key of the format needs them. */
+static tw_status dup_read_key(dup_scan *d, size_t *at)
+{
+    size_t start = d->pos;
+    if (start >= d->len || d->s[start] != '"') return dup_bad(d, "expected a string key in an object");
+    /* the decoded key is never longer than its text; room for length, key, NUL, text position */
+    size_t end = start + 1;
+    while (end < d->len && d->s[end] != '"') end += d->s[end] == '\\' ? 2 : 1;
+    if (end >= d->len) return dup_bad(d, "unterminated string");
+    TRY(dup_reserve(d, 4 + (end - start) + 1 + 4));
+    *at = d->klen;
+    char *o = d->keys + d->klen + 4;
+    size_t n = 0;
+    for (size_t i = start + 1; i < end;) {
+        char ch = d->s[i];
+        if (ch != '\\') {
+            o[n++] = ch;
+            i++;
+            continue;
+        }
+        char e = d->s[i + 1]; /* i + 1 < end: escapes were skipped in pairs above */
+        const char *simple = strchr("\"\\/bfnrt", e);
+        if (e && simple) {
+            static const char repl[] = "\"\\/\b\f\n\r\t";
+            o[n++] = repl[simple - "\"\\/bfnrt"];
+            i += 2;
+            continue;
+        }
+        uint32_t cp, lo;
+        d->pos = i;
+        if (e != 'u' || !dup_hex4(d, i + 2, &cp) || i + 6 > end) return dup_bad(d, "invalid escape in a string");
+        i += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (i + 6 > end || d->s[i] != '\\' || d->s[i + 1] != 'u' || !dup_hex4(d, i + 2, &lo) ||
+                lo < 0xDC00 || lo > 0xDFFF)
+                return dup_bad(d, "object key with an unpaired surrogate escape");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 6;
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return dup_bad(d, "object key with an unpaired surrogate escape");
+        } else if (cp == 0) {
+            return dup_bad(d, "object key with a NUL character (\\u0000)");
+        }
+        if (cp < 0x80) {
+            o[n++] = (char)cp;
+        } else if (cp < 0x800) {
+            o[n++] = (char)(0xC0 | (cp >> 6));
+            o[n++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            o[n++] = (char)(0xE0 | (cp >> 12));
+            o[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            o[n++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            o[n++] = (char)(0xF0 | (cp >> 18));
+            o[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            o[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            o[n++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    o[n] = '\0';
+    uint32_t n32 = (uint32_t)n;
+    memcpy(d->keys + d->klen, &n32, 4);
+    d->pos = end + 1;
+    return TW_OK;
+}
+
+static uint64_t dup_hash(const char *k, size_t n)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static const char *dup_key_at(const dup_scan *d, size_t at, uint32_t *n)
+{
+    memcpy(n, d->keys + at, 4);
+    return d->keys + at + 4;
+}
+
+/* Adds the key just decoded at `at` to the object `f`; returns 1 and *first (the position of the
+ * earlier key in the text) when the object has it already. */
+static tw_status dup_insert(dup_scan *d, dup_frame *f, size_t at, size_t text_pos, int *dup, size_t *first)
+{
+    uint32_t n;
+    const char *k = dup_key_at(d, at, &n);
+    *dup = 0;
+    if (!f->slots || (f->count + 1) * 2 > f->mask + 1) {
+        size_t cap = f->slots ? (f->mask + 1) * 2 : 8;
+        if (cap > SIZE_MAX / 2 / sizeof(uint32_t)) return nomem(d->c);
+        uint32_t *ns = tw__calloc(cap, sizeof *ns);
+        if (!ns) return nomem(d->c);
+        for (size_t i = 0; f->slots && i <= f->mask; i++) {
+            if (!f->slots[i]) continue;
+            uint32_t ln;
+            const char *ok = dup_key_at(d, f->slots[i] - 1u, &ln);
+            size_t j = (size_t)dup_hash(ok, ln) & (cap - 1);
+            while (ns[j]) j = (j + 1) & (cap - 1);
+            ns[j] = f->slots[i];
+        }
+        tw__free(f->slots);
+        f->slots = ns;
+        f->mask = cap - 1;
+    }
+    size_t j = (size_t)dup_hash(k, n) & f->mask;
+    for (; f->slots[j]; j = (j + 1) & f->mask) {
+        uint32_t ln;
+        size_t oat = f->slots[j] - 1u;
+        const char *ok = dup_key_at(d, oat, &ln);
+        if (ln == n && !memcmp(ok, k, n)) {
+            uint32_t tp;
+            memcpy(&tp, d->keys + oat + 4 + ln + 1, 4);
+            *dup = 1;
+            *first = tp;
+            return TW_OK;
+        }
+    }
+    /* keep the key (length, bytes, NUL) and where it is in the text (room reserved by
+     * dup_read_key) */
+    uint32_t tp = (uint32_t)text_pos;
+    memcpy(d->keys + at + 4 + n + 1, &tp, 4);
+    d->klen = at + 4 + n + 1 + 4;
+    f->slots[j] = (uint32_t)at + 1u;
+    f->count++;
+    return TW_OK;
+}
+
+/* Skips a scalar (string, number or literal) at d->pos. */
+static tw_status dup_skip_scalar(dup_scan *d)
+{
+    if (d->pos >= d->len) return dup_bad(d, "unexpected end of input");
+    if (d->s[d->pos] == '"') {
+        size_t i = d->pos + 1;
+        while (i < d->len && d->s[i] != '"') i += d->s[i] == '\\' ? 2 : 1;
+        if (i >= d->len) return dup_bad(d, "unterminated string");
+        d->pos = i + 1;
+        return TW_OK;
+    }
+    size_t i = d->pos;
+    while (i < d->len && !json_ws(d->s[i]) && !strchr(",:]}[{\"", d->s[i])) i++;
+    if (i == d->pos) return dup_bad(d, "unexpected character");
+    d->pos = i;
+    return TW_OK;
+}
+
+static tw_status dup_walk(dup_scan *d)
+{
+    pctx *c = d->c;
+    for (;;) {
+        /* a value */
+        dup_skip_ws(d);
+        if (d->pos >= d->len) return dup_bad(d, "unexpected end of input");
+        char ch = d->s[d->pos];
+        if (ch == '{' || ch == '[') {
+            if (d->depth == DUP_DEPTH) return dup_bad(d, "nested too deeply");
+            const dup_frame *parent = d->depth ? &d->st[d->depth - 1] : NULL;
+            int comment = parent && (parent->is_object ? d->comment_value : parent->comment);
+            dup_frame *f = &d->st[d->depth++];
+            memset(f, 0, sizeof *f);
+            f->is_object = ch == '{';
+            f->comment = comment;
+            f->key_mark = d->klen;
+            f->path_mark = c->plen;
+            d->pos++;
+            dup_skip_ws(d);
+            char close = f->is_object ? '}' : ']';
+            if (d->pos < d->len && d->s[d->pos] == close) {
+                d->pos++;
+                d->depth--;
+                tw__free(f->slots);
+                f->slots = NULL;
+            } else if (f->is_object) {
+                goto key;
+            } else {
+                push_index(c, 0);
+                continue;
+            }
+        } else {
+            TRY(dup_skip_scalar(d));
+        }
+        /* after a value: ',' or the end of the enclosing containers */
+        for (;;) {
+            if (d->depth == 0) {
+                dup_skip_ws(d);
+                if (d->pos != d->len) return dup_bad(d, "unexpected text after the end of the JSON value");
+                return TW_OK;
+            }
+            dup_frame *f = &d->st[d->depth - 1];
+            dup_skip_ws(d);
+            if (d->pos >= d->len) return dup_bad(d, "unexpected end of input");
+            ch = d->s[d->pos];
+            if (ch == ',') {
+                d->pos++;
+                pop(c, f->path_mark);
+                if (f->is_object) goto key;
+                push_index(c, ++f->index);
+                break;
+            }
+            if (ch != (f->is_object ? '}' : ']')) return dup_bad(d, "expected ',' or the end of the container");
+            d->pos++;
+            pop(c, f->path_mark);
+            d->klen = f->key_mark;
+            tw__free(f->slots);
+            f->slots = NULL;
+            d->depth--;
+        }
+        continue;
+    key: {
+        dup_frame *f = &d->st[d->depth - 1];
+        dup_skip_ws(d);
+        size_t kpos = d->pos, at = 0, first = 0;
+        int dup = 0;
+        TRY(dup_read_key(d, &at));
+        uint32_t kl;
+        const char *key = dup_key_at(d, at, &kl);
+        /* comments may repeat: they are ignored, so the repetition cannot change a setting */
+        d->comment_value = f->comment || key[0] == '_';
+        if (!d->comment_value) TRY(dup_insert(d, f, at, kpos, &dup, &first));
+        push_key(c, dup_key_at(d, at, &kl));
+        if (dup) {
+            size_t line, col;
+            text_line_col(d->s, first, &line, &col);
+            return err(c, "key given twice in the same object (first at line %zu, column %zu)", line,
+                       col);
+        }
+        dup_skip_ws(d);
+        if (d->pos >= d->len || d->s[d->pos] != ':') return dup_bad(d, "expected ':' after an object key");
+        d->pos++;
+    }
+    }
+}
+
+static tw_status check_duplicate_keys(pctx *c, const char *json, size_t len)
+{
+    dup_scan d;
+    memset(&d, 0, sizeof d);
+    d.c = c;
+    d.s = json;
+    d.len = len;
+    tw_status st = dup_walk(&d);
+    for (int i = 0; i < d.depth; i++) tw__free(d.st[i].slots);
+    tw__free(d.keys);
+    pop(c, 1); /* back to "$" */
+    return st;
 }
 
 tw_status tw__cfg_parse(tw_config *cfg, const char *json, size_t len, const char *name,
@@ -1195,7 +1576,8 @@ tw_status tw__cfg_parse(tw_config *cfg, const char *json, size_t len, const char
         return syntax_error(&c, json, len, pos, problem);
     }
 
-    tw_status st = parse_root(&c, root);
+    tw_status st = check_duplicate_keys(&c, json, len);
+    if (st == TW_OK) st = parse_root(&c, root);
     json_object_put(root);
     return st;
 }

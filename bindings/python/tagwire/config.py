@@ -1,36 +1,14 @@
 """Gateway configuration loaded from JSON (tagwire/config.h)."""
 from __future__ import annotations
 
-import enum
 import os
 from typing import Any, List, NamedTuple, Optional, Tuple
 
 from ._ffi import ffi, lib, opt_string, string
 from .core import Type
 from .errors import Closed, ConfigError, check
-
-
-class Fsync(enum.IntEnum):
-    ALWAYS = lib.TW_CONFIG_FSYNC_ALWAYS
-    PERIODIC = lib.TW_CONFIG_FSYNC_PERIODIC
-    NEVER = lib.TW_CONFIG_FSYNC_NEVER
-
-
-class Overflow(enum.IntEnum):
-    DROP_OLDEST = lib.TW_CONFIG_OVERFLOW_DROP_OLDEST
-    DROP_NEWEST = lib.TW_CONFIG_OVERFLOW_DROP_NEWEST
-
-
-class ConfigDeadband(enum.IntEnum):
-    NONE = lib.TW_CONFIG_DEADBAND_NONE
-    ABSOLUTE = lib.TW_CONFIG_DEADBAND_ABSOLUTE
-    PERCENT = lib.TW_CONFIG_DEADBAND_PERCENT
-
-
-class ConfigAccess(enum.IntEnum):
-    READ = lib.TW_CONFIG_ACCESS_READ
-    WRITE = lib.TW_CONFIG_ACCESS_WRITE
-    READ_WRITE = lib.TW_CONFIG_ACCESS_READ_WRITE
+from .store import Overflow, Sync
+from .tags import Access, DeadbandMode
 
 
 class ScanGroup(NamedTuple):
@@ -139,14 +117,14 @@ class Config:
     store_fsync_interval_ms = property(lambda s: lib.tw_config_store_fsync_interval_ms(s._p()))
 
     @property
-    def store_fsync(self) -> Optional[Fsync]:
-        v = lib.tw_config_store_fsync(self._p())
-        return Fsync(v) if v else None
+    def store_fsync(self) -> Optional[Sync]:
+        """The store's sync policy ("fsync"), None without a "store" block."""
+        return Sync(lib.tw_config_store_fsync(self._p())) if self.has_store else None
 
     @property
     def store_overflow(self) -> Optional[Overflow]:
-        v = lib.tw_config_store_overflow(self._p())
-        return Overflow(v) if v else None
+        """What a full store gives up ("overflow"), None without a "store" block."""
+        return Overflow(lib.tw_config_store_overflow(self._p())) if self.has_store else None
 
     @property
     def tls_pins(self) -> List[str]:
@@ -220,17 +198,18 @@ class ConfigTag:
     scan_rate_ms = property(lambda s: lib.tw_config_tag_scan_rate_ms(s._p()))
     unit = property(lambda s: opt_string(lib.tw_config_tag_unit(s._p())))
     description = property(lambda s: opt_string(lib.tw_config_tag_description(s._p())))
-    access = property(lambda s: ConfigAccess(lib.tw_config_tag_access(s._p())))
+    access = property(lambda s: Access(lib.tw_config_tag_access(s._p())))
 
     @property
     def device(self) -> ConfigDevice:
         return ConfigDevice(self._cfg, lib.tw_config_tag_device(self._p()))
 
     @property
-    def deadband(self) -> Tuple[ConfigDeadband, float]:
+    def deadband(self) -> Tuple[DeadbandMode, float]:
+        """(mode, amount) as the tag model takes them; (ABSOLUTE, 0.0) when the tag has none."""
         v = ffi.new("double *")
         k = lib.tw_config_tag_deadband(self._p(), v)
-        return ConfigDeadband(k), v[0]
+        return DeadbandMode(k), v[0]
 
     @property
     def scaling(self) -> Optional[Scaling]:

@@ -157,6 +157,16 @@ def topic(type: int, group_id: Optional[str], edge_node_id: str,
     return string(buf)
 
 
+def default_client_id(group_id: str, edge_node_id: str) -> str:
+    """The MQTT client id an edge node uses when none is given (tw_sp_default_client_id): at most
+    23 bytes, "<group_id>-<edge_node_id>" or a stable shortened form."""
+    keep: list = []
+    buf = ffi.new("char[]", lib.TW_SP_CLIENT_ID_MAX + 1)
+    check(lib.tw_sp_default_client_id(buf, lib.TW_SP_CLIENT_ID_MAX + 1, cstr(group_id, keep),
+                                      cstr(edge_node_id, keep)))
+    return string(buf)
+
+
 class Topic(NamedTuple):
     type: MsgType
     group_id: Optional[str]

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 
@@ -29,15 +30,15 @@ def test_load_string_and_accessors():
         assert c.client_id == "PlantA-Press7" and c.keep_alive_s == 30
         assert c.tls_ca_file == "/etc/gw/pki/ca.pem" and c.tls_server_name == "broker.local"
         assert c.has_store and c.store_dir == "/etc/gw/spool" and c.store_max_bytes == 1048576
-        assert c.store_fsync is tagwire.config.Fsync.PERIODIC and c.tls_pins == []
+        assert c.store_fsync is tagwire.store.Sync.BATCH and c.tls_pins == []
         press, app = c.devices
         assert press.scheme == "modbus+tcp" and press.scan_groups == [("fast", 100)]
         (t,) = press.tags
         assert (t.name, t.address, t.type, t.unit) == ("Hydraulics/OilTemp", "hr:100", tagwire.Type.DOUBLE, "degC")
-        assert t.deadband == (tagwire.config.ConfigDeadband.ABSOLUTE, 0.2)
+        assert t.deadband == (tagwire.tags.DeadbandMode.ABSOLUTE, 0.2)
         assert t.scaling == (0, 1500, 0, 150) and (t.min, t.max) == (0, 150)
         assert t.device.id == "Press" and t.scan_rate_ms == 100 and t.path == "$.devices[0].tags[0]"
-        assert app.adapter is None and app.tag("State").access is tagwire.config.ConfigAccess.READ_WRITE
+        assert app.adapter is None and app.tag("State").access is tagwire.tags.Access.READ_WRITE
         assert c.device("App").id == "App" and c.device("nope") is None
 
 
@@ -59,3 +60,15 @@ def test_errors_name_the_json_path():
 def test_example_file_loads():
     with tagwire.Config.load_file(os.path.join(SOURCE_DIR, "examples", "gateway.json")) as c:
         assert c.devices and all(d.id for d in c.devices)
+
+
+def test_default_client_id_is_the_libraries_rule():
+    """The loader's default client id is tw_sp_default_client_id(): at most 23 bytes, shortened
+    with the SHA-256 of "<group>/<edge node>" (computed here with hashlib)."""
+    assert tagwire.sparkplug.default_client_id("PlantA", "Press7") == "PlantA-Press7"
+    doc = json.loads(json.dumps(DOC))
+    doc["node"] = {"group_id": "PlantA", "edge_node_id": "Line 2 Press 7"}
+    want = "PlantA-Lin-" + hashlib.sha256(b"PlantA/Line 2 Press 7").hexdigest()[:12]
+    with tagwire.Config.load_string(json.dumps(doc)) as c:
+        assert c.client_id == want and len(c.client_id) == 23
+    assert tagwire.sparkplug.default_client_id("PlantA", "Line 2 Press 7") == want
