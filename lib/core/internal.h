@@ -117,9 +117,18 @@ const char *tw__uri_redact(const char *uri, char *out, size_t n);
  * Replaces DIR/NAME crash-safely: writes DIR/.tmp-NAME (mode 0600, O_NOFOLLOW, EINTR and short
  * writes handled), fsyncs it, renames it over DIR/NAME and fsyncs DIR. After a crash at any point
  * DIR/NAME holds either the old or the new content. Errors (recorded on `err` under `module`):
- * TW_ERR_RANGE (path too long) or the errno-mapped status. `stage` (may be NULL) is called with
- * "file-synced" and "file-renamed" (crash-point hooks for tests). */
+ * TW_ERR_RANGE (path too long), TW_ERR_NO_SPACE (ENOSPC, EDQUOT, EFBIG: a file size limit) or the
+ * errno-mapped status. `stage` (may be NULL) is called with "file-synced" and "file-renamed"
+ * (crash-point hooks for tests). */
 tw_status tw__file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
                                 tw__error *err, const char *module, void (*stage)(const char *));
+/* The same relative to an open directory: with dir_fd >= 0, `name` and its temporary file are
+ * opened in dir_fd and dir_fd itself is fsynced (`dir` only names it in messages); dir_fd < 0 is
+ * tw__file_write_atomic(). `flags`: TW__FILE_NO_SYNC skips both fsyncs (the rename still makes the
+ * replacement atomic; durability across a power loss is left to the OS). */
+#define TW__FILE_NO_SYNC 1u
+tw_status tw__file_write_atomic_at(int dir_fd, const char *dir, const char *name, const void *data,
+                                   size_t len, unsigned flags, tw__error *err, const char *module,
+                                   void (*stage)(const char *));
 
 #endif /* TW_CORE_INTERNAL_H */
