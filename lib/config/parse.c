@@ -619,18 +619,6 @@ static tw_status parse_broker(pctx *c, json_object *uplink, const char *uri)
     return TW_OK;
 }
 
-static int pin_valid(const char *s)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (strncmp(s, "sha256/", 7) != 0) return 0;
-    s += 7;
-    if (strlen(s) != 44 || s[43] != '=') return 0;
-    for (int i = 0; i < 43; i++)
-        if (!s[i] || !strchr(b64, s[i])) return 0;
-    /* 32 bytes = 256 bits: the 43rd character carries 4 bits and 2 zero bits */
-    return strchr("AEIMQUYcgkosw048", s[42]) != NULL;
-}
-
 static tw_status parse_tls(pctx *c, json_object *o)
 {
     static const char *const keys[] = {"ca", "cert", "key", "crl", "server_name", "pins"};
@@ -672,7 +660,7 @@ static tw_status parse_tls(pctx *c, json_object *o)
             describe(p, got, sizeof got);
             if (!json_object_is_type(p, json_type_string) ||
                 strlen(json_object_get_string(p)) != (size_t)json_object_get_string_len(p) ||
-                !pin_valid(json_object_get_string(p)))
+                tw__pin_parse(json_object_get_string(p), NULL) != TW_OK)
                 return err(c, "must be \"sha256/\" followed by the base64 SHA-256 of the "
                               "broker's public key, 44 characters (got %s)", got);
             cfg->pins[i] = tw__cfg_strndup(c->arena, json_object_get_string(p),

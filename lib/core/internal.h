@@ -113,6 +113,24 @@ void tw__free_secret_str(char *s);
  * Returns out ("(null)" copied for a NULL uri). */
 const char *tw__uri_redact(const char *uri, char *out, size_t n);
 
+/* ---- base64 (base64.c): RFC 4648 standard alphabet ---- */
+/* Decodes base64, skipping ASCII whitespace (CR, LF, space, tab) anywhere; '=' padding only at the
+ * end, optional; the unused bits of the last character must be zero. Writes at most out_cap bytes.
+ * Returns TW_OK and *out_len, or TW_ERR_PARSE (also when out_cap is too small). */
+tw_status tw__base64_decode(unsigned char *out, size_t out_cap, size_t *out_len, const char *in,
+                            size_t in_len);
+/* The same without whitespace and with the padding required (a multiple of 4 characters). */
+tw_status tw__base64_decode_strict(unsigned char *out, size_t out_cap, size_t *out_len,
+                                   const char *in, size_t in_len);
+/* Upper bound of the decoded size of in_len base64 characters. */
+size_t tw__base64_decoded_max(size_t in_len);
+/* Encodes without line breaks; out_cap >= 4 * ((len + 2) / 3) + 1 (NUL-terminated), else
+ * TW_ERR_RANGE. */
+tw_status tw__base64_encode(char *out, size_t out_cap, const unsigned char *in, size_t len);
+/* A public key pin "sha256/" + the 44-character padded base64 of 32 bytes (strict) -> out (may be
+ * NULL: validation only). TW_OK or TW_ERR_PARSE. */
+tw_status tw__pin_parse(const char *pin, uint8_t out[32]);
+
 /* ---- files (file.c) ----
  * Replaces DIR/NAME crash-safely: writes DIR/.tmp-NAME (mode 0600, O_NOFOLLOW, EINTR and short
  * writes handled), fsyncs it, renames it over DIR/NAME and fsyncs DIR. After a crash at any point

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <mbedtls/asn1.h>
-#include <mbedtls/base64.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
@@ -567,25 +566,11 @@ tw_status tw_tls_config_set_server_name(tw_tls_config *c, const char *name)
     return TW_OK;
 }
 
-tw_status tw__tls_parse_pin(const char *pin, uint8_t out[32])
-{
-    if (!pin || strncmp(pin, "sha256/", 7) != 0) return TW_ERR_PARSE;
-    const char *b = pin + 7;
-    size_t bl = strlen(b);
-    if (bl != 44) return TW_ERR_PARSE; /* base64 of 32 bytes */
-    unsigned char tmp[48];
-    size_t n = 0;
-    if (mbedtls_base64_decode(tmp, sizeof tmp, &n, (const unsigned char *)b, bl) != 0 || n != 32)
-        return TW_ERR_PARSE;
-    memcpy(out, tmp, 32);
-    return TW_OK;
-}
-
 tw_status tw_tls_config_add_pin(tw_tls_config *c, const char *pin)
 {
     if (!c || !pin) return TW_ERR_INVALID_ARG;
     if (c->npins >= MAX_PINS) return tw__err(&c->err, MOD, TW_ERR_FULL, "more than %d pins", MAX_PINS);
-    if (tw__tls_parse_pin(pin, c->pins[c->npins]) != TW_OK)
+    if (tw__pin_parse(pin, c->pins[c->npins]) != TW_OK)
         return tw__err(&c->err, MOD, TW_ERR_PARSE, "pin \"%.80s\" is not sha256/ + base64 of 32 bytes", pin);
     c->npins++;
     return TW_OK;

@@ -1,4 +1,5 @@
-/* Unit tests of the helpers lib/core shares with every module: the crash-safe file writer. */
+/* Unit tests of the helpers lib/core shares with every module: the crash-safe file writer, base64
+ * and public key pins. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -126,11 +127,71 @@ static void test_file_write_atomic_fsize(void **state)
     free(dir);
 }
 
+static void test_base64(void **state)
+{
+    (void)state;
+    unsigned char out[64];
+    size_t n = 0;
+    /* lenient: whitespace anywhere, padding optional */
+    assert_int_equal(tw__base64_decode(out, sizeof out, &n, "aGVs\r\nbG8=\n", 11), TW_OK);
+    assert_memory_equal(out, "hello", 5);
+    assert_int_equal(n, 5);
+    assert_int_equal(tw__base64_decode(out, sizeof out, &n, "aGVsbG8", 7), TW_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(tw__base64_decode(out, sizeof out, &n, "", 0), TW_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(tw__base64_decode(out, sizeof out, &n, "aGVsbG9=", 8), TW_ERR_PARSE); /* bits */
+    assert_int_equal(tw__base64_decode(out, sizeof out, &n, "aG=Vs", 5), TW_ERR_PARSE);
+    assert_int_equal(tw__base64_decode(out, 4, &n, "aGVsbG8=", 8), TW_ERR_PARSE); /* no room */
+    /* strict: no whitespace, padding required */
+    assert_int_equal(tw__base64_decode_strict(out, sizeof out, &n, "aGVsbG8=", 8), TW_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(tw__base64_decode_strict(out, sizeof out, &n, "aGVsbG8", 7), TW_ERR_PARSE);
+    assert_int_equal(tw__base64_decode_strict(out, sizeof out, &n, "aGVs\nbG8=", 9), TW_ERR_PARSE);
+    assert_int_equal(tw__base64_decode_strict(out, sizeof out, &n, "aGVsbA==", 8), TW_OK);
+    assert_int_equal(tw__base64_decode_strict(out, sizeof out, &n, "aGVsbB==", 8), TW_ERR_PARSE);
+    assert_int_equal(tw__base64_decode_strict(out, sizeof out, &n, "aGVsb===", 8), TW_ERR_PARSE);
+    /* encode: round trip of every length, and the size check */
+    unsigned char src[40];
+    for (size_t i = 0; i < sizeof src; i++) src[i] = (unsigned char)(i * 37 + 1);
+    for (size_t len = 0; len <= sizeof src; len++) {
+        char e[64];
+        assert_int_equal(tw__base64_encode(e, sizeof e, src, len), TW_OK);
+        assert_int_equal(strlen(e), 4 * ((len + 2) / 3));
+        assert_int_equal(tw__base64_decode_strict(out, sizeof out, &n, e, strlen(e)), TW_OK);
+        assert_int_equal(n, len);
+        assert_memory_equal(out, src, len);
+        assert_true(tw__base64_decoded_max(strlen(e)) >= len);
+    }
+    char small[8];
+    assert_int_equal(tw__base64_encode(small, sizeof small, (const unsigned char *)"hello", 5), TW_ERR_RANGE);
+}
+
+static void test_pin(void **state)
+{
+    (void)state;
+    uint8_t h[32];
+    assert_int_equal(tw__pin_parse("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", h), TW_OK);
+    assert_int_equal(h[0], 0x13);
+    assert_int_equal(h[31], 0x79);
+    assert_int_equal(tw__pin_parse("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", NULL), TW_OK);
+    /* non-canonical last character, no padding, whitespace, wrong algorithm, wrong length */
+    assert_int_equal(tw__pin_parse("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHl=", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHkA", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSH\n=", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha1/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSk=", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha256/", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse(NULL, h), TW_ERR_PARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_write_atomic),
         cmocka_unit_test(test_file_write_atomic_fsize),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_pin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
