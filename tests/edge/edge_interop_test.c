@@ -40,7 +40,7 @@
 
 static char *g_dir;       /* PKI + broker files */
 static uint16_t g_port;
-static pid_t g_broker = -1;
+static twt_mosquitto g_broker = {.pid = -1};
 static char g_log[1024];
 static pid_t g_sub = -1;
 static char g_subout[1024];
@@ -83,7 +83,7 @@ static int group_setup(void **state)
 {
     (void)state;
     if (tw_init(NULL) != TW_OK) return -1;
-    if (access("/usr/sbin/mosquitto", X_OK) != 0 && !twt_have("mosquitto")) {
+    if (!twt_mosquitto_bin()) {
         fprintf(stderr, "mosquitto is not installed (scripts/deps/mqtt.apt)\n");
         return -1;
     }
@@ -97,44 +97,25 @@ static int group_setup(void **state)
     }
     g_dir = twt_mkdtemp("tw-edge");
     if (!g_dir || twt_make_pki(g_dir) != 0) return -1;
-    g_port = twt_free_port();
-    snprintf(g_log, sizeof g_log, "%s/mosquitto.log", g_dir);
-    FILE *f = fopen(P(0, "acl"), "w");
-    if (!f) return -1;
     /* the device: its own edge node topics (any group member type), its commands, STATE */
-    fprintf(f, "pattern write spBv1.0/" GROUP "/+/%%u/#\n"
-               "pattern read spBv1.0/" GROUP "/NCMD/%%u\n"
-               "pattern read spBv1.0/" GROUP "/DCMD/%%u/#\n"
-               "pattern read spBv1.0/STATE/#\n"
-               "user device-2\ntopic readwrite #\n");
-    fclose(f);
-    f = fopen(P(0, "mosquitto.conf"), "w");
-    if (!f) return -1;
-    fprintf(f,
-            "per_listener_settings false\nuser root\nmax_queued_messages 0\npersistence false\n"
-            "log_dest file %s\nlog_type all\nconnection_messages true\n"
-            "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
-            "require_certificate true\nuse_identity_as_username true\nacl_file %s\n",
-            g_log, (unsigned)g_port, P(1, "ca.pem"), P(2, "server.pem"), P(3, "server.key"),
-            P(4, "acl"));
-    fclose(f);
-    char conf[1024];
-    snprintf(conf, sizeof conf, "%s", P(0, "mosquitto.conf"));
-    char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto",
-                    "-c", conf, NULL};
-    g_broker = twt_spawn(argv, P(0, "mosquitto.out"));
-    if (g_broker <= 0 || !twt_wait_listen(g_port, 5000)) {
-        fprintf(stderr, "mosquitto did not start (see %s)\n", g_log);
-        return -1;
-    }
-    return 0;
+    twt_mosquitto_opts mo = {.pki_dir = g_dir,
+                             .identity_as_username = true,
+                             .acl = "pattern write spBv1.0/" GROUP "/+/%u/#\n"
+                                    "pattern read spBv1.0/" GROUP "/NCMD/%u\n"
+                                    "pattern read spBv1.0/" GROUP "/DCMD/%u/#\n"
+                                    "pattern read spBv1.0/STATE/#\n"
+                                    "user device-2\ntopic readwrite #\n"};
+    int rc = twt_mosquitto_start(&g_broker, g_dir, &mo);
+    g_port = g_broker.port;
+    snprintf(g_log, sizeof g_log, "%s", g_broker.log);
+    return rc;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     if (g_sub > 0) twt_stop(g_sub);
-    if (g_broker > 0) twt_stop(g_broker);
+    twt_mosquitto_stop(&g_broker);
     if (g_dir && !getenv("TW_KEEP_TMP")) twt_rmtree(g_dir);
     free(g_dir);
     tw_shutdown();

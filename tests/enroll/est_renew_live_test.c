@@ -24,7 +24,8 @@
 #define MAX_MSGS 1024
 
 static char *g_dir;
-static pid_t g_est = -1, g_broker = -1, g_sub = -1;
+static pid_t g_est = -1, g_sub = -1;
+static twt_mosquitto g_broker = {.pid = -1};
 static uint16_t g_est_port, g_port;
 static char g_log[1024], g_subout[1024];
 
@@ -207,8 +208,7 @@ static int setup(void **state)
         fprintf(stderr, "mosquitto-clients, python3 or openssl missing (scripts/bootstrap installs them)\n");
         return -1; /* fail, never skip */
     }
-    const char *mosq = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-    if (access(mosq, X_OK) != 0 && !twt_have("mosquitto")) {
+    if (!twt_mosquitto_bin()) {
         fprintf(stderr, "mosquitto missing (scripts/deps/mqtt.apt)\n");
         return -1;
     }
@@ -223,26 +223,10 @@ static int setup(void **state)
     if (g_est <= 0 || !twt_wait_listen(g_est_port, 10000)) return -1;
 
     /* Mosquitto with mutual TLS */
-    g_port = twt_free_port();
-    snprintf(g_log, sizeof g_log, "%s/mosquitto.log", g_dir);
-    FILE *f = fopen(twt_path(0, g_dir, "mosquitto.conf"), "w");
-    if (!f) return -1;
-    fprintf(f,
-            "per_listener_settings false\nuser root\nmax_queued_messages 0\npersistence false\n"
-            "log_dest file %s\nlog_type all\nconnection_messages true\n"
-            "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
-            "require_certificate true\nuse_identity_as_username true\n",
-            g_log, (unsigned)g_port, twt_path(1, g_dir, "ca.pem"), twt_path(2, g_dir, "server.pem"),
-            twt_path(3, g_dir, "server.key"));
-    fclose(f);
-    char conf[1024];
-    snprintf(conf, sizeof conf, "%s", twt_path(0, g_dir, "mosquitto.conf"));
-    char *margv[] = {(char *)mosq, "-c", conf, NULL};
-    g_broker = twt_spawn(margv, twt_path(0, g_dir, "mosquitto.out"));
-    if (g_broker <= 0 || !twt_wait_listen(g_port, 5000)) {
-        fprintf(stderr, "mosquitto did not start (see %s)\n", g_log);
-        return -1;
-    }
+    twt_mosquitto_opts mo = {.pki_dir = g_dir, .identity_as_username = true};
+    if (twt_mosquitto_start(&g_broker, g_dir, &mo) != 0) return -1;
+    g_port = g_broker.port;
+    snprintf(g_log, sizeof g_log, "%s", g_broker.log);
 
     /* independent subscriber with its own certificate (CN=device-2) */
     snprintf(g_subout, sizeof g_subout, "%s/sub.out", g_dir);
@@ -266,9 +250,9 @@ static int teardown(void **state)
 {
     (void)state;
     if (g_sub > 0) twt_stop(g_sub);
-    if (g_broker > 0) twt_stop(g_broker);
+    twt_mosquitto_stop(&g_broker);
     if (g_est > 0) twt_stop(g_est);
-    g_sub = g_broker = g_est = -1;
+    g_sub = g_est = -1;
     if (g_dir && !getenv("TW_KEEP_TMP")) twt_rmtree(g_dir);
     free(g_dir);
     g_dir = NULL;

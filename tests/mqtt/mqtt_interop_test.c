@@ -25,8 +25,7 @@
 typedef struct broker {
     char *dir;
     uint16_t port;
-    pid_t pid;
-    char conf[1024];
+    twt_mosquitto m; /* m.pid: -1 when not running */
     char log[1024];
 } broker;
 
@@ -35,46 +34,28 @@ static char *g_extra_dir; /* a test's own temporary directory, removed by teardo
 static pid_t g_peers[16];
 static int g_npeers;
 
-static const char *mosquitto_bin(void)
-{
-    return access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-}
-
-/* Writes the configuration (plain listener + `extra` lines) and starts the broker. */
+/* Writes the configuration (plain listener + `extra` lines) and starts the broker; a started
+ * broker that was killed is started again with the same configuration and port. */
 static void broker_start(broker *b, const char *extra)
 {
     if (!b->dir) {
         b->dir = twt_mkdtemp("tw-mqtt");
         assert_non_null(b->dir);
-        b->port = twt_free_port();
-        assert_true(b->port > 0);
-        snprintf(b->conf, sizeof b->conf, "%s/mosquitto.conf", b->dir);
-        snprintf(b->log, sizeof b->log, "%s/mosquitto.log", b->dir);
-        FILE *f = fopen(b->conf, "w");
-        assert_non_null(f);
-        fprintf(f, "listener %u 127.0.0.1\nuser root\nmax_queued_messages 0\npersistence false\n"
-                   "log_dest file %s\nlog_type all\nconnection_messages true\n%s\n",
-                (unsigned)b->port, b->log, extra ? extra : "allow_anonymous true");
-        fclose(f);
+        twt_mosquitto_opts o = {.extra = extra ? extra : "allow_anonymous true"};
+        int rc = twt_mosquitto_start(&b->m, b->dir, &o);
+        b->port = b->m.port;
+        snprintf(b->log, sizeof b->log, "%s", b->m.log);
+        if (rc != 0) fail_msg("mosquitto did not start (see %s)", b->m.log);
+        return;
     }
-    char *argv[] = {(char *)mosquitto_bin(), "-c", b->conf, NULL};
-    char out[1100];
-    snprintf(out, sizeof out, "%s/mosquitto.out", b->dir);
-    b->pid = twt_spawn(argv, out);
-    assert_true(b->pid > 0);
-    if (!twt_wait_listen(b->port, 5000)) fail_msg("mosquitto did not listen on %u (see %s)", b->port, b->log);
+    if (twt_mosquitto_restart(&b->m) != 0) fail_msg("mosquitto did not start again (see %s)", b->m.log);
 }
 
-static void broker_kill(broker *b)
-{
-    if (b->pid > 0) twt_kill9(b->pid);
-    b->pid = -1;
-}
+static void broker_kill(broker *b) { twt_mosquitto_kill(&b->m); }
 
 static void broker_cleanup(broker *b)
 {
-    if (b->pid > 0) twt_stop(b->pid);
-    b->pid = -1;
+    twt_mosquitto_stop(&b->m);
     if (b->dir && !getenv("TW_KEEP_TMP")) twt_rmtree(b->dir);
     free(b->dir);
     b->dir = NULL;
@@ -260,7 +241,7 @@ static int setup(void **state)
     (void)state;
     if (tw_init(NULL) != TW_OK) return -1;
     memset(&B, 0, sizeof B);
-    B.pid = -1;
+    B.m.pid = -1;
     g_npeers = 0;
     g_proto = 4;
     return 0;
@@ -282,7 +263,7 @@ static int teardown(void **state)
 static void require_peers(void)
 {
     /* Installed by scripts/bootstrap (scripts/deps/mqtt.apt): missing peers fail, not skip. */
-    assert_true(access("/usr/sbin/mosquitto", X_OK) == 0 || twt_have("mosquitto"));
+    assert_non_null(twt_mosquitto_bin());
     assert_true(twt_have("mosquitto_sub"));
     assert_true(twt_have("mosquitto_pub"));
     assert_true(twt_have("mosquitto_passwd"));
@@ -483,12 +464,12 @@ static void test_keepalive_and_timeout(void **state)
     assert_true(r->npingresp >= 2);
     assert_true(log_wait(&B, "Received PINGREQ from tw-ka", 1000));
     /* a frozen broker: no PINGRESP -> TW_ERR_MQTT_KEEPALIVE */
-    kill(B.pid, SIGSTOP);
+    kill(B.m.pid, SIGSTOP);
     int64_t t0 = tw__mono_ms();
     tw_status st = TW_OK;
     while (st == TW_OK && tw__mono_ms() - t0 < 6000) st = tw_mqtt_client_step(c, 50);
     int64_t took = tw__mono_ms() - t0;
-    kill(B.pid, SIGCONT);
+    kill(B.m.pid, SIGCONT);
     assert_int_equal(st, TW_ERR_MQTT_KEEPALIVE);
     assert_true(took <= 4000); /* keep-alive 1 s + ping timeout 1 s, plus generous slack */
     assert_non_null(strstr(tw_mqtt_client_last_error(c), "PINGRESP"));
