@@ -131,6 +131,51 @@ tw_status tw__base64_encode(char *out, size_t out_cap, const unsigned char *in, 
  * NULL: validation only). TW_OK or TW_ERR_PARSE. */
 tw_status tw__pin_parse(const char *pin, uint8_t out[32]);
 
+/* ---- URIs (uri.c): scheme://host[:port][/path][?k=v&k2=v2][#fragment] ----
+ * The scheme is lower-cased and must be a letter then letters, digits, '+', '-', '.' (shorter than
+ * TW__URI_SCHEME_MAX); the authority ends at the first '/', '?' or '#'; an IPv6 literal is
+ * bracketed ("[::1]:502": host "::1", ipv6 true); a port is 1..65535 in decimal digits; the path
+ * and the query's names and values are percent-decoded (a bad escape or %00 is an error); at most
+ * TW__URI_MAX_PARAMS parameters; the fragment is ignored; no user information is recognised (an
+ * '@' stays in the host). Absent parts are "" (port 0). */
+#define TW__URI_SCHEME_MAX 32
+#define TW__URI_MAX_PARAMS 32
+#define TW__URI_MAX_LEN 4096
+typedef enum tw__uri_err {
+    TW__URI_E_NONE = 0,
+    TW__URI_E_SCHEME,     /* no "scheme://", or an invalid scheme */
+    TW__URI_E_LENGTH,     /* longer than TW__URI_MAX_LEN */
+    TW__URI_E_BRACKET,    /* '[' without ']' */
+    TW__URI_E_AFTER_HOST, /* something other than ":port" after "]" */
+    TW__URI_E_PORT,       /* empty, not a number, 0 or above 65535 */
+    TW__URI_E_AFTER_PORT, /* a valid port followed by something else ("h:12x": err_at "x") */
+    TW__URI_E_PATH,       /* bad percent-escape in the path */
+    TW__URI_E_QUERY       /* bad parameter name or escape, too many parameters */
+} tw__uri_err;
+typedef struct tw__uri {
+    const char *uri;    /* the whole URI as given (not copied) */
+    const char *scheme; /* lower-case */
+    const char *host;   /* without brackets */
+    bool ipv6;          /* the host was bracketed */
+    uint16_t port;      /* 0 when absent */
+    const char *path;   /* decoded */
+    const char *rest;   /* in `uri`: everything after the authority (path, query, fragment) */
+    size_t n;           /* parameters */
+    const char *keys[TW__URI_MAX_PARAMS];
+    const char *values[TW__URI_MAX_PARAMS];
+    char *storage;
+    tw__uri_err why;    /* after TW_ERR_PARSE: what was wrong ... */
+    const char *err_at; /* ... and where in `uri` (the '[', the ':' of the port, the text after
+                         * ']' or the authority) */
+} tw__uri;
+/* Parses `uri` into *u (strings valid until tw__uri_free and while `uri` lives). TW_OK,
+ * TW_ERR_PARSE (message in err, may be NULL, with secrets redacted; u->why and u->err_at set),
+ * TW_ERR_NOMEM, TW_ERR_INVALID_ARG (NULL uri). Free with tw__uri_free (also after an error). */
+tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen);
+void tw__uri_free(tw__uri *u);
+/* True for a valid (lower-case) scheme name. */
+bool tw__uri_scheme_ok(const char *scheme);
+
 /* ---- files (file.c) ----
  * Replaces DIR/NAME crash-safely: writes DIR/.tmp-NAME (mode 0600, O_NOFOLLOW, EINTR and short
  * writes handled), fsyncs it, renames it over DIR/NAME and fsyncs DIR. After a crash at any point

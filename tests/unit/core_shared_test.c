@@ -1,5 +1,5 @@
-/* Unit tests of the helpers lib/core shares with every module: the crash-safe file writer, base64
- * and public key pins. */
+/* Unit tests of the helpers lib/core shares with every module: the crash-safe file writer, base64,
+ * public key pins and the URI parser. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -185,6 +185,129 @@ static void test_pin(void **state)
     assert_int_equal(tw__pin_parse(NULL, h), TW_ERR_PARSE);
 }
 
+static void test_uri_parts(void **state)
+{
+    (void)state;
+    tw__uri u;
+    char err[256];
+    /* IPv6 literal with a port; the scheme is lower-cased; path, query and fragment */
+    assert_int_equal(tw__uri_parse(&u, "MQTTS://[::1]:502/a%20b?k=v%26w&flag#frag", err, sizeof err), TW_OK);
+    assert_string_equal(u.scheme, "mqtts");
+    assert_string_equal(u.host, "::1");
+    assert_true(u.ipv6);
+    assert_int_equal(u.port, 502);
+    assert_string_equal(u.path, "/a b");
+    assert_string_equal(u.rest, "/a%20b?k=v%26w&flag#frag");
+    assert_int_equal(u.n, 2);
+    assert_string_equal(u.keys[0], "k");
+    assert_string_equal(u.values[0], "v&w");
+    assert_string_equal(u.keys[1], "flag");
+    assert_string_equal(u.values[1], "");
+    tw__uri_free(&u);
+    /* [v6] without a port, a host name, absent parts */
+    assert_int_equal(tw__uri_parse(&u, "opcua://[fe80::1%25eth0]", err, sizeof err), TW_OK);
+    assert_string_equal(u.host, "fe80::1%25eth0"); /* the host is not decoded */
+    assert_int_equal(u.port, 0);
+    tw__uri_free(&u);
+    assert_int_equal(tw__uri_parse(&u, "mqtt://broker.local", err, sizeof err), TW_OK);
+    assert_string_equal(u.host, "broker.local");
+    assert_false(u.ipv6);
+    assert_int_equal(u.port, 0);
+    assert_string_equal(u.path, "");
+    assert_string_equal(u.rest, "");
+    assert_int_equal(u.n, 0);
+    tw__uri_free(&u);
+    /* ports at the edges of the range */
+    assert_int_equal(tw__uri_parse(&u, "a://h:1", err, sizeof err), TW_OK);
+    assert_int_equal(u.port, 1);
+    tw__uri_free(&u);
+    assert_int_equal(tw__uri_parse(&u, "a://h:65535", err, sizeof err), TW_OK);
+    assert_int_equal(u.port, 65535);
+    tw__uri_free(&u);
+    /* an empty host is the caller's to refuse (file-like URIs have none) */
+    assert_int_equal(tw__uri_parse(&u, "modbus+rtu:///dev/ttyS0", err, sizeof err), TW_OK);
+    assert_string_equal(u.host, "");
+    assert_string_equal(u.path, "/dev/ttyS0");
+    tw__uri_free(&u);
+    assert_int_equal(tw__uri_parse(&u, "mqtt://:1883", err, sizeof err), TW_OK);
+    assert_string_equal(u.host, "");
+    assert_int_equal(u.port, 1883);
+    tw__uri_free(&u);
+    /* no secret in messages */
+    assert_int_equal(tw__uri_parse(&u, "a://user:hunter2@h:99999?password=hunter2", err, sizeof err), TW_ERR_PARSE);
+    assert_null(strstr(err, "hunter2"));
+    tw__uri_free(&u);
+    /* NULL err is allowed */
+    assert_int_equal(tw__uri_parse(&u, "a://h:0", NULL, 0), TW_ERR_PARSE);
+    assert_int_equal(u.why, TW__URI_E_PORT);
+    tw__uri_free(&u);
+}
+
+static void test_uri_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *uri;
+        tw__uri_err why;
+        const char *at; /* what u.err_at points to */
+    } bad[] = {
+        {"plc:502", TW__URI_E_SCHEME, "plc:502"},
+        {"://x", TW__URI_E_SCHEME, "://x"},
+        {"1a://h", TW__URI_E_SCHEME, "1a://h"},
+        {"a b://h", TW__URI_E_SCHEME, "a b://h"},
+        {"abcdefghijklmnopqrstuvwxyzabcdefgh://h", TW__URI_E_SCHEME, "abcdefghijklmnopqrstuvwxyzabcdefgh://h"},
+        {"a://[::1", TW__URI_E_BRACKET, "[::1"},
+        {"a://[::1/x]", TW__URI_E_BRACKET, "[::1/x]"},
+        {"a://[::1]x", TW__URI_E_AFTER_HOST, "x"},
+        {"a://h:0", TW__URI_E_PORT, ":0"},
+        {"a://h:65536", TW__URI_E_PORT, ":65536"},
+        {"a://h:99999999999999999999", TW__URI_E_PORT, ":99999999999999999999"},
+        {"a://h:-1", TW__URI_E_PORT, ":-1"},
+        {"a://h:+1", TW__URI_E_PORT, ":+1"},
+        {"a://h:1x", TW__URI_E_AFTER_PORT, "x"},
+        {"a://u:pw@h:1", TW__URI_E_PORT, ":pw@h:1"},
+        {"a://h:99999x", TW__URI_E_PORT, ":99999x"},
+        {"a://h:", TW__URI_E_PORT, ":"},
+        {"a://[::1]:", TW__URI_E_PORT, ":"},
+        {"a://h/%zz", TW__URI_E_PATH, "/%zz"},
+        {"a://h/%00", TW__URI_E_PATH, "/%00"},
+        {"a://h/%4", TW__URI_E_PATH, "/%4"},
+        {"a://h?%=1", TW__URI_E_QUERY, "?%=1"},
+        {"a://h?=1", TW__URI_E_QUERY, "?=1"},
+        {"a://h?k=%0", TW__URI_E_QUERY, "?k=%0"},
+    };
+    for (size_t i = 0; i < TW__ARRAY_LEN(bad); i++) {
+        tw__uri u;
+        char err[256] = "";
+        if (tw__uri_parse(&u, bad[i].uri, err, sizeof err) != TW_ERR_PARSE) fail_msg("'%s' accepted", bad[i].uri);
+        if (!err[0]) fail_msg("'%s': no message", bad[i].uri);
+        if (u.why != bad[i].why) fail_msg("'%s': why %d, expected %d", bad[i].uri, (int)u.why, (int)bad[i].why);
+        if (strcmp(u.err_at, bad[i].at)) fail_msg("'%s': at '%s', expected '%s'", bad[i].uri, u.err_at, bad[i].at);
+        tw__uri_free(&u);
+    }
+    /* too many parameters, too long */
+    char many[400] = "a://h?";
+    for (int i = 0; i <= TW__URI_MAX_PARAMS; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "k%d=1&", i);
+    tw__uri u;
+    assert_int_equal(tw__uri_parse(&u, many, NULL, 0), TW_ERR_PARSE);
+    assert_int_equal(u.why, TW__URI_E_QUERY);
+    tw__uri_free(&u);
+    static char longuri[TW__URI_MAX_LEN + 16];
+    memset(longuri, 'x', sizeof longuri - 1);
+    memcpy(longuri, "a://", 4);
+    assert_int_equal(tw__uri_parse(&u, longuri, NULL, 0), TW_ERR_PARSE);
+    assert_int_equal(u.why, TW__URI_E_LENGTH);
+    tw__uri_free(&u);
+    assert_int_equal(tw__uri_parse(&u, NULL, NULL, 0), TW_ERR_INVALID_ARG);
+    /* the scheme rule, also used by the adapter registry */
+    assert_true(tw__uri_scheme_ok("modbus+tcp"));
+    assert_true(tw__uri_scheme_ok("s7"));
+    assert_false(tw__uri_scheme_ok("Modbus"));
+    assert_false(tw__uri_scheme_ok("7s"));
+    assert_false(tw__uri_scheme_ok(""));
+    assert_false(tw__uri_scheme_ok(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +315,8 @@ int main(void)
         cmocka_unit_test(test_file_write_atomic_fsize),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_pin),
+        cmocka_unit_test(test_uri_parts),
+        cmocka_unit_test(test_uri_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
