@@ -290,7 +290,11 @@ static tw_status parse_ca(tw_tls_config *c, const unsigned char *buf, size_t ple
     return TW_OK;
 }
 
-tw_status tw_tls_config_set_ca_file(tw_tls_config *c, const char *path)
+/* A parser of a CA bundle or a CRL (PEM with its terminating NUL counted, or DER). */
+typedef tw_status (*pem_der_parse_fn)(tw_tls_config *c, const unsigned char *buf, size_t plen, const char *what);
+
+/* Reads a PEM or DER file and hands it to `parse` (`path` names it in messages). */
+static tw_status load_file(tw_tls_config *c, const char *path, pem_der_parse_fn parse)
 {
     if (!c || !path) return TW_ERR_INVALID_ARG;
     unsigned char *b;
@@ -298,20 +302,29 @@ tw_status tw_tls_config_set_ca_file(tw_tls_config *c, const char *path)
     tw_status st = read_file(path, &b, &n, &c->err);
     if (st) return st;
     size_t plen = strstr((char *)b, "-----BEGIN ") ? n + 1 : n;
-    st = parse_ca(c, b, plen, path);
+    st = parse(c, b, plen, path);
     tw__free(b);
     return st;
 }
 
-tw_status tw_tls_config_set_ca_mem(tw_tls_config *c, const void *data, size_t len)
+/* The same for a caller's buffer (`what` names it in messages). */
+static tw_status load_mem(tw_tls_config *c, const void *data, size_t len, const char *what,
+                          pem_der_parse_fn parse)
 {
     if (!c || !data || !len) return TW_ERR_INVALID_ARG;
     size_t plen;
     unsigned char *b = pem_or_der(data, len, &plen);
     if (!b) return TW_ERR_NOMEM;
-    tw_status st = parse_ca(c, b, plen, "CA bundle");
+    tw_status st = parse(c, b, plen, what);
     tw__free(b);
     return st;
+}
+
+tw_status tw_tls_config_set_ca_file(tw_tls_config *c, const char *path) { return load_file(c, path, parse_ca); }
+
+tw_status tw_tls_config_set_ca_mem(tw_tls_config *c, const void *data, size_t len)
+{
+    return load_mem(c, data, len, "CA bundle", parse_ca);
 }
 
 static tw_status parse_crl(tw_tls_config *c, const unsigned char *buf, size_t plen, const char *what)
@@ -326,28 +339,11 @@ static tw_status parse_crl(tw_tls_config *c, const unsigned char *buf, size_t pl
     return TW_OK;
 }
 
-tw_status tw_tls_config_set_crl_file(tw_tls_config *c, const char *path)
-{
-    if (!c || !path) return TW_ERR_INVALID_ARG;
-    unsigned char *b;
-    size_t n;
-    tw_status st = read_file(path, &b, &n, &c->err);
-    if (st) return st;
-    size_t plen = strstr((char *)b, "-----BEGIN ") ? n + 1 : n;
-    st = parse_crl(c, b, plen, path);
-    tw__free(b);
-    return st;
-}
+tw_status tw_tls_config_set_crl_file(tw_tls_config *c, const char *path) { return load_file(c, path, parse_crl); }
 
 tw_status tw_tls_config_set_crl_mem(tw_tls_config *c, const void *data, size_t len)
 {
-    if (!c || !data || !len) return TW_ERR_INVALID_ARG;
-    size_t plen;
-    unsigned char *b = pem_or_der(data, len, &plen);
-    if (!b) return TW_ERR_NOMEM;
-    tw_status st = parse_crl(c, b, plen, "CRL");
-    tw__free(b);
-    return st;
+    return load_mem(c, data, len, "CRL", parse_crl);
 }
 
 /* Installs a fully built snapshot (takes the caller's reference). */
