@@ -48,36 +48,7 @@ static int g_subn;
 
 static const char *P(int slot, const char *name) { return twt_path(slot, g_dir, name); }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
-static bool log_wait(const char *needle, int timeout_ms)
-{
-    for (int t = 0; t <= timeout_ms; t += 20) {
-        char *s = slurp(g_log);
-        bool found = strstr(s, needle) != NULL;
-        free(s);
-        if (found) return true;
-        sleep_ms(20);
-    }
-    return false;
-}
+static bool log_wait(const char *needle, int timeout_ms) { return twt_file_wait(g_log, needle, timeout_ms); }
 
 static int group_setup(void **state)
 {
@@ -211,7 +182,7 @@ static msgs decode_all(void)
     snprintf(out, sizeof out, "%s.json", g_subout);
     assert_int_equal(twt_sh("'%s' '%s' decode '%s' > '%s'", TW_NODE_BIN, TW_EDGE_TAHU_TOOL,
                             g_subout, out), 0);
-    char *s = slurp(out);
+    char *s = twt_slurp(out);
     size_t cap = (size_t)count_lines(s) + 1;
     ms.m = calloc(cap, sizeof *ms.m);
     char *save = NULL;
@@ -296,19 +267,19 @@ static void wait_msgs(tw_edge *e, int n, int timeout_ms)
 {
     for (int t = 0; t < timeout_ms; t += 10) {
         if (e) tw_edge_step(e, 10);
-        else sleep_ms(10);
-        char *s = slurp(g_subout);
+        else twt_sleep_ms(10);
+        char *s = twt_slurp(g_subout);
         int k = count_lines(s);
         free(s);
         if (k >= n) return;
     }
-    char *s = slurp(g_subout);
+    char *s = twt_slurp(g_subout);
     fail_msg("expected %d messages, got %d:\n%s", n, count_lines(s), s);
 }
 
 static int sub_lines(void)
 {
-    char *s = slurp(g_subout);
+    char *s = twt_slurp(g_subout);
     int k = count_lines(s);
     free(s);
     return k;
@@ -708,7 +679,7 @@ static void test_will_and_bdseq(void **state)
         if (is_type(ms.m[i], "NDEATH")) assert_null(jget(jpayload(ms.m[i]), "seq"));
     }
     msgs_free(&ms);
-    char *saved = slurp(twt_path(0, sd, "sparkplug-bdseq"));
+    char *saved = twt_slurp(twt_path(0, sd, "sparkplug-bdseq"));
     assert_string_equal(saved, "2\n");
     free(saved);
     sub_stop();
@@ -747,7 +718,7 @@ static void test_acl_refusal_is_an_error(void **state)
     assert_true(st.refused >= 1);
     assert_true(log_wait("Denied PUBLISH", 3000));
     tw_edge_free(e);
-    sleep_ms(200);
+    twt_sleep_ms(200);
     assert_int_equal(sub_lines(), 0); /* nothing got through */
     sub_stop();
     tw_tagset_free(ns);
@@ -1124,7 +1095,7 @@ static void test_cli_sub(void **state)
     tw_edge_free(e);
     tw_tagset_free(ns);
     tw_tagset_free(ds);
-    char *t1 = slurp(out1), *t2 = slurp(out2);
+    char *t1 = twt_slurp(out1), *t2 = twt_slurp(out2);
     if (p1 > 0 || p2 > 0 || !WIFEXITED(s1) || WEXITSTATUS(s1) != 0 || !WIFEXITED(s2) ||
         WEXITSTATUS(s2) != 0)
         fail_msg("tagwire sub did not exit 0 after 4 messages:\n%s\n%s", t1, t2);

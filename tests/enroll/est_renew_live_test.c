@@ -31,42 +31,11 @@ static char g_log[1024], g_subout[1024];
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (s && n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
-static bool file_wait(const char *path, const char *needle, int timeout_ms)
-{
-    for (int t = 0; t <= timeout_ms; t += 50) {
-        char *s = slurp(path);
-        bool found = s && strstr(s, needle) != NULL;
-        free(s);
-        if (found) return true;
-        sleep_ms(50);
-    }
-    return false;
 }
 
 /* Lines of `text` equal to `line`. */
@@ -239,7 +208,7 @@ static int setup(void **state)
                      "--cafile", ca, "--cert", cert, "--key", key, "-t", "tw/renew/#",
                      "-F", "%t %p", NULL};
     g_sub = twt_spawn(sargv, g_subout);
-    if (g_sub <= 0 || !file_wait(g_log, "Sending SUBACK to renew-sub", 5000)) {
+    if (g_sub <= 0 || !twt_file_wait(g_log, "Sending SUBACK to renew-sub", 5000)) {
         fprintf(stderr, "mosquitto_sub did not subscribe (see %s)\n", g_log);
         return -1;
     }
@@ -316,7 +285,7 @@ static void test_renew_live(void **state)
     mqtt_connect(c);
     assert_true(own_not_after(c, NULL) == old_na);
     /* the broker saw the enrolled identity (CN = device id) */
-    assert_true(file_wait(g_log, "u'press-7'", 5000));
+    assert_true(twt_file_wait(g_log, "u'press-7'", 5000));
 
     /* 3. publish QoS 1 continuously while stepping the renewal, until RENEWED; then hot-swap and
      *    keep publishing on the same connection for a few more seconds */
@@ -417,8 +386,8 @@ static void test_renew_live(void **state)
     assert_int_equal(access(first.key_path, F_OK), -1); /* the old generation is gone */
 
     /* 6. the independent subscriber got everything, before and after the swap */
-    assert_true(file_wait(g_subout, TOPIC " after-reconnect", 10000));
-    char *got = slurp(g_subout);
+    assert_true(twt_file_wait(g_subout, TOPIC " after-reconnect", 10000));
+    char *got = twt_slurp(g_subout);
     assert_non_null(got);
     char line[96];
     for (int i = 0; i < sent; i++) {

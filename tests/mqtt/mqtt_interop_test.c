@@ -61,36 +61,10 @@ static void broker_cleanup(broker *b)
     b->dir = NULL;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* True when the broker log contains `needle` within timeout_ms. */
 static bool log_wait(const broker *b, const char *needle, int timeout_ms)
 {
-    for (int t = 0; t <= timeout_ms; t += 20) {
-        char *s = slurp(b->log);
-        bool found = strstr(s, needle) != NULL;
-        free(s);
-        if (found) return true;
-        sleep_ms(20);
-    }
-    return false;
+    return twt_file_wait(b->log, needle, timeout_ms);
 }
 
 /* Starts `mosquitto_sub` as client `id` on `filter` (QoS 1), printing "topic hexpayload" lines to
@@ -133,10 +107,10 @@ static int count_lines(const char *s)
 static char *wait_lines(const char *path, int lines, int timeout_ms)
 {
     for (int t = 0;; t += 20) {
-        char *s = slurp(path);
+        char *s = twt_slurp(path);
         if (count_lines(s) >= lines || t >= timeout_ms) return s;
         free(s);
-        sleep_ms(20);
+        twt_sleep_ms(20);
     }
 }
 
@@ -640,7 +614,7 @@ static void test_acl_refusals_are_silent_in_3_1_1(void **state)
     char *got = wait_lines(out, 2, 5000);
     drive_for(c, 300);
     free(got);
-    got = slurp(out);
+    got = twt_slurp(out);
     assert_int_equal(count_lines(got), 2);
     assert_non_null(strstr(got, "tw/allowed/q0 6130\n"));
     assert_non_null(strstr(got, "tw/allowed/q1 6131\n"));
@@ -738,7 +712,7 @@ static void test_v5_acl_refusals_are_reported(void **state)
     char *got = wait_lines(out, 2, 5000);
     drive_for(c, 300);
     free(got);
-    got = slurp(out);
+    got = twt_slurp(out);
     assert_int_equal(count_lines(got), 2);
     assert_null(strstr(got, "denied"));
     free(got);

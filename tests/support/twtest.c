@@ -173,6 +173,37 @@ bool twt_have(const char *program)
     return twt_sh("command -v '%s' >/dev/null 2>&1", program) == 0;
 }
 
+void twt_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+char *twt_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return calloc(1, 1);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    if (s && n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
+    fclose(f);
+    return s;
+}
+
+bool twt_file_wait(const char *path, const char *needle, int timeout_ms)
+{
+    for (int t = 0; t <= timeout_ms; t += 20) {
+        char *s = twt_slurp(path);
+        bool found = s && strstr(s, needle) != NULL;
+        free(s);
+        if (found) return true;
+        twt_sleep_ms(20);
+    }
+    return false;
+}
+
 /* ---- Mosquitto ---- */
 
 const char *twt_mosquitto_bin(void)

@@ -45,6 +45,14 @@ int twt_make_pki(const char *dir);
  * with the same slot 0..7). */
 const char *twt_path(int slot, const char *dir, const char *name);
 
+/* Sleeps ms milliseconds. */
+void twt_sleep_ms(int ms);
+/* A file's whole content, NUL-terminated, malloc'd ("" when it cannot be read; NULL only when out
+ * of memory). Free with free(). */
+char *twt_slurp(const char *path);
+/* True when the file contains `needle` within timeout_ms (polled every 20 ms: logs, peers' output). */
+bool twt_file_wait(const char *path, const char *needle, int timeout_ms);
+
 /* ---- Mosquitto 2 broker on 127.0.0.1, for tests and benchmarks ---- */
 typedef struct twt_mosquitto_opts {
     uint16_t port;             /* 0: twt_free_port() */
