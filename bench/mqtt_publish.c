@@ -26,53 +26,17 @@
 
 #include "internal.h"
 #include "tagwire/mqtt.h"
+#include "twtest.h"
 
 #ifdef TW_BENCH_HAVE_LIBMOSQUITTO
 #include <mosquitto.h>
 #endif
-
-extern char **environ;
 
 #define PAYLOAD 2000
 static uint8_t g_payload[PAYLOAD];
 static const char *TOPIC = "bench/tagwire/publish";
 
 static double now_s(void) { return (double)tw__mono_ns() / 1e9; }
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    uint16_t port = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
-static void stop(pid_t pid)
-{
-    if (pid <= 0) return;
-    kill(pid, SIGTERM);
-    int st;
-    waitpid(pid, &st, 0);
-}
 
 /* ---- tagwire ------------------------------------------------------------------------------- */
 
@@ -219,41 +183,25 @@ int main(int argc, char **argv)
 #endif
     for (int i = 0; i < PAYLOAD; i++) g_payload[i] = (uint8_t)(i * 13 + 7);
 
-    char dir[] = "/tmp/tw-bench-mqtt.XXXXXX";
-    if (!mkdtemp(dir)) return 1;
-    uint16_t port = free_port();
-    char conf[256], log[256], cmd[512];
-    snprintf(conf, sizeof conf, "%s/mosquitto.conf", dir);
-    snprintf(log, sizeof log, "%s/mosquitto.log", dir);
-    FILE *f = fopen(conf, "w");
-    fprintf(f, "listener %u 127.0.0.1\nallow_anonymous true\nuser root\nmax_queued_messages 0\npersistence false\n", (unsigned)port);
-    fclose(f);
-    const char *bin = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-    char *bargv[] = {(char *)bin, "-c", conf, NULL};
-    pid_t broker = spawn(bargv, log);
-    pid_t sub[8] = {0};
-    int ok = broker > 0;
-    for (int i = 0; ok && i < 50; i++) { /* wait until the broker accepts */
-        usleep(50000);
-        tw_transport *t;
-        tw_transport_new_tcp_insecure(&t, NULL);
-        ok = 1;
-        if (tw_transport_connect_blocking(t, "127.0.0.1", port) == TW_OK) { tw_transport_free(t); break; }
-        tw_transport_free(t);
-        if (i == 49) ok = 0;
-    }
-    char portstr[8];
-    snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
-    for (int i = 0; ok && i < subs; i++) {
-        char *sargv[] = {"mosquitto_sub", "-h", "127.0.0.1", "-p", portstr, "-t", (char *)TOPIC, "-F", "", NULL};
-        sub[i] = spawn(sargv, "/dev/null");
-    }
-    if (subs) usleep(300000);
-    if (!ok) {
-        fprintf(stderr, "could not start mosquitto (see %s)\n", log);
-        stop(broker);
+    char *dir = twt_mkdtemp("tw-bench-mqtt");
+    if (!dir) return 1;
+    twt_mosquitto broker;
+    twt_mosquitto_opts mo = {.extra = "allow_anonymous true", .quiet = true};
+    if (twt_mosquitto_start(&broker, dir, &mo) != 0) {
+        fprintf(stderr, "could not start mosquitto\n");
+        twt_rmtree(dir);
+        free(dir);
         return 1;
     }
+    uint16_t port = broker.port;
+    pid_t sub[8] = {0};
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
+    for (int i = 0; i < subs; i++) {
+        char *sargv[] = {"mosquitto_sub", "-h", "127.0.0.1", "-p", portstr, "-t", (char *)TOPIC, "-F", "", NULL};
+        sub[i] = twt_spawn(sargv, NULL);
+    }
+    if (subs) usleep(300000);
     printf("QoS 0 publishes of %d-byte payloads to Mosquitto on loopback (plain TCP), %ld per round, "
            "%d subscriber(s)\n", PAYLOAD, n, subs);
     double best_tw = 0, best_peer = 0;
@@ -266,10 +214,10 @@ int main(int argc, char **argv)
     }
     printf("best: tagwire %.0f msg/s (%.1f MB/s), %s %.0f msg/s; ratio tagwire/peer = %.2f\n", best_tw,
            best_tw * PAYLOAD / 1e6, PEER_NAME, best_peer, best_peer > 0 ? best_tw / best_peer : 0.0);
-    for (int i = 0; i < subs; i++) stop(sub[i]);
-    stop(broker);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    for (int i = 0; i < subs; i++) twt_stop(sub[i]);
+    twt_mosquitto_stop(&broker);
+    twt_rmtree(dir);
+    free(dir);
 #ifdef TW_BENCH_HAVE_LIBMOSQUITTO
     mosquitto_lib_cleanup();
 #endif

@@ -22,7 +22,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -42,39 +41,11 @@
 #include "tagwire/node.h"
 #include "tagwire/sparkplug.h"
 #include "tagwire/tls.h"
-
-extern char **environ;
+#include "twtest.h"
 
 #define NDEV 10
 
 static double now_s(void) { return (double)tw__mono_ns() / 1e9; }
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    uint16_t port = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
 
 static long proc_kb(const char *key)
 {
@@ -208,39 +179,17 @@ int main(int argc, char **argv)
     if (seconds <= 0 || g_ntags < NDEV) return 2;
     signal(SIGPIPE, SIG_IGN);
 
-    char dir[] = "/tmp/tw-bench-node.XXXXXX";
-    if (!mkdtemp(dir)) return 1;
-    char src[4096], cmd[8192];
-    snprintf(src, sizeof src, "%s", __FILE__);
-    snprintf(cmd, sizeof cmd, "sh '%s/../tests/fixtures/make_pki.sh' '%s' >/dev/null", dirname(src), dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "cannot make the PKI (%s)\n", cmd);
+    char *dir = twt_mkdtemp("tw-bench-node");
+    if (!dir) return 1;
+    if (twt_make_pki(dir) != 0) {
+        fprintf(stderr, "cannot make the PKI (see %s/pki.log)\n", dir);
         return 1;
     }
-    uint16_t port = free_port();
-    char conf[4200], log[4200], path[4200];
-    snprintf(conf, sizeof conf, "%s/mosquitto.conf", dir);
-    snprintf(log, sizeof log, "%s/mosquitto.log", dir);
-    FILE *f = fopen(conf, "w");
-    if (!f) return 1;
-    fprintf(f, "listener %u 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\n"
-               "require_certificate true\nuse_identity_as_username true\nuser root\npersistence false\n",
-            (unsigned)port, dir, dir, dir);
-    fclose(f);
-    const char *mosq = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-    char *margv[] = {(char *)mosq, "-c", conf, NULL};
-    pid_t broker = spawn(margv, log);
-    for (int i = 0; i < 100; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {0};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok) break;
-        usleep(50000);
-    }
+    twt_mosquitto broker;
+    twt_mosquitto_opts mo = {.pki_dir = dir, .identity_as_username = true, .quiet = true};
+    if (twt_mosquitto_start(&broker, dir, &mo) != 0) return 1;
+    uint16_t port = broker.port;
+    char path[4200];
 
     if (tw_init(NULL) != TW_OK) return 1;
     long rss0 = proc_kb("VmRSS:");
@@ -298,7 +247,7 @@ int main(int argc, char **argv)
         usleep(50000);
     }
     if (s0.link != TW_NODE_LINK_ONLINE) {
-        fprintf(stderr, "node did not come online (see %s)\n", log);
+        fprintf(stderr, "node did not come online (see %s)\n", broker.log);
         return 1;
     }
     printf("bench_node: %zu tags in %d devices, Mosquitto 2 over mutual TLS (MQTT 5, QoS 1), %.0f s per phase\n",
@@ -373,9 +322,8 @@ int main(int argc, char **argv)
     tw_tls_config_free(tls);
     free(g_tags);
     tw_shutdown();
-    kill(broker, SIGTERM);
-    waitpid(broker, NULL, 0);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) return 1;
+    twt_mosquitto_stop(&broker);
+    twt_rmtree(dir);
+    free(dir);
     return 0;
 }

@@ -30,9 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tw_adapter_check_address("sim", s, &t, err, sizeof err) != TW_OK && !err[0]) abort();
     tw__uri u;
     if (tw__uri_parse(&u, s, err, sizeof err) == TW_OK) {
-        if (!u.pub.scheme || !u.pub.host || !u.pub.path) abort();
-        for (size_t i = 0; i < u.pub.nparams; i++)
-            if (!u.pub.keys[i] || !u.pub.values[i]) abort();
+        if (!u.scheme || !u.host || !u.path || !u.rest) abort();
+        for (size_t i = 0; i < u.n; i++)
+            if (!u.keys[i] || !u.values[i]) abort();
         tw__uri_free(&u);
     }
     free(s);

@@ -3,8 +3,7 @@
 # libmosquitto sending the same pre-encoded payloads (libmosquitto-dev: scripts/deps/mqtt.apt).
 pkg_check_modules(TW_BENCH_EDGE_MOSQ IMPORTED_TARGET libmosquitto)
 add_executable(bench_sparkplug_e2e ${CMAKE_CURRENT_LIST_DIR}/sparkplug_e2e.c)
-target_link_libraries(bench_sparkplug_e2e PRIVATE tagwire_internal)
-target_compile_definitions(bench_sparkplug_e2e PRIVATE TW_BENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_link_libraries(bench_sparkplug_e2e PRIVATE tagwire_internal twtest)
 if(TW_BENCH_EDGE_MOSQ_FOUND)
   target_link_libraries(bench_sparkplug_e2e PRIVATE PkgConfig::TW_BENCH_EDGE_MOSQ)
   target_compile_definitions(bench_sparkplug_e2e PRIVATE TW_BENCH_HAVE_LIBMOSQUITTO=1)

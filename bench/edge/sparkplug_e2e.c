@@ -35,12 +35,11 @@
 #include "tagwire/sparkplug.h"
 #include "tagwire/tag.h"
 #include "tagwire/tls.h"
+#include "twtest.h"
 
 #ifdef TW_BENCH_HAVE_LIBMOSQUITTO
 #include <mosquitto.h>
 #endif
-
-extern char **environ;
 
 static char g_dir[64];
 static uint16_t g_port;
@@ -57,42 +56,6 @@ static const char *path(const char *name)
     char *p = b[k++ & 3];
     snprintf(p, 256, "%s/%s", g_dir, name);
     return p;
-}
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    uint16_t port = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
-static void stop(pid_t pid)
-{
-    if (pid <= 0) return;
-    kill(pid, SIGTERM);
-    int st;
-    waitpid(pid, &st, 0);
 }
 
 static double value_of(long cycle, int i) { return (double)cycle * 1000.0 + i + 0.5; }
@@ -293,33 +256,21 @@ int main(int argc, char **argv)
 #endif
     snprintf(g_dir, sizeof g_dir, "/tmp/tw-bench-e2e.XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "sh '%s/tests/fixtures/make_pki.sh' '%s' >/dev/null 2>&1", TW_BENCH_SOURCE_DIR, g_dir);
-    if (system(cmd) != 0) {
+    if (twt_make_pki(g_dir) != 0) {
         fprintf(stderr, "make_pki.sh failed\n");
         return 1;
     }
-    g_port = free_port();
-    FILE *f = fopen(path("mosquitto.conf"), "w");
-    if (!f) return 1;
-    fprintf(f, "per_listener_settings false\nuser root\nmax_queued_messages 0\npersistence false\n"
-               "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
-               "require_certificate true\nuse_identity_as_username true\n",
-            (unsigned)g_port, path("ca.pem"), path("server.pem"), path("server.key"));
-    fclose(f);
-    const char *bin = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-    char conf[256];
-    snprintf(conf, sizeof conf, "%s", path("mosquitto.conf"));
-    char *bargv[] = {(char *)bin, "-c", conf, NULL};
-    pid_t broker = spawn(bargv, path("mosquitto.log"));
-    usleep(500000);
+    twt_mosquitto broker;
+    twt_mosquitto_opts mo = {.pki_dir = g_dir, .identity_as_username = true, .quiet = true};
+    if (twt_mosquitto_start(&broker, g_dir, &mo) != 0) return 1;
+    g_port = broker.port;
 
     tw_tls_config *tls = NULL;
     tw_tls_config_new(&tls);
     tw_tls_config_set_ca_file(tls, path("ca.pem"));
     if (tw_tls_config_set_credentials_file(tls, path("client.pem"), path("client.key"), NULL) != TW_OK) {
         fprintf(stderr, "credentials\n");
-        stop(broker);
+        twt_mosquitto_stop(&broker);
         return 1;
     }
     tw_tagset *ts = NULL;
@@ -347,9 +298,8 @@ int main(int argc, char **argv)
     tw_tagset_free(ts);
     free(tags);
     tw_tls_config_free(tls);
-    stop(broker);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    twt_mosquitto_stop(&broker);
+    twt_rmtree(g_dir);
 #ifdef TW_BENCH_HAVE_LIBMOSQUITTO
     mosquitto_lib_cleanup();
 #endif

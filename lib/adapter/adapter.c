@@ -24,16 +24,6 @@ static reg_entry g_reg[TW__MAX_ADAPTERS];
 static size_t g_nreg;
 static pthread_once_t g_builtins_once = PTHREAD_ONCE_INIT;
 
-static int scheme_ok(const char *s)
-{
-    if (!s || !*s || strlen(s) >= TW__SCHEME_MAX) return 0;
-    if (!islower((unsigned char)s[0])) return 0;
-    for (; *s; s++)
-        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '+' || *s == '-' || *s == '.'))
-            return 0;
-    return 1;
-}
-
 static tw_status reg_add_locked(const tw_adapter_ops *ops, void *reg_data)
 {
     for (size_t i = 0; i < g_nreg; i++)
@@ -67,7 +57,7 @@ tw_status tw_adapter_register(const tw_adapter_ops *ops, void *reg_data)
 {
     if (!ops) return TW_ERR_INVALID_ARG;
     if (ops->version < 1) return TW_ERR_VERSION;
-    if (!scheme_ok(ops->scheme) || !ops->parse_address || !ops->open || !ops->close || !ops->read)
+    if (!tw__uri_scheme_ok(ops->scheme) || !ops->parse_address || !ops->open || !ops->close || !ops->read)
         return TW_ERR_INVALID_ARG;
     pthread_once(&g_builtins_once, register_builtins);
     pthread_mutex_lock(&g_reg_lock);
@@ -127,178 +117,18 @@ size_t tw_adapter_list(char *buf, size_t len)
     return n;
 }
 
-/* ---- URI ---- */
+/* ---- URI (parsed by lib/core) ---- */
 
-static int hexval(int c)
+void tw__uri_to_adapter(const tw__uri *u, tw_adapter_uri *pub)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into dst (at most n+1 bytes); returns 0 on a bad escape or NUL. */
-static int pct_decode(char *dst, const char *s, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            if (i + 2 >= n) return 0;
-            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0)) return 0;
-            dst[o++] = (char)(h * 16 + l);
-            i += 2;
-        } else {
-            dst[o++] = s[i];
-        }
-    }
-    dst[o] = '\0';
-    return 1;
-}
-
-void tw__uri_free(tw__uri *u)
-{
-    if (!u) return;
-    tw__free(u->storage);
-    memset(u, 0, sizeof *u);
-}
-
-tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen)
-{
-    memset(u, 0, sizeof *u);
-    if (!uri) return TW_ERR_INVALID_ARG;
-    char rbuf[512]; /* the URI for messages, secrets redacted */
-#define RURI tw__uri_redact(uri, rbuf, sizeof rbuf)
-    const char *sep = strstr(uri, "://");
-    if (!sep || sep == uri) {
-        snprintf(err, errlen, "URI '%s' has no scheme (expected scheme://...)", RURI);
-        return TW_ERR_PARSE;
-    }
-    size_t slen = (size_t)(sep - uri);
-    if (slen >= TW__SCHEME_MAX) {
-        snprintf(err, errlen, "URI scheme too long");
-        return TW_ERR_PARSE;
-    }
-    size_t ulen = strlen(uri);
-    if (ulen > 4096) {
-        snprintf(err, errlen, "URI longer than 4096 characters");
-        return TW_ERR_PARSE;
-    }
-    /* One block holds every decoded string (each at most as long as the URI). */
-    size_t cap = 4 * (ulen + 1);
-    u->storage = tw__malloc(cap);
-    if (!u->storage) return TW_ERR_NOMEM;
-    char *w = u->storage;
-    for (size_t i = 0; i < slen; i++) w[i] = (char)tolower((unsigned char)uri[i]);
-    w[slen] = '\0';
-    u->pub.uri = uri;
-    u->pub.scheme = w;
-    if (!scheme_ok(w)) {
-        snprintf(err, errlen, "URI scheme '%s' is not valid", w);
-        tw__uri_free(u);
-        return TW_ERR_PARSE;
-    }
-    w += slen + 1;
-    const char *p = sep + 3;
-    const char *auth_end = p + strcspn(p, "/?#");
-    /* host[:port], host may be [v6] */
-    const char *h = p, *he, *colon = NULL;
-    if (*h == '[') {
-        he = memchr(h, ']', (size_t)(auth_end - h));
-        if (!he) {
-            snprintf(err, errlen, "URI '%s': unterminated '[' in host", RURI);
-            tw__uri_free(u);
-            return TW_ERR_PARSE;
-        }
-        h++;
-        if (he + 1 < auth_end) {
-            if (he[1] != ':') {
-                snprintf(err, errlen, "URI '%s': garbage after ']'", RURI);
-                tw__uri_free(u);
-                return TW_ERR_PARSE;
-            }
-            colon = he + 1;
-        }
-    } else {
-        colon = memchr(h, ':', (size_t)(auth_end - h));
-        he = colon ? colon : auth_end;
-    }
-    memcpy(w, h, (size_t)(he - h));
-    w[he - h] = '\0';
-    u->pub.host = w;
-    w += (he - h) + 1;
-    if (colon) {
-        const char *ps = colon + 1;
-        unsigned long port = 0;
-        if (ps == auth_end) {
-            snprintf(err, errlen, "URI '%s': empty port", RURI);
-            tw__uri_free(u);
-            return TW_ERR_PARSE;
-        }
-        for (const char *q = ps; q < auth_end; q++) {
-            if (!isdigit((unsigned char)*q) || port > 65535) {
-                snprintf(err, errlen, "URI '%s': port is not a number in 1..65535", RURI);
-                tw__uri_free(u);
-                return TW_ERR_PARSE;
-            }
-            port = port * 10 + (unsigned long)(*q - '0');
-        }
-        if (port == 0 || port > 65535) {
-            snprintf(err, errlen, "URI '%s': port is not a number in 1..65535", RURI);
-            tw__uri_free(u);
-            return TW_ERR_PARSE;
-        }
-        u->pub.port = (uint16_t)port;
-    }
-    p = auth_end;
-    const char *path_end = p + strcspn(p, "?#");
-    if (!pct_decode(w, p, (size_t)(path_end - p))) {
-        snprintf(err, errlen, "URI '%s': bad percent-escape in path", RURI);
-        tw__uri_free(u);
-        return TW_ERR_PARSE;
-    }
-    u->pub.path = w;
-    w += strlen(w) + 1;
-    p = path_end;
-    if (*p == '?') {
-        p++;
-        const char *q_end = p + strcspn(p, "#");
-        while (p < q_end) {
-            const char *amp = memchr(p, '&', (size_t)(q_end - p));
-            const char *pe = amp ? amp : q_end;
-            if (pe > p) {
-                if (u->n >= TW__URI_MAX_PARAMS) {
-                    snprintf(err, errlen, "URI '%s': more than %d parameters", RURI, TW__URI_MAX_PARAMS);
-                    tw__uri_free(u);
-                    return TW_ERR_PARSE;
-                }
-                const char *eq = memchr(p, '=', (size_t)(pe - p));
-                const char *ke = eq ? eq : pe;
-                if (!pct_decode(w, p, (size_t)(ke - p)) || !*w) {
-                    snprintf(err, errlen, "URI '%s': bad parameter name", RURI);
-                    tw__uri_free(u);
-                    return TW_ERR_PARSE;
-                }
-                u->keys[u->n] = w;
-                w += strlen(w) + 1;
-                const char *vs = eq ? eq + 1 : pe;
-                if (!pct_decode(w, vs, (size_t)(pe - vs))) {
-                    snprintf(err, errlen, "URI '%s': bad percent-escape in parameter '%s'", RURI, u->keys[u->n]);
-                    tw__uri_free(u);
-                    return TW_ERR_PARSE;
-                }
-                u->values[u->n] = w;
-                w += strlen(w) + 1;
-                u->n++;
-            }
-            p = amp ? amp + 1 : q_end;
-        }
-    }
-    u->pub.nparams = u->n;
-    u->pub.keys = u->keys;
-    u->pub.values = u->values;
-    return TW_OK;
-#undef RURI
+    pub->uri = u->uri;
+    pub->scheme = u->scheme;
+    pub->host = u->host;
+    pub->port = u->port;
+    pub->path = u->path;
+    pub->nparams = u->n;
+    pub->keys = u->keys;
+    pub->values = u->values;
 }
 
 const char *tw_adapter_uri_param(const tw_adapter_uri *uri, const char *key)
@@ -350,7 +180,7 @@ struct tw_device {
     const tw_adapter_ops *ops;
     void *reg_data;
     void *ctx;
-    char scheme[TW__SCHEME_MAX];
+    char scheme[TW__URI_SCHEME_MAX];
     tw__error err;
     dev_item *items;
     size_t nitems, cap;
@@ -407,8 +237,8 @@ tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_optio
     tw__uri u;
     if ((st = tw__uri_parse(&u, uri, err, errlen))) return st;
     reg_entry e;
-    if (!reg_find(u.pub.scheme, strlen(u.pub.scheme), &e)) {
-        snprintf(err, errlen, "no adapter registered for scheme '%s'", u.pub.scheme);
+    if (!reg_find(u.scheme, strlen(u.scheme), &e)) {
+        snprintf(err, errlen, "no adapter registered for scheme '%s'", u.scheme);
         tw__uri_free(&u);
         return TW_ERR_NO_ADAPTER;
     }
@@ -419,8 +249,10 @@ tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_optio
     }
     d->ops = e.ops;
     d->reg_data = e.reg_data;
-    tw__strlcpy(d->scheme, u.pub.scheme, sizeof d->scheme);
-    st = e.ops->open(e.reg_data, &d->ctx, &u.pub, &o, err, errlen);
+    tw__strlcpy(d->scheme, u.scheme, sizeof d->scheme);
+    tw_adapter_uri pub;
+    tw__uri_to_adapter(&u, &pub);
+    st = e.ops->open(e.reg_data, &d->ctx, &pub, &o, err, errlen);
     tw__uri_free(&u);
     if (st != TW_OK) {
         if (!err[0]) snprintf(err, errlen, "%s: %s", d->scheme, tw_strerror(st));

@@ -4,20 +4,10 @@
 
 #include "tagwire/sys/adapter.h"
 
-#define TW__SCHEME_MAX 32
-#define TW__URI_MAX_PARAMS 32
+#include "internal.h"
 
-typedef struct tw__uri {
-    tw_adapter_uri pub;
-    const char *keys[TW__URI_MAX_PARAMS];
-    const char *values[TW__URI_MAX_PARAMS];
-    size_t n;
-    char *storage;
-} tw__uri;
-
-/* Parses a URI (see tw_adapter_uri); `err` receives a message. Free with tw__uri_free(). */
-tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen);
-void tw__uri_free(tw__uri *u);
+/* The public view of a URI parsed by tw__uri_parse (lib/core): pointers into `u`. */
+void tw__uri_to_adapter(const tw__uri *u, tw_adapter_uri *pub);
 
 /* Built-in adapters register themselves through this (registry lock held). */
 typedef tw_status (*tw__reg_add_fn)(const tw_adapter_ops *ops, void *reg_data);

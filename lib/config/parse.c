@@ -559,6 +559,19 @@ static int host_char(char ch)
            ch == '-' || ch == '.' || ch == '_';
 }
 
+/* An IPv6 literal's characters (hex digits, ':' and '.'), with at least one ':'. */
+static int v6_ok(const char *s, size_t n)
+{
+    int colon = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == ':') colon = 1;
+        else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || ch == '.'))
+            return 0;
+    }
+    return colon;
+}
+
 /* Splits "mqtts://host[:port]" / "mqtt://host[:port]" into the config. */
 static tw_status parse_broker(pctx *c, json_object *uplink, const char *uri)
 {
@@ -574,56 +587,43 @@ static tw_status parse_broker(pctx *c, json_object *uplink, const char *uri)
     else
         return err_key(c, "broker", "must be \"mqtts://host[:port]\" (or \"mqtt://host[:port]\" "
                                     "with \"insecure\": true) (got %s)", got);
-    const char *hs, *he, *p;
-    if (*rest == '[') {
-        hs = rest + 1;
-        he = strchr(hs, ']');
-        int colon = 0;
-        for (p = hs; he && p < he; p++) {
-            if (*p == ':') colon = 1;
-            else if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-                       (*p >= 'A' && *p <= 'F') || *p == '.'))
-                break;
-        }
-        if (!he || p != he || !colon) return err_key(c, "broker", "invalid IPv6 address (got %s)", got);
-        p = he + 1;
-    } else {
-        hs = rest;
-        for (p = rest; host_char(*p); p++) {}
-        he = p;
-        if (he == hs || he - hs > 253) return err_key(c, "broker", "invalid host name (got %s)", got);
+    tw__uri u; /* lib/core's parser: [v6] hosts, ports 1..65535; the host's characters are ours */
+    tw_status st = tw__uri_parse(&u, uri, NULL, 0);
+    if (st == TW_ERR_NOMEM) return nomem(c);
+    enum { OK, V6, HOST, PORT, SHAPE } bad = OK;
+    if (*rest != '[') { /* a host name: its characters are checked first */
+        size_t k = 0;
+        while (host_char(rest[k])) k++;
+        if (k == 0 || k > 253) bad = HOST;
+        else if (rest[k] && rest[k] != ':' && strcmp(rest + k, "/")) bad = SHAPE; /* e.g. "user@host" */
     }
-    uint32_t port = secure ? 8883u : 1883u;
-    if (*p == ':') {
-        p++;
-        uint32_t n = 0;
-        int digits = 0;
-        for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++) n = n * 10u + (uint32_t)(*p - '0');
-        if (!digits || n < 1 || n > 65535 || (*p >= '0' && *p <= '9'))
-            return err_key(c, "broker", "port must be 1..65535 (got %s)", got);
-        port = n;
+    if (bad == OK && st != TW_OK) {
+        if (u.why == TW__URI_E_BRACKET) bad = V6;
+        else if (u.why == TW__URI_E_AFTER_HOST) /* "[...]x": the address first, then the rest */
+            bad = v6_ok(rest + 1, (size_t)(u.err_at - 1 - (rest + 1))) ? SHAPE : V6;
+        else if (u.why == TW__URI_E_PORT) bad = PORT;
+        else bad = SHAPE;
+    } else if (bad == OK && u.ipv6 && !v6_ok(u.host, strlen(u.host))) {
+        bad = V6;
     }
-    if (*p == '/' && p[1] == '\0') p++; /* a lone trailing slash is harmless */
-    if (*p)
+    if (bad == OK && *u.rest && strcmp(u.rest, "/")) bad = SHAPE; /* a lone trailing slash is harmless */
+    if (bad == OK) {
+        cfg->broker_host = tw__cfg_strndup(c->arena, u.host, strlen(u.host));
+        cfg->broker_port = u.port ? u.port : (secure ? 8883u : 1883u);
+    }
+    tw__uri_free(&u);
+    switch (bad) {
+    case V6: return err_key(c, "broker", "invalid IPv6 address (got %s)", got);
+    case HOST: return err_key(c, "broker", "invalid host name (got %s)", got);
+    case PORT: return err_key(c, "broker", "port must be 1..65535 (got %s)", got);
+    case SHAPE:
         return err_key(c, "broker", "must be \"mqtts://host[:port]\" with no path, query or "
                                     "user name (got %s)", got);
-    cfg->broker_host = tw__cfg_strndup(c->arena, hs, (size_t)(he - hs));
+    case OK: break;
+    }
     if (!cfg->broker_host) return nomem(c);
-    cfg->broker_port = (uint16_t)port;
     cfg->insecure = !secure;
     return TW_OK;
-}
-
-static int pin_valid(const char *s)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (strncmp(s, "sha256/", 7) != 0) return 0;
-    s += 7;
-    if (strlen(s) != 44 || s[43] != '=') return 0;
-    for (int i = 0; i < 43; i++)
-        if (!s[i] || !strchr(b64, s[i])) return 0;
-    /* 32 bytes = 256 bits: the 43rd character carries 4 bits and 2 zero bits */
-    return strchr("AEIMQUYcgkosw048", s[42]) != NULL;
 }
 
 static tw_status parse_tls(pctx *c, json_object *o)
@@ -667,7 +667,7 @@ static tw_status parse_tls(pctx *c, json_object *o)
             describe(p, got, sizeof got);
             if (!json_object_is_type(p, json_type_string) ||
                 strlen(json_object_get_string(p)) != (size_t)json_object_get_string_len(p) ||
-                !pin_valid(json_object_get_string(p)))
+                tw__pin_parse(json_object_get_string(p), NULL) != TW_OK)
                 return err(c, "must be \"sha256/\" followed by the base64 SHA-256 of the "
                               "broker's public key, 44 characters (got %s)", got);
             cfg->pins[i] = tw__cfg_strndup(c->arena, json_object_get_string(p),

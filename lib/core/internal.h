@@ -113,13 +113,85 @@ void tw__free_secret_str(char *s);
  * Returns out ("(null)" copied for a NULL uri). */
 const char *tw__uri_redact(const char *uri, char *out, size_t n);
 
+/* ---- base64 (base64.c): RFC 4648 standard alphabet ---- */
+/* Decodes base64, skipping ASCII whitespace (CR, LF, space, tab) anywhere; '=' padding only at the
+ * end, optional; the unused bits of the last character must be zero. Writes at most out_cap bytes.
+ * Returns TW_OK and *out_len, or TW_ERR_PARSE (also when out_cap is too small). */
+tw_status tw__base64_decode(unsigned char *out, size_t out_cap, size_t *out_len, const char *in,
+                            size_t in_len);
+/* The same without whitespace and with the padding required (a multiple of 4 characters). */
+tw_status tw__base64_decode_strict(unsigned char *out, size_t out_cap, size_t *out_len,
+                                   const char *in, size_t in_len);
+/* Upper bound of the decoded size of in_len base64 characters. */
+size_t tw__base64_decoded_max(size_t in_len);
+/* Encodes without line breaks; out_cap >= 4 * ((len + 2) / 3) + 1 (NUL-terminated), else
+ * TW_ERR_RANGE. */
+tw_status tw__base64_encode(char *out, size_t out_cap, const unsigned char *in, size_t len);
+/* A public key pin "sha256/" + the 44-character padded base64 of 32 bytes (strict) -> out (may be
+ * NULL: validation only). TW_OK or TW_ERR_PARSE. */
+tw_status tw__pin_parse(const char *pin, uint8_t out[32]);
+
+/* ---- URIs (uri.c): scheme://host[:port][/path][?k=v&k2=v2][#fragment] ----
+ * The scheme is lower-cased and must be a letter then letters, digits, '+', '-', '.' (shorter than
+ * TW__URI_SCHEME_MAX); the authority ends at the first '/', '?' or '#'; an IPv6 literal is
+ * bracketed ("[::1]:502": host "::1", ipv6 true); a port is 1..65535 in decimal digits; the path
+ * and the query's names and values are percent-decoded (a bad escape or %00 is an error); at most
+ * TW__URI_MAX_PARAMS parameters; the fragment is ignored; no user information is recognised (an
+ * '@' stays in the host). Absent parts are "" (port 0). */
+#define TW__URI_SCHEME_MAX 32
+#define TW__URI_MAX_PARAMS 32
+#define TW__URI_MAX_LEN 4096
+typedef enum tw__uri_err {
+    TW__URI_E_NONE = 0,
+    TW__URI_E_SCHEME,     /* no "scheme://", or an invalid scheme */
+    TW__URI_E_LENGTH,     /* longer than TW__URI_MAX_LEN */
+    TW__URI_E_BRACKET,    /* '[' without ']' */
+    TW__URI_E_AFTER_HOST, /* something other than ":port" after "]" */
+    TW__URI_E_PORT,       /* empty, not a number, 0 or above 65535 */
+    TW__URI_E_AFTER_PORT, /* a valid port followed by something else ("h:12x": err_at "x") */
+    TW__URI_E_PATH,       /* bad percent-escape in the path */
+    TW__URI_E_QUERY       /* bad parameter name or escape, too many parameters */
+} tw__uri_err;
+typedef struct tw__uri {
+    const char *uri;    /* the whole URI as given (not copied) */
+    const char *scheme; /* lower-case */
+    const char *host;   /* without brackets */
+    bool ipv6;          /* the host was bracketed */
+    uint16_t port;      /* 0 when absent */
+    const char *path;   /* decoded */
+    const char *rest;   /* in `uri`: everything after the authority (path, query, fragment) */
+    size_t n;           /* parameters */
+    const char *keys[TW__URI_MAX_PARAMS];
+    const char *values[TW__URI_MAX_PARAMS];
+    char *storage;
+    tw__uri_err why;    /* after TW_ERR_PARSE: what was wrong ... */
+    const char *err_at; /* ... and where in `uri` (the '[', the ':' of the port, the text after
+                         * ']' or the authority) */
+} tw__uri;
+/* Parses `uri` into *u (strings valid until tw__uri_free and while `uri` lives). TW_OK,
+ * TW_ERR_PARSE (message in err, may be NULL, with secrets redacted; u->why and u->err_at set),
+ * TW_ERR_NOMEM, TW_ERR_INVALID_ARG (NULL uri). Free with tw__uri_free (also after an error). */
+tw_status tw__uri_parse(tw__uri *u, const char *uri, char *err, size_t errlen);
+void tw__uri_free(tw__uri *u);
+/* True for a valid (lower-case) scheme name. */
+bool tw__uri_scheme_ok(const char *scheme);
+
 /* ---- files (file.c) ----
  * Replaces DIR/NAME crash-safely: writes DIR/.tmp-NAME (mode 0600, O_NOFOLLOW, EINTR and short
  * writes handled), fsyncs it, renames it over DIR/NAME and fsyncs DIR. After a crash at any point
  * DIR/NAME holds either the old or the new content. Errors (recorded on `err` under `module`):
- * TW_ERR_RANGE (path too long) or the errno-mapped status. `stage` (may be NULL) is called with
- * "file-synced" and "file-renamed" (crash-point hooks for tests). */
+ * TW_ERR_RANGE (path too long), TW_ERR_NO_SPACE (ENOSPC, EDQUOT, EFBIG: a file size limit) or the
+ * errno-mapped status. `stage` (may be NULL) is called with "file-synced" and "file-renamed"
+ * (crash-point hooks for tests). */
 tw_status tw__file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
                                 tw__error *err, const char *module, void (*stage)(const char *));
+/* The same relative to an open directory: with dir_fd >= 0, `name` and its temporary file are
+ * opened in dir_fd and dir_fd itself is fsynced (`dir` only names it in messages); dir_fd < 0 is
+ * tw__file_write_atomic(). `flags`: TW__FILE_NO_SYNC skips both fsyncs (the rename still makes the
+ * replacement atomic; durability across a power loss is left to the OS). */
+#define TW__FILE_NO_SYNC 1u
+tw_status tw__file_write_atomic_at(int dir_fd, const char *dir, const char *name, const void *data,
+                                   size_t len, unsigned flags, tw__error *err, const char *module,
+                                   void (*stage)(const char *));
 
 #endif /* TW_CORE_INTERNAL_H */

@@ -13,16 +13,7 @@
 #include "tagwire/identity.h"
 #include "tagwire/enroll.h"
 
-/* ---- base64 and PKCS#7 certs-only (pkcs7.c) ---- */
-
-/* Decodes standard base64, skipping ASCII whitespace (CR, LF, space, tab) anywhere; '=' padding
- * only at the end. Writes at most out_cap bytes. Returns TW_OK and *out_len, or TW_ERR_PARSE. */
-tw_status tw__base64_decode(unsigned char *out, size_t out_cap, size_t *out_len, const char *in,
-                            size_t in_len);
-/* Upper bound of the decoded size of in_len base64 characters. */
-size_t tw__base64_decoded_max(size_t in_len);
-/* Encodes without line breaks; out_cap >= 4 * ((len + 2) / 3) + 1 (NUL-terminated). */
-tw_status tw__base64_encode(char *out, size_t out_cap, const unsigned char *in, size_t len);
+/* ---- PKCS#7 certs-only (pkcs7.c); base64 is the core's (internal.h) ---- */
 
 #define TW__PKCS7_MAX_CERTS 16
 typedef struct tw__der_span {

@@ -123,15 +123,12 @@ static void put_json_string(tw__hbuf *b, const void *data, size_t len)
 
 static void put_base64(tw__hbuf *b, const uint8_t *p, size_t len)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char o[4 * 48 / 3 + 1];
     tw__hbuf_put(b, "\"", 1);
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < len) v |= p[i + 2];
-        char o[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63], i + 1 < len ? tbl[(v >> 6) & 63] : '=',
-                     i + 2 < len ? tbl[v & 63] : '='};
-        tw__hbuf_put(b, o, 4);
+    for (size_t i = 0; i < len; i += 48) { /* whole 3-byte groups: no padding until the end */
+        size_t n = TW__MIN(len - i, (size_t)48);
+        tw__base64_encode(o, sizeof o, p + i, n);
+        tw__hbuf_put(b, o, strlen(o));
     }
     tw__hbuf_put(b, "\"", 1);
 }

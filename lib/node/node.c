@@ -80,32 +80,32 @@ static tw_status parse_broker(tw_node *n, const char *uri, int insecure)
     if (!tls && !insecure)
         return tw__err(&n->err, MOD, TW_ERR_TLS_INSECURE,
                        "broker '%s': plaintext mqtt:// needs the insecure option", uri);
-    const char *host_b, *host_e, *p;
-    if (*rest == '[') {
-        host_b = rest + 1;
-        host_e = strchr(host_b, ']');
-        if (!host_e) return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "broker '%s': unterminated '['", uri);
-        p = host_e + 1;
-    } else {
-        host_b = rest;
-        host_e = rest + strcspn(rest, ":/?");
-        p = host_e;
+    tw__uri u; /* lib/core's parser: [v6] hosts, ports 1..65535 */
+    tw_status st = tw__uri_parse(&u, uri, NULL, 0);
+    if (st == TW_ERR_NOMEM) return st;
+    const char *why = NULL, *after = NULL; /* `after` points into uri */
+    if (*rest != '[' && strcspn(rest, ":/?") == 0) {
+        why = "no host";
+    } else if (st != TW_OK) {
+        if (u.why == TW__URI_E_BRACKET) why = "unterminated '['";
+        else if (u.why == TW__URI_E_PORT) why = "bad port";
+        else if (u.why == TW__URI_E_LENGTH) why = "too long";
+        else after = u.err_at;
+    } else if (!*u.host) {
+        why = "no host";
+    } else if (*u.rest && strcmp(u.rest, "/")) {
+        after = u.rest; /* a path, query or fragment */
     }
-    if (host_e == host_b) return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "broker '%s': no host", uri);
-    unsigned long port = tls ? 8883 : 1883;
-    if (*p == ':') {
-        char *end;
-        errno = 0;
-        port = strtoul(p + 1, &end, 10);
-        if (end == p + 1 || port == 0 || port > 65535 || errno)
-            return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "broker '%s': bad port", uri);
-        p = end;
+    if (why || after) {
+        tw__uri_free(&u);
+        if (why) return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "broker '%s': %s", uri, why);
+        return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "broker '%s': unexpected '%s' after the port", uri,
+                       after);
     }
-    if (*p && strcmp(p, "/"))
-        return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "broker '%s': unexpected '%s' after the port", uri, p);
-    n->host = tw__strndup(host_b, (size_t)(host_e - host_b));
+    n->host = tw__strdup(u.host);
+    n->port = u.port ? u.port : (tls ? 8883 : 1883);
+    tw__uri_free(&u);
     if (!n->host) return TW_ERR_NOMEM;
-    n->port = (uint16_t)port;
     n->insecure = !tls;
     return TW_OK;
 }

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,34 +227,13 @@ static void seg_name(char *buf, size_t n, uint64_t id) { snprintf(buf, n, "seg-%
 
 static int fsync_policy(const tw_store *s) { return s->o.sync != TW_STORE_SYNC_OS; }
 
-/* Atomically replaces dir_fd/name with `data`: temp file, fsync, rename, fsync of the dir. */
-static tw_status atomic_write(tw_store *s, int dfd, const char *name, const void *data, size_t len,
-                              int do_fsync)
+/* Atomically replaces dir_fd/name (dir_name in messages) with `data`: tw__file_write_atomic_at,
+ * with both fsyncs unless do_fsync is 0. */
+static tw_status atomic_write(tw_store *s, int dfd, const char *dir_name, const char *name,
+                              const void *data, size_t len, int do_fsync)
 {
-    char tmp[STATE_KEY_MAX + 16];
-    snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        return tw__err(&s->err, MOD, errno_status(e), "create %s: %s", tmp, strerror(e));
-    }
-    if (full_pwrite(fd, data, len, 0) != 0 || (do_fsync && fsync(fd) != 0)) {
-        int e = errno;
-        close(fd);
-        unlinkat(dfd, tmp, 0);
-        return tw__err(&s->err, MOD, errno_status(e), "write %s: %s", tmp, strerror(e));
-    }
-    close(fd);
-    if (renameat(dfd, tmp, dfd, name) != 0) {
-        int e = errno;
-        unlinkat(dfd, tmp, 0);
-        return tw__err(&s->err, MOD, errno_status(e), "rename %s: %s", name, strerror(e));
-    }
-    if (do_fsync && fsync(dfd) != 0) {
-        int e = errno;
-        return tw__err(&s->err, MOD, errno_status(e), "fsync directory: %s", strerror(e));
-    }
-    return TW_OK;
+    return tw__file_write_atomic_at(dfd, dir_name, name, data, len, do_fsync ? 0 : TW__FILE_NO_SYNC,
+                                    &s->err, MOD, NULL);
 }
 
 /* ---- checkpoint ---- */
@@ -272,7 +252,7 @@ static tw_status ck_write(tw_store *s)
     put64(b + 56, s->st.refused_full);
     put64(b + 64, s->st.refused_no_space);
     put32(b + 72, tw_crc32c(0, b, 72));
-    tw_status st = atomic_write(s, s->dir_fd, "checkpoint", b, sizeof b, fsync_policy(s));
+    tw_status st = atomic_write(s, s->dir_fd, s->dir, "checkpoint", b, sizeof b, fsync_policy(s));
     if (st == TW_OK) s->ck_dirty = 0;
     return st;
 }
@@ -1474,7 +1454,9 @@ tw_status tw_store_state_set(tw_store *s, const char *key, const void *value, si
         int e = errno;
         return tw__err(&s->err, MOD, errno_status(e), "%s/state: %s", s->dir, strerror(e));
     }
-    tw_status st = atomic_write(s, sfd, key, b, 12 + len, 1);
+    char sdir[PATH_MAX];
+    snprintf(sdir, sizeof sdir, "%s/state", s->dir);
+    tw_status st = atomic_write(s, sfd, sdir, key, b, 12 + len, 1);
     close(sfd);
     return st;
 }

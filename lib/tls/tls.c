@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <mbedtls/asn1.h>
-#include <mbedtls/base64.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
@@ -291,7 +290,11 @@ static tw_status parse_ca(tw_tls_config *c, const unsigned char *buf, size_t ple
     return TW_OK;
 }
 
-tw_status tw_tls_config_set_ca_file(tw_tls_config *c, const char *path)
+/* A parser of a CA bundle or a CRL (PEM with its terminating NUL counted, or DER). */
+typedef tw_status (*pem_der_parse_fn)(tw_tls_config *c, const unsigned char *buf, size_t plen, const char *what);
+
+/* Reads a PEM or DER file and hands it to `parse` (`path` names it in messages). */
+static tw_status load_file(tw_tls_config *c, const char *path, pem_der_parse_fn parse)
 {
     if (!c || !path) return TW_ERR_INVALID_ARG;
     unsigned char *b;
@@ -299,20 +302,29 @@ tw_status tw_tls_config_set_ca_file(tw_tls_config *c, const char *path)
     tw_status st = read_file(path, &b, &n, &c->err);
     if (st) return st;
     size_t plen = strstr((char *)b, "-----BEGIN ") ? n + 1 : n;
-    st = parse_ca(c, b, plen, path);
+    st = parse(c, b, plen, path);
     tw__free(b);
     return st;
 }
 
-tw_status tw_tls_config_set_ca_mem(tw_tls_config *c, const void *data, size_t len)
+/* The same for a caller's buffer (`what` names it in messages). */
+static tw_status load_mem(tw_tls_config *c, const void *data, size_t len, const char *what,
+                          pem_der_parse_fn parse)
 {
     if (!c || !data || !len) return TW_ERR_INVALID_ARG;
     size_t plen;
     unsigned char *b = pem_or_der(data, len, &plen);
     if (!b) return TW_ERR_NOMEM;
-    tw_status st = parse_ca(c, b, plen, "CA bundle");
+    tw_status st = parse(c, b, plen, what);
     tw__free(b);
     return st;
+}
+
+tw_status tw_tls_config_set_ca_file(tw_tls_config *c, const char *path) { return load_file(c, path, parse_ca); }
+
+tw_status tw_tls_config_set_ca_mem(tw_tls_config *c, const void *data, size_t len)
+{
+    return load_mem(c, data, len, "CA bundle", parse_ca);
 }
 
 static tw_status parse_crl(tw_tls_config *c, const unsigned char *buf, size_t plen, const char *what)
@@ -327,28 +339,11 @@ static tw_status parse_crl(tw_tls_config *c, const unsigned char *buf, size_t pl
     return TW_OK;
 }
 
-tw_status tw_tls_config_set_crl_file(tw_tls_config *c, const char *path)
-{
-    if (!c || !path) return TW_ERR_INVALID_ARG;
-    unsigned char *b;
-    size_t n;
-    tw_status st = read_file(path, &b, &n, &c->err);
-    if (st) return st;
-    size_t plen = strstr((char *)b, "-----BEGIN ") ? n + 1 : n;
-    st = parse_crl(c, b, plen, path);
-    tw__free(b);
-    return st;
-}
+tw_status tw_tls_config_set_crl_file(tw_tls_config *c, const char *path) { return load_file(c, path, parse_crl); }
 
 tw_status tw_tls_config_set_crl_mem(tw_tls_config *c, const void *data, size_t len)
 {
-    if (!c || !data || !len) return TW_ERR_INVALID_ARG;
-    size_t plen;
-    unsigned char *b = pem_or_der(data, len, &plen);
-    if (!b) return TW_ERR_NOMEM;
-    tw_status st = parse_crl(c, b, plen, "CRL");
-    tw__free(b);
-    return st;
+    return load_mem(c, data, len, "CRL", parse_crl);
 }
 
 /* Installs a fully built snapshot (takes the caller's reference). */
@@ -567,25 +562,11 @@ tw_status tw_tls_config_set_server_name(tw_tls_config *c, const char *name)
     return TW_OK;
 }
 
-tw_status tw__tls_parse_pin(const char *pin, uint8_t out[32])
-{
-    if (!pin || strncmp(pin, "sha256/", 7) != 0) return TW_ERR_PARSE;
-    const char *b = pin + 7;
-    size_t bl = strlen(b);
-    if (bl != 44) return TW_ERR_PARSE; /* base64 of 32 bytes */
-    unsigned char tmp[48];
-    size_t n = 0;
-    if (mbedtls_base64_decode(tmp, sizeof tmp, &n, (const unsigned char *)b, bl) != 0 || n != 32)
-        return TW_ERR_PARSE;
-    memcpy(out, tmp, 32);
-    return TW_OK;
-}
-
 tw_status tw_tls_config_add_pin(tw_tls_config *c, const char *pin)
 {
     if (!c || !pin) return TW_ERR_INVALID_ARG;
     if (c->npins >= MAX_PINS) return tw__err(&c->err, MOD, TW_ERR_FULL, "more than %d pins", MAX_PINS);
-    if (tw__tls_parse_pin(pin, c->pins[c->npins]) != TW_OK)
+    if (tw__pin_parse(pin, c->pins[c->npins]) != TW_OK)
         return tw__err(&c->err, MOD, TW_ERR_PARSE, "pin \"%.80s\" is not sha256/ + base64 of 32 bytes", pin);
     c->npins++;
     return TW_OK;

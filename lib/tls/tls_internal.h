@@ -11,8 +11,6 @@ typedef struct tw__creds tw__creds;
 
 /* psa_crypto_init() exactly once per process (pthread_once). TW_OK or TW_ERR_TLS. */
 tw_status tw__tls_global_init(void);
-/* Parses "sha256/BASE64" into 32 bytes. TW_OK or TW_ERR_PARSE. */
-tw_status tw__tls_parse_pin(const char *pin, uint8_t out[32]);
 /* An X.509 time as Unix seconds. */
 int64_t tw__tls_x509_time(const mbedtls_x509_time *t);
 /* The Modbus/TCP Security role (TW_TLS_MODBUS_ROLE_OID, a UTF8String; first occurrence) of a DER

@@ -40,7 +40,7 @@
 
 static char *g_dir;       /* PKI + broker files */
 static uint16_t g_port;
-static pid_t g_broker = -1;
+static twt_mosquitto g_broker = {.pid = -1};
 static char g_log[1024];
 static pid_t g_sub = -1;
 static char g_subout[1024];
@@ -48,42 +48,13 @@ static int g_subn;
 
 static const char *P(int slot, const char *name) { return twt_path(slot, g_dir, name); }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
-static bool log_wait(const char *needle, int timeout_ms)
-{
-    for (int t = 0; t <= timeout_ms; t += 20) {
-        char *s = slurp(g_log);
-        bool found = strstr(s, needle) != NULL;
-        free(s);
-        if (found) return true;
-        sleep_ms(20);
-    }
-    return false;
-}
+static bool log_wait(const char *needle, int timeout_ms) { return twt_file_wait(g_log, needle, timeout_ms); }
 
 static int group_setup(void **state)
 {
     (void)state;
     if (tw_init(NULL) != TW_OK) return -1;
-    if (access("/usr/sbin/mosquitto", X_OK) != 0 && !twt_have("mosquitto")) {
+    if (!twt_mosquitto_bin()) {
         fprintf(stderr, "mosquitto is not installed (scripts/deps/mqtt.apt)\n");
         return -1;
     }
@@ -97,44 +68,25 @@ static int group_setup(void **state)
     }
     g_dir = twt_mkdtemp("tw-edge");
     if (!g_dir || twt_make_pki(g_dir) != 0) return -1;
-    g_port = twt_free_port();
-    snprintf(g_log, sizeof g_log, "%s/mosquitto.log", g_dir);
-    FILE *f = fopen(P(0, "acl"), "w");
-    if (!f) return -1;
     /* the device: its own edge node topics (any group member type), its commands, STATE */
-    fprintf(f, "pattern write spBv1.0/" GROUP "/+/%%u/#\n"
-               "pattern read spBv1.0/" GROUP "/NCMD/%%u\n"
-               "pattern read spBv1.0/" GROUP "/DCMD/%%u/#\n"
-               "pattern read spBv1.0/STATE/#\n"
-               "user device-2\ntopic readwrite #\n");
-    fclose(f);
-    f = fopen(P(0, "mosquitto.conf"), "w");
-    if (!f) return -1;
-    fprintf(f,
-            "per_listener_settings false\nuser root\nmax_queued_messages 0\npersistence false\n"
-            "log_dest file %s\nlog_type all\nconnection_messages true\n"
-            "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
-            "require_certificate true\nuse_identity_as_username true\nacl_file %s\n",
-            g_log, (unsigned)g_port, P(1, "ca.pem"), P(2, "server.pem"), P(3, "server.key"),
-            P(4, "acl"));
-    fclose(f);
-    char conf[1024];
-    snprintf(conf, sizeof conf, "%s", P(0, "mosquitto.conf"));
-    char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto",
-                    "-c", conf, NULL};
-    g_broker = twt_spawn(argv, P(0, "mosquitto.out"));
-    if (g_broker <= 0 || !twt_wait_listen(g_port, 5000)) {
-        fprintf(stderr, "mosquitto did not start (see %s)\n", g_log);
-        return -1;
-    }
-    return 0;
+    twt_mosquitto_opts mo = {.pki_dir = g_dir,
+                             .identity_as_username = true,
+                             .acl = "pattern write spBv1.0/" GROUP "/+/%u/#\n"
+                                    "pattern read spBv1.0/" GROUP "/NCMD/%u\n"
+                                    "pattern read spBv1.0/" GROUP "/DCMD/%u/#\n"
+                                    "pattern read spBv1.0/STATE/#\n"
+                                    "user device-2\ntopic readwrite #\n"};
+    int rc = twt_mosquitto_start(&g_broker, g_dir, &mo);
+    g_port = g_broker.port;
+    snprintf(g_log, sizeof g_log, "%s", g_broker.log);
+    return rc;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     if (g_sub > 0) twt_stop(g_sub);
-    if (g_broker > 0) twt_stop(g_broker);
+    twt_mosquitto_stop(&g_broker);
     if (g_dir && !getenv("TW_KEEP_TMP")) twt_rmtree(g_dir);
     free(g_dir);
     tw_shutdown();
@@ -230,7 +182,7 @@ static msgs decode_all(void)
     snprintf(out, sizeof out, "%s.json", g_subout);
     assert_int_equal(twt_sh("'%s' '%s' decode '%s' > '%s'", TW_NODE_BIN, TW_EDGE_TAHU_TOOL,
                             g_subout, out), 0);
-    char *s = slurp(out);
+    char *s = twt_slurp(out);
     size_t cap = (size_t)count_lines(s) + 1;
     ms.m = calloc(cap, sizeof *ms.m);
     char *save = NULL;
@@ -317,19 +269,19 @@ static void wait_msgs(tw_edge *e, int n, int timeout_ms)
     if (timeout_ms < 20000) timeout_ms = 20000;
     for (int64_t end = tw__mono_ms() + timeout_ms; tw__mono_ms() < end;) {
         if (e) tw_edge_step(e, 10);
-        else sleep_ms(10);
-        char *s = slurp(g_subout);
+        else twt_sleep_ms(10);
+        char *s = twt_slurp(g_subout);
         int k = count_lines(s);
         free(s);
         if (k >= n) return;
     }
-    char *s = slurp(g_subout);
+    char *s = twt_slurp(g_subout);
     fail_msg("expected %d messages, got %d:\n%s", n, count_lines(s), s);
 }
 
 static int sub_lines(void)
 {
-    char *s = slurp(g_subout);
+    char *s = twt_slurp(g_subout);
     int k = count_lines(s);
     free(s);
     return k;
@@ -731,7 +683,7 @@ static void test_will_and_bdseq(void **state)
         if (is_type(ms.m[i], "NDEATH")) assert_null(jget(jpayload(ms.m[i]), "seq"));
     }
     msgs_free(&ms);
-    char *saved = slurp(twt_path(0, sd, "sparkplug-bdseq"));
+    char *saved = twt_slurp(twt_path(0, sd, "sparkplug-bdseq"));
     assert_string_equal(saved, "2\n");
     free(saved);
     sub_stop();
@@ -770,7 +722,7 @@ static void test_acl_refusal_is_an_error(void **state)
     assert_true(st.refused >= 1);
     assert_true(log_wait("Denied PUBLISH", 3000));
     tw_edge_free(e);
-    sleep_ms(200);
+    twt_sleep_ms(200);
     assert_int_equal(sub_lines(), 0); /* nothing got through */
     sub_stop();
     tw_tagset_free(ns);
@@ -1148,7 +1100,7 @@ static void test_cli_sub(void **state)
     tw_edge_free(e);
     tw_tagset_free(ns);
     tw_tagset_free(ds);
-    char *t1 = slurp(out1), *t2 = slurp(out2);
+    char *t1 = twt_slurp(out1), *t2 = twt_slurp(out2);
     if (p1 > 0 || p2 > 0 || !WIFEXITED(s1) || WEXITSTATUS(s1) != 0 || !WIFEXITED(s2) ||
         WEXITSTATUS(s2) != 0)
         fail_msg("tagwire sub did not exit 0 after 4 messages:\n%s\n%s", t1, t2);

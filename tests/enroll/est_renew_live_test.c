@@ -24,48 +24,18 @@
 #define MAX_MSGS 1024
 
 static char *g_dir;
-static pid_t g_est = -1, g_broker = -1, g_sub = -1;
+static pid_t g_est = -1, g_sub = -1;
+static twt_mosquitto g_broker = {.pid = -1};
 static uint16_t g_est_port, g_port;
 static char g_log[1024], g_subout[1024];
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (s && n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
-static bool file_wait(const char *path, const char *needle, int timeout_ms)
-{
-    for (int t = 0; t <= timeout_ms; t += 50) {
-        char *s = slurp(path);
-        bool found = s && strstr(s, needle) != NULL;
-        free(s);
-        if (found) return true;
-        sleep_ms(50);
-    }
-    return false;
 }
 
 /* Lines of `text` equal to `line`. */
@@ -207,8 +177,7 @@ static int setup(void **state)
         fprintf(stderr, "mosquitto-clients, python3 or openssl missing (scripts/bootstrap installs them)\n");
         return -1; /* fail, never skip */
     }
-    const char *mosq = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-    if (access(mosq, X_OK) != 0 && !twt_have("mosquitto")) {
+    if (!twt_mosquitto_bin()) {
         fprintf(stderr, "mosquitto missing (scripts/deps/mqtt.apt)\n");
         return -1;
     }
@@ -223,26 +192,10 @@ static int setup(void **state)
     if (g_est <= 0 || !twt_wait_listen(g_est_port, 10000)) return -1;
 
     /* Mosquitto with mutual TLS */
-    g_port = twt_free_port();
-    snprintf(g_log, sizeof g_log, "%s/mosquitto.log", g_dir);
-    FILE *f = fopen(twt_path(0, g_dir, "mosquitto.conf"), "w");
-    if (!f) return -1;
-    fprintf(f,
-            "per_listener_settings false\nuser root\nmax_queued_messages 0\npersistence false\n"
-            "log_dest file %s\nlog_type all\nconnection_messages true\n"
-            "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
-            "require_certificate true\nuse_identity_as_username true\n",
-            g_log, (unsigned)g_port, twt_path(1, g_dir, "ca.pem"), twt_path(2, g_dir, "server.pem"),
-            twt_path(3, g_dir, "server.key"));
-    fclose(f);
-    char conf[1024];
-    snprintf(conf, sizeof conf, "%s", twt_path(0, g_dir, "mosquitto.conf"));
-    char *margv[] = {(char *)mosq, "-c", conf, NULL};
-    g_broker = twt_spawn(margv, twt_path(0, g_dir, "mosquitto.out"));
-    if (g_broker <= 0 || !twt_wait_listen(g_port, 5000)) {
-        fprintf(stderr, "mosquitto did not start (see %s)\n", g_log);
-        return -1;
-    }
+    twt_mosquitto_opts mo = {.pki_dir = g_dir, .identity_as_username = true};
+    if (twt_mosquitto_start(&g_broker, g_dir, &mo) != 0) return -1;
+    g_port = g_broker.port;
+    snprintf(g_log, sizeof g_log, "%s", g_broker.log);
 
     /* independent subscriber with its own certificate (CN=device-2) */
     snprintf(g_subout, sizeof g_subout, "%s/sub.out", g_dir);
@@ -255,7 +208,7 @@ static int setup(void **state)
                      "--cafile", ca, "--cert", cert, "--key", key, "-t", "tw/renew/#",
                      "-F", "%t %p", NULL};
     g_sub = twt_spawn(sargv, g_subout);
-    if (g_sub <= 0 || !file_wait(g_log, "Sending SUBACK to renew-sub", 5000)) {
+    if (g_sub <= 0 || !twt_file_wait(g_log, "Sending SUBACK to renew-sub", 5000)) {
         fprintf(stderr, "mosquitto_sub did not subscribe (see %s)\n", g_log);
         return -1;
     }
@@ -266,9 +219,9 @@ static int teardown(void **state)
 {
     (void)state;
     if (g_sub > 0) twt_stop(g_sub);
-    if (g_broker > 0) twt_stop(g_broker);
+    twt_mosquitto_stop(&g_broker);
     if (g_est > 0) twt_stop(g_est);
-    g_sub = g_broker = g_est = -1;
+    g_sub = g_est = -1;
     if (g_dir && !getenv("TW_KEEP_TMP")) twt_rmtree(g_dir);
     free(g_dir);
     g_dir = NULL;
@@ -332,7 +285,7 @@ static void test_renew_live(void **state)
     mqtt_connect(c);
     assert_true(own_not_after(c, NULL) == old_na);
     /* the broker saw the enrolled identity (CN = device id) */
-    assert_true(file_wait(g_log, "u'press-7'", 5000));
+    assert_true(twt_file_wait(g_log, "u'press-7'", 5000));
 
     /* 3. publish QoS 1 continuously while stepping the renewal, until RENEWED; then hot-swap and
      *    keep publishing on the same connection for a few more seconds */
@@ -433,8 +386,8 @@ static void test_renew_live(void **state)
     assert_int_equal(access(first.key_path, F_OK), -1); /* the old generation is gone */
 
     /* 6. the independent subscriber got everything, before and after the swap */
-    assert_true(file_wait(g_subout, TOPIC " after-reconnect", 10000));
-    char *got = slurp(g_subout);
+    assert_true(twt_file_wait(g_subout, TOPIC " after-reconnect", 10000));
+    char *got = twt_slurp(g_subout);
     assert_non_null(got);
     char line[96];
     for (int i = 0; i < sent; i++) {

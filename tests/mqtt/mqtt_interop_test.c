@@ -25,8 +25,7 @@
 typedef struct broker {
     char *dir;
     uint16_t port;
-    pid_t pid;
-    char conf[1024];
+    twt_mosquitto m; /* m.pid: -1 when not running */
     char log[1024];
 } broker;
 
@@ -35,81 +34,37 @@ static char *g_extra_dir; /* a test's own temporary directory, removed by teardo
 static pid_t g_peers[16];
 static int g_npeers;
 
-static const char *mosquitto_bin(void)
-{
-    return access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-}
-
-/* Writes the configuration (plain listener + `extra` lines) and starts the broker. */
+/* Writes the configuration (plain listener + `extra` lines) and starts the broker; a started
+ * broker that was killed is started again with the same configuration and port. */
 static void broker_start(broker *b, const char *extra)
 {
     if (!b->dir) {
         b->dir = twt_mkdtemp("tw-mqtt");
         assert_non_null(b->dir);
-        b->port = twt_free_port();
-        assert_true(b->port > 0);
-        snprintf(b->conf, sizeof b->conf, "%s/mosquitto.conf", b->dir);
-        snprintf(b->log, sizeof b->log, "%s/mosquitto.log", b->dir);
-        FILE *f = fopen(b->conf, "w");
-        assert_non_null(f);
-        fprintf(f, "listener %u 127.0.0.1\nuser root\nmax_queued_messages 0\npersistence false\n"
-                   "log_dest file %s\nlog_type all\nconnection_messages true\n%s\n",
-                (unsigned)b->port, b->log, extra ? extra : "allow_anonymous true");
-        fclose(f);
+        twt_mosquitto_opts o = {.extra = extra ? extra : "allow_anonymous true"};
+        int rc = twt_mosquitto_start(&b->m, b->dir, &o);
+        b->port = b->m.port;
+        snprintf(b->log, sizeof b->log, "%s", b->m.log);
+        if (rc != 0) fail_msg("mosquitto did not start (see %s)", b->m.log);
+        return;
     }
-    char *argv[] = {(char *)mosquitto_bin(), "-c", b->conf, NULL};
-    char out[1100];
-    snprintf(out, sizeof out, "%s/mosquitto.out", b->dir);
-    b->pid = twt_spawn(argv, out);
-    assert_true(b->pid > 0);
-    if (!twt_wait_listen(b->port, 5000)) fail_msg("mosquitto did not listen on %u (see %s)", b->port, b->log);
+    if (twt_mosquitto_restart(&b->m) != 0) fail_msg("mosquitto did not start again (see %s)", b->m.log);
 }
 
-static void broker_kill(broker *b)
-{
-    if (b->pid > 0) twt_kill9(b->pid);
-    b->pid = -1;
-}
+static void broker_kill(broker *b) { twt_mosquitto_kill(&b->m); }
 
 static void broker_cleanup(broker *b)
 {
-    if (b->pid > 0) twt_stop(b->pid);
-    b->pid = -1;
+    twt_mosquitto_stop(&b->m);
     if (b->dir && !getenv("TW_KEEP_TMP")) twt_rmtree(b->dir);
     free(b->dir);
     b->dir = NULL;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* True when the broker log contains `needle` within timeout_ms. */
 static bool log_wait(const broker *b, const char *needle, int timeout_ms)
 {
-    for (int t = 0; t <= timeout_ms; t += 20) {
-        char *s = slurp(b->log);
-        bool found = strstr(s, needle) != NULL;
-        free(s);
-        if (found) return true;
-        sleep_ms(20);
-    }
-    return false;
+    return twt_file_wait(b->log, needle, timeout_ms);
 }
 
 /* Starts `mosquitto_sub` as client `id` on `filter` (QoS 1), printing "topic hexpayload" lines to
@@ -152,10 +107,10 @@ static int count_lines(const char *s)
 static char *wait_lines(const char *path, int lines, int timeout_ms)
 {
     for (int t = 0;; t += 20) {
-        char *s = slurp(path);
+        char *s = twt_slurp(path);
         if (count_lines(s) >= lines || t >= timeout_ms) return s;
         free(s);
-        sleep_ms(20);
+        twt_sleep_ms(20);
     }
 }
 
@@ -260,7 +215,7 @@ static int setup(void **state)
     (void)state;
     if (tw_init(NULL) != TW_OK) return -1;
     memset(&B, 0, sizeof B);
-    B.pid = -1;
+    B.m.pid = -1;
     g_npeers = 0;
     g_proto = 4;
     return 0;
@@ -282,7 +237,7 @@ static int teardown(void **state)
 static void require_peers(void)
 {
     /* Installed by scripts/bootstrap (scripts/deps/mqtt.apt): missing peers fail, not skip. */
-    assert_true(access("/usr/sbin/mosquitto", X_OK) == 0 || twt_have("mosquitto"));
+    assert_non_null(twt_mosquitto_bin());
     assert_true(twt_have("mosquitto_sub"));
     assert_true(twt_have("mosquitto_pub"));
     assert_true(twt_have("mosquitto_passwd"));
@@ -486,11 +441,11 @@ static void test_keepalive_and_timeout(void **state)
     assert_true(r->npingresp >= 2);
     assert_true(log_wait(&B, "Received PINGREQ from tw-ka", 1000));
     /* a frozen broker: no PINGRESP -> TW_ERR_MQTT_KEEPALIVE (keep-alive 2 s + ping timeout 3 s) */
-    kill(B.pid, SIGSTOP);
+    kill(B.m.pid, SIGSTOP);
     t0 = tw__mono_ms();
     tw_status st = TW_OK;
     while (st == TW_OK && tw__mono_ms() - t0 < 30000) st = tw_mqtt_client_step(c, 50);
-    kill(B.pid, SIGCONT);
+    kill(B.m.pid, SIGCONT);
     assert_int_equal(st, TW_ERR_MQTT_KEEPALIVE);
     assert_non_null(strstr(tw_mqtt_client_last_error(c), "PINGRESP"));
     /* and once the broker runs again the client is back */
@@ -660,7 +615,7 @@ static void test_acl_refusals_are_silent_in_3_1_1(void **state)
     char *got = wait_lines(out, 2, 5000);
     drive_for(c, 300);
     free(got);
-    got = slurp(out);
+    got = twt_slurp(out);
     assert_int_equal(count_lines(got), 2);
     assert_non_null(strstr(got, "tw/allowed/q0 6130\n"));
     assert_non_null(strstr(got, "tw/allowed/q1 6131\n"));
@@ -758,7 +713,7 @@ static void test_v5_acl_refusals_are_reported(void **state)
     char *got = wait_lines(out, 2, 5000);
     drive_for(c, 300);
     free(got);
-    got = slurp(out);
+    got = twt_slurp(out);
     assert_int_equal(count_lines(got), 2);
     assert_null(strstr(got, "denied"));
     free(got);

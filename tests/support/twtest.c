@@ -172,3 +172,148 @@ bool twt_have(const char *program)
 {
     return twt_sh("command -v '%s' >/dev/null 2>&1", program) == 0;
 }
+
+void twt_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+char *twt_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return calloc(1, 1);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    if (s && n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
+    fclose(f);
+    return s;
+}
+
+bool twt_file_wait(const char *path, const char *needle, int timeout_ms)
+{
+    for (int t = 0; t <= timeout_ms; t += 20) {
+        char *s = twt_slurp(path);
+        bool found = s && strstr(s, needle) != NULL;
+        free(s);
+        if (found) return true;
+        twt_sleep_ms(20);
+    }
+    return false;
+}
+
+/* ---- Mosquitto ---- */
+
+const char *twt_mosquitto_bin(void)
+{
+    if (access("/usr/sbin/mosquitto", X_OK) == 0) return "/usr/sbin/mosquitto";
+    return twt_have("mosquitto") ? "mosquitto" : NULL;
+}
+
+/* Prints the last `max` bytes of a file on stderr. */
+static void print_tail(const char *path, long max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, n > max ? n - max : 0, SEEK_SET);
+    fprintf(stderr, "---- %s (last %ld bytes) ----\n", path, n > max ? max : n);
+    char buf[1024];
+    size_t r;
+    while ((r = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, r, stderr);
+    fprintf(stderr, "---- end of %s ----\n", path);
+    fclose(f);
+}
+
+static int mosquitto_spawn(twt_mosquitto *m)
+{
+    const char *bin = twt_mosquitto_bin();
+    if (!bin) {
+        fprintf(stderr, "mosquitto is not installed (scripts/deps/mqtt.apt)\n");
+        return -1;
+    }
+    char *argv[] = {(char *)bin, "-c", m->conf, NULL};
+    m->pid = twt_spawn(argv, m->out);
+    const char *why = "could not be started";
+    for (int waited = 0; m->pid > 0; waited += 100) {
+        if (twt_wait_listen(m->port, 100)) return 0;
+        int status;
+        if (waitpid(m->pid, &status, WNOHANG) == m->pid) { /* a configuration error: no use waiting */
+            m->pid = -1;
+            why = "exited";
+            break;
+        }
+        if (waited >= m->wait_ms) {
+            why = "did not listen in time";
+            break;
+        }
+    }
+    fprintf(stderr, "mosquitto on port %u %s (wait %d ms; see %s)\n", (unsigned)m->port, why,
+            m->wait_ms, m->log);
+    print_tail(m->log, 2000);
+    print_tail(m->out, 2000);
+    twt_mosquitto_stop(m);
+    return -1;
+}
+
+int twt_mosquitto_start(twt_mosquitto *m, const char *dir, const twt_mosquitto_opts *opts)
+{
+    static const twt_mosquitto_opts defaults = {0};
+    const twt_mosquitto_opts *o = opts ? opts : &defaults;
+    const char *name = o->name ? o->name : "mosquitto";
+    memset(m, 0, sizeof *m);
+    m->pid = -1;
+    m->port = o->port ? o->port : twt_free_port();
+    m->wait_ms = o->wait_ms > 0 ? o->wait_ms : 5000;
+    if (!m->port) return -1;
+    snprintf(m->conf, sizeof m->conf, "%s/%s.conf", dir, name);
+    snprintf(m->log, sizeof m->log, "%s/%s.log", dir, name);
+    snprintf(m->out, sizeof m->out, "%s/%s.out", dir, name);
+    char acl[1024];
+    snprintf(acl, sizeof acl, "%s/%s.acl", dir, name);
+    if (o->acl) {
+        FILE *a = fopen(acl, "w");
+        if (!a || fputs(o->acl, a) < 0 || fclose(a) != 0) {
+            fprintf(stderr, "cannot write %s\n", acl);
+            return -1;
+        }
+    }
+    FILE *f = fopen(m->conf, "w");
+    if (!f) {
+        fprintf(stderr, "cannot write %s\n", m->conf);
+        return -1;
+    }
+    fprintf(f, "per_listener_settings false\nuser root\nmax_queued_messages 0\npersistence false\n"
+               "log_dest file %s\n", m->log);
+    if (!o->quiet) fprintf(f, "log_type all\nconnection_messages true\n");
+    fprintf(f, "listener %u 127.0.0.1\n", (unsigned)m->port);
+    if (o->pki_dir)
+        fprintf(f, "cafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\n"
+                   "require_certificate true\n", o->pki_dir, o->pki_dir, o->pki_dir);
+    if (o->identity_as_username) fprintf(f, "use_identity_as_username true\n");
+    if (o->acl) fprintf(f, "acl_file %s\n", acl);
+    if (o->extra) fprintf(f, "%s\n", o->extra);
+    if (fclose(f) != 0) return -1;
+    return mosquitto_spawn(m);
+}
+
+int twt_mosquitto_restart(twt_mosquitto *m)
+{
+    if (m->pid > 0) return 0;
+    return mosquitto_spawn(m);
+}
+
+void twt_mosquitto_stop(twt_mosquitto *m)
+{
+    if (m->pid > 0) twt_stop(m->pid);
+    m->pid = -1;
+}
+
+void twt_mosquitto_kill(twt_mosquitto *m)
+{
+    if (m->pid > 0) twt_kill9(m->pid);
+    m->pid = -1;
+}

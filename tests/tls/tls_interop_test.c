@@ -286,28 +286,16 @@ static void test_io_timeout(void **s)
 
 static void ok_mosquitto(int tls12)
 {
-    const char *mosq = twt_have("mosquitto") ? "mosquitto" : "/usr/sbin/mosquitto";
-    assert_true(access(mosq, X_OK) == 0 || twt_have("mosquitto"));
+    assert_non_null(twt_mosquitto_bin());
     peer p = {.stdin_fd = -1};
     p.port = twt_free_port();
-    char conf[600];
-    snprintf(conf, sizeof conf, "%s/mosquitto.%u.conf", g_pki, (unsigned)p.port);
-    snprintf(p.log, sizeof p.log, "%s/mosquitto.%u.log", g_pki, (unsigned)p.port);
-    FILE *f = fopen(conf, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "user root\npersistence false\nlog_dest stdout\nlog_type all\nallow_anonymous true\n"
-            "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\n",
-            (unsigned)p.port, pki(0, "ca.pem"), pki(1, "server.pem"), pki(2, "server.key"));
-    fclose(f);
-    char *argv[] = {(char *)mosq, "-c", conf, NULL};
-    p.pid = twt_spawn(argv, p.log);
-    assert_true(p.pid > 0);
+    char name[32];
+    snprintf(name, sizeof name, "mosquitto.%u", (unsigned)p.port);
+    twt_mosquitto m;
+    twt_mosquitto_opts mo = {.port = p.port, .name = name, .pki_dir = g_pki, .extra = "allow_anonymous true"};
+    if (twt_mosquitto_start(&m, g_pki, &mo) != 0) fail_msg("mosquitto did not listen");
+    p.pid = m.pid;
     live_add(p.pid);
-    if (!twt_wait_listen(p.port, 5000)) {
-        peer_stop(&p);
-        fail_msg("mosquitto did not listen");
-    }
     tw_tls_config *cfg = cfg_new("client");
     if (tls12) cfg_tls12(cfg);
     tw_transport *t = NULL;

@@ -125,13 +125,13 @@ static void test_pin_parse(void **s)
 {
     (void)s;
     uint8_t h[32];
-    assert_int_equal(tw__tls_parse_pin("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", h), TW_OK);
+    assert_int_equal(tw__pin_parse("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", h), TW_OK);
     assert_int_equal(h[0], 0x13);
-    assert_int_equal(tw__tls_parse_pin("sha1/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", h), TW_ERR_PARSE);
-    assert_int_equal(tw__tls_parse_pin("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSH=", h), TW_ERR_PARSE);
-    assert_int_equal(tw__tls_parse_pin("sha256/!!!g8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", h), TW_ERR_PARSE);
-    assert_int_equal(tw__tls_parse_pin("sha256/", h), TW_ERR_PARSE);
-    assert_int_equal(tw__tls_parse_pin(NULL, h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha1/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha256/E4kg8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSH=", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha256/!!!g8L1gW7J+xEOZy4BNeMPmvk78qII/TsveDdDPSHk=", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse("sha256/", h), TW_ERR_PARSE);
+    assert_int_equal(tw__pin_parse(NULL, h), TW_ERR_PARSE);
 }
 
 static void test_x509_time(void **s)

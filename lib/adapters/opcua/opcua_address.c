@@ -50,38 +50,11 @@ static int parse_hex(const char *s, size_t n, uint64_t *out)
     return 0;
 }
 
-static int b64v(int c)
+/* Strict base64 (padding required, no whitespace, canonical). Returns decoded length or -1. */
+static long b64_decode(const char *s, size_t n, uint8_t *out, size_t cap)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Strict base64 (padding required, no whitespace). Returns decoded length or -1. */
-static long b64_decode(const char *s, size_t n, uint8_t *out)
-{
-    if (n % 4) return -1;
     size_t o = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        for (int k = 0; k < 4; k++) {
-            if (s[i + k] == '=') {
-                if (i + 4 != n || k < 2 || (k == 2 && s[i + 3] != '=')) return -1;
-                v[k] = -2;
-            } else if ((v[k] = b64v((unsigned char)s[i + k])) < 0) {
-                return -1;
-            }
-        }
-        out[o++] = (uint8_t)((v[0] << 2) | (v[1] >> 4));
-        if (v[2] >= 0) out[o++] = (uint8_t)(((v[1] & 15) << 4) | (v[2] >> 2));
-        else if (v[1] & 15) return -1; /* non-canonical */
-        if (v[3] >= 0 && v[2] >= 0) out[o++] = (uint8_t)(((v[2] & 3) << 6) | v[3]);
-        else if (v[3] == -2 && v[2] >= 0 && (v[2] & 3)) return -1;
-    }
-    return (long)o;
+    return tw__base64_decode_strict(out, cap, &o, s, n) == TW_OK ? (long)o : -1;
 }
 
 static int utf8_ok(const char *s, size_t n) { return tw_utf8_valid(s, n); }
@@ -197,7 +170,7 @@ tw_status tw__opcua_parse_address(const char *addr, ua_addr *out, char *err, siz
     if (!out) {
         if (k == 'b') {
             uint8_t tmp[UA_ADDR_MAX_ID + 4];
-            if (b64_decode(v, vl, tmp) < 0) return AERR("OPC UA address '%s': b= needs canonical base64", addr);
+            if (b64_decode(v, vl, tmp, sizeof tmp) < 0) return AERR("OPC UA address '%s': b= needs canonical base64", addr);
         }
         return TW_OK;
     }
@@ -208,7 +181,7 @@ tw_status tw__opcua_parse_address(const char *addr, ua_addr *out, char *err, siz
             memcpy(a.id, v, vl);
             a.id_len = vl;
         } else {
-            long dl = b64_decode(v, vl, a.id);
+            long dl = b64_decode(v, vl, a.id, vl + 1);
             if (dl < 0) {
                 tw__free(a.id);
                 return AERR("OPC UA address '%s': b= needs canonical base64", addr);

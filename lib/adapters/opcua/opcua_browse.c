@@ -53,7 +53,7 @@ tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout
     if (st) return st;
     tw__uri u;
     if ((st = tw__uri_parse(&u, uri, err, errlen))) return st;
-    if (strcmp(u.pub.scheme, "opcua")) {
+    if (strcmp(u.scheme, "opcua")) {
         snprintf(err, errlen, "browse needs an opcua:// URI");
         tw__uri_free(&u);
         return TW_ERR_INVALID_ARG;
@@ -64,7 +64,9 @@ tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout
     o.reconnect_min_ms = 200;
     o.reconnect_max_ms = 200;
     tw__opcua_conf conf;
-    st = tw__opcua_conf_parse(&conf, &u.pub, &o, err, errlen);
+    tw_adapter_uri pub;
+    tw__uri_to_adapter(&u, &pub);
+    st = tw__opcua_conf_parse(&conf, &pub, &o, err, errlen);
     tw__uri_free(&u);
     if (st) return st;
     UA_NodeId start = UA_NODEID_NUMERIC(0, UA_NS0ID_OBJECTSFOLDER);

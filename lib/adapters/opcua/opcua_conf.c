@@ -1,7 +1,6 @@
 /* OPC UA adapter configuration: URI parameters, certificates (PEM or DER), client set-up.
  * SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
-#include <mbedtls/base64.h>
 #include <psa/crypto.h>
 #include <mbedtls/x509_crt.h>
 #include <open62541/types.h>
@@ -263,7 +262,7 @@ static int load_der(const char *path, UA_ByteString *out, int max, char *err, si
         }
         size_t b64len = (size_t)(end - (eol + 1)), dlen = 0;
         if (UA_ByteString_allocBuffer(&out[count], b64len) != UA_STATUSCODE_GOOD) goto fail_n;
-        if (mbedtls_base64_decode(out[count].data, b64len, &dlen, (const unsigned char *)eol + 1, b64len) != 0 || !dlen) {
+        if (tw__base64_decode(out[count].data, b64len, &dlen, eol + 1, b64len) != TW_OK || !dlen) {
             wipe_bs(&out[count]);
             snprintf(err, errlen, "'%s': bad base64 in PEM block", path);
             goto fail_n;
