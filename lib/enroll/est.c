@@ -832,7 +832,9 @@ tw_status tw_enroll_step(tw_enroll *e, int64_t now)
     memset(&info, 0, sizeof info);
     info.version = TW_CREDENTIAL_INFO_VERSION;
     tw_status st = tw_credential_inspect(&info, e->dir, e->renew_fraction);
-    if (st != TW_OK) return tw__err(&e->err, MOD, st, "cannot read %s", e->dir);
+    if (st == TW_ERR_NOT_FOUND)
+        return tw__err(&e->err, MOD, st, "credential directory %s does not exist (removed?)", e->dir);
+    if (st != TW_OK) return tw__err(&e->err, MOD, st, "cannot read %s: %s", e->dir, tw_strerror(st));
     if (!info.has_current)
         return tw__err(&e->err, MOD, TW_ERR_NOT_FOUND, "no current credential in %s: enroll first",
                        e->dir);
