@@ -122,7 +122,7 @@ static void browse_tramp(const tw_opcua_ref *ref, void *ud) { twgoBrowse((tw_opc
 tw_status twgo_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, uintptr_t h,
                             char *err, size_t errlen)
 {
-    return tw_opcua_browse(uri, node_id, timeout_ms, browse_tramp, (void *)h, err, errlen);
+    return tw_opcua_browse(uri, node_id, timeout_ms, browse_tramp, (void *)h);
 }
 
 /* ---- HTTPS uplink: reject callback (user data = cgo.Handle) ---- */
