@@ -89,7 +89,7 @@ static int run(int argc, char **argv)
     tw_config *cfg = NULL;
     int rc = TW_EXIT_OK;
     if ((st = tw_config_new(&cfg))) {
-        rc = tw_cli_fail("config", st, tw_strerror(st));
+        rc = tw_cli_fail("config", st, tw_last_error());
         goto out;
     }
     if ((st = tw_config_load_file(cfg, path))) {
