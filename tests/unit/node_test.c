@@ -79,8 +79,21 @@ static void test_options(void **state)
     o.tls_cert_file = twt_path(1, g_dir, "client.pem");
     o.tls_key_file = twt_path(2, g_dir, "client.key");
     assert_int_equal(tw_node_new(&n, &o), TW_ERR_NOT_FOUND);
-    assert_non_null(strstr(tw_last_error(), "TLS CA file"));
+    TWT_ASSERT_LAST_ERROR("node", "TLS CA file");
+    TWT_ASSERT_LAST_ERROR("node", "nonexistent.pem: No such file or directory");
     o.tls_ca_file = twt_path(0, g_dir, "ca.pem");
+    /* a store directory that cannot be created: the option, the directory and the reason */
+    o.insecure = 1;
+    o.broker = "mqtt://127.0.0.1:1";
+    const char *bad_store = twt_path(3, g_dir, "ca.pem/spool"); /* below a regular file */
+    o.store_dir = bad_store;
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_IO);
+    assert_null(n);
+    TWT_ASSERT_LAST_ERROR("node", "store: dir '");
+    TWT_ASSERT_LAST_ERROR("node", bad_store);
+    TWT_ASSERT_LAST_ERROR("node", "cannot create: Not a directory");
+    o.insecure = 0;
+    o.broker = "mqtts://x";
     o.store_dir = "/tmp";
     o.state_dir = "/tmp";
     assert_int_equal(tw_node_new(&n, &o), TW_ERR_INVALID_ARG);
@@ -89,6 +102,7 @@ static void test_options(void **state)
     o.store_dir = NULL;
     o.version = 99;
     assert_int_equal(tw_node_new(&n, &o), TW_ERR_VERSION);
+    TWT_ASSERT_LAST_ERROR("node", "tw_node_options version 99");
     o.version = TW_NODE_OPTIONS_VERSION;
     assert_int_equal(tw_node_new(&n, &o), TW_OK);
     assert_string_equal(tw_node_group_id(n), "G");
@@ -102,13 +116,19 @@ static void test_devices_and_tags(void **state)
     tw_node *n = offline_node(TW_NODE_POLL_INLINE);
     tw_node_device *pushed, *sim, *x;
     assert_int_equal(tw_node_add_device(n, &pushed, "Pushed", NULL), TW_OK);
+    assert_int_equal(tw_node_last_status(n), TW_OK);
     assert_int_equal(tw_node_add_device(n, &x, "Pushed", NULL), TW_ERR_EXISTS);
     assert_string_equal(tw_node_last_error(n), "device 'Pushed' exists already");
+    assert_int_equal(tw_node_last_status(n), TW_ERR_EXISTS);
+    assert_string_equal(tw_last_error(), "node: device 'Pushed' exists already");
     assert_int_equal(tw_node_add_device(n, &x, "a+b", NULL), TW_ERR_INVALID_ARG);
     tw_node_device_options d = TW_NODE_DEVICE_OPTIONS_INIT;
     d.adapter_uri = "nope://";
     assert_int_equal(tw_node_add_device(n, &x, "Bad", &d), TW_ERR_NO_ADAPTER);
     assert_string_equal(tw_node_last_error(n), "device 'Bad': adapter 'nope://': no adapter registered for scheme 'nope'");
+    assert_int_equal(tw_node_last_status(n), TW_ERR_NO_ADAPTER);
+    TWT_ASSERT_LAST_ERROR("node", "no adapter registered for scheme 'nope'");
+    assert_int_equal(tw_node_last_status(NULL), TW_ERR_INVALID_ARG);
     d.adapter_uri = "sim://";
     assert_int_equal(tw_node_add_device(n, &sim, "Sim", &d), TW_OK);
     assert_int_equal(tw_node_device_count(n), 2);
