@@ -324,7 +324,8 @@ tw_status tw_adapter_check_address(const char *scheme_or_uri, const char *addres
     tw_status st;
     if (!reg_find(scheme_or_uri, slen, &e)) {
         st = TW_ERR_NO_ADAPTER;
-        snprintf(msg, sizeof msg, "no adapter registered for scheme '%.*s'", (int)TW__MIN(slen, 64), scheme_or_uri);
+        snprintf(msg, sizeof msg, "no adapter registered for scheme '%.*s'", (int)TW__MIN(slen, 64),
+                 scheme_or_uri);
     } else {
         tw_adapter_item_info info = {TW_TYPE_NONE, 0, 0};
         st = e.ops->parse_address(e.reg_data, address, NULL, &info, msg, sizeof msg);

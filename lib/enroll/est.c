@@ -523,10 +523,11 @@ tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o)
         return new_fail(NULL, TW_ERR_VERSION, "tw_enroll_options version %u is not supported",
                         (unsigned)o->version);
     o = &ocopy;
+    char redacted[256]; /* a URL may carry a password */
     if (!o->server_url || !has_prefix_ci(o->server_url, "https://") || !o->server_url[8])
         return new_fail(NULL, TW_ERR_CONFIG,
                         "server_url: an https:// URL is required (got '%s')",
-                        o->server_url ? o->server_url : "(null)");
+                        o->server_url ? tw__uri_redact(o->server_url, redacted, sizeof redacted) : "(null)");
     if (!o->server_ca_file && !o->use_system_trust)
         return new_fail(NULL, TW_ERR_CONFIG,
                         "server_ca_file: required (or set use_system_trust)");

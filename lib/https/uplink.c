@@ -824,4 +824,7 @@ const char *tw_https_uplink_last_error(const tw_https_uplink *u)
     return u ? tw__err_msg(&u->err) : "invalid argument";
 }
 
-tw_status tw_https_uplink_last_status(const tw_https_uplink *u) { return u ? u->err.code : TW_ERR_INVALID_ARG; }
+tw_status tw_https_uplink_last_status(const tw_https_uplink *u)
+{
+    return u ? u->err.code : TW_ERR_INVALID_ARG;
+}

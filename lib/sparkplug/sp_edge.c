@@ -1284,7 +1284,8 @@ static void on_connected(tw_edge *e)
 static tw_status publish_all(tw_edge *e);
 
 /* An invalid option of tw_edge_new(): logged at ERROR and recorded for tw_last_error(). */
-#define BADOPT(...) (tw__log(TW_LOG_ERROR, MOD, __VA_ARGS__), tw__err(NULL, MOD, TW_ERR_INVALID_ARG, __VA_ARGS__))
+#define BADOPT(...)                                                                                \
+    (tw__log(TW_LOG_ERROR, MOD, __VA_ARGS__), tw__err(NULL, MOD, TW_ERR_INVALID_ARG, __VA_ARGS__))
 /* A failure of tw_edge_new() after the allocation: frees e, records the message. */
 #define NEWFAIL(e, st, ...) (tw_edge_free(e), tw__err(NULL, MOD, (st), __VA_ARGS__))
 
@@ -1337,7 +1338,8 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     o.qos = o.qos == TW_EDGE_QOS0 ? 0 : 1; /* from here on: the MQTT QoS */
     if (!o.tls && !o.transport_fn && !o.insecure) {
         tw__log(TW_LOG_ERROR, MOD, "edge options: no TLS configuration and insecure not set");
-        return tw__err(NULL, MOD, TW_ERR_TLS_INSECURE, "edge options: no TLS configuration and insecure not set");
+        return tw__err(NULL, MOD, TW_ERR_TLS_INSECURE,
+                       "edge options: no TLS configuration and insecure not set");
     }
     if (o.password && o.insecure && !o.tls && !o.transport_fn) {
         /* The MQTT client refuses credentials over plaintext: refuse here, once, instead of
@@ -1392,7 +1394,8 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
         memset(&ss, 0, sizeof ss);
         ss.version = TW_STORE_STATS_VERSION;
         if (tw_store_stats_get(o.store, &ss) == TW_OK) e->hist_below = ss.next_seq; /* historical */
-        if (!e->sbuf) return NEWFAIL(e, TW_ERR_NOMEM, "out of memory (max_payload %u)", (unsigned)o.max_payload);
+        if (!e->sbuf)
+            return NEWFAIL(e, TW_ERR_NOMEM, "out of memory (max_payload %u)", (unsigned)o.max_payload);
     }
     if (!e->group || !e->node || (o.primary_host_id && !e->host_id) || !e->mqtt_host ||
         (o.username && !e->username) || (o.state_dir && !e->state_dir) ||

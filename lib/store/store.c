@@ -982,7 +982,8 @@ tw_status tw_store_new(tw_store **out, const tw_store_options *opts)
         }
         if (mkdirat(s->dir_fd, "state", 0700) != 0 && errno != EEXIST) {
             int e = errno;
-            return new_fail(s, errno_status(e), 1, "dir '%s': cannot create state/: %s", opts->dir, strerror(e));
+            return new_fail(s, errno_status(e), 1, "dir '%s': cannot create state/: %s", opts->dir,
+                            strerror(e));
         }
     }
     st = recover(s);
