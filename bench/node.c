@@ -213,9 +213,8 @@ int main(int argc, char **argv)
     o.queue_bytes = 4u << 20;
     if (argc > 3) o.publish_interval_ms = (uint32_t)atol(argv[3]);
     tw_node *node;
-    char err[512];
-    if (tw_node_new(&node, &o, err, sizeof err) != TW_OK) {
-        fprintf(stderr, "node: %s\n", err);
+    if (tw_node_new(&node, &o) != TW_OK) {
+        fprintf(stderr, "%s\n", tw_last_error());
         return 1;
     }
     g_tags = calloc(g_ntags, sizeof *g_tags);
@@ -224,7 +223,10 @@ int main(int argc, char **argv)
         char id[16];
         snprintf(id, sizeof id, "D%d", d);
         tw_node_device *dev;
-        if (tw_node_add_device(node, &dev, id, NULL, err, sizeof err) != TW_OK) return 1;
+        if (tw_node_add_device(node, &dev, id, NULL) != TW_OK) {
+            fprintf(stderr, "%s\n", tw_last_error());
+            return 1;
+        }
         for (size_t i = 0; i < per; i++) {
             char name[64];
             snprintf(name, sizeof name, "Line%zu/Tag%05zu", i / 100, i);

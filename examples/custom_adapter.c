@@ -151,10 +151,9 @@ static int publish_through_node(int argc, char **argv)
         else if (!strcmp(argv[i], "--server-name")) o.tls_server_name = argv[i + 1];
         else if (!strcmp(argv[i], "--seconds")) seconds = atol(argv[i + 1]);
     }
-    char err[512];
     tw_node *node;
-    if (tw_node_new(&node, &o, err, sizeof err) != TW_OK) {
-        fprintf(stderr, "node: %s\n", err);
+    if (tw_node_new(&node, &o) != TW_OK) {
+        fprintf(stderr, "%s\n", tw_last_error());
         return 1;
     }
     tw_node_device *dev;
@@ -163,12 +162,12 @@ static int publish_through_node(int argc, char **argv)
     tw_tag_options rpm = TW_TAG_OPTIONS_INIT, sp = TW_TAG_OPTIONS_INIT;
     rpm.unit = sp.unit = "rpm";
     sp.access = TW_ACCESS_READ_WRITE;
-    if (tw_node_add_device(node, &dev, "Press7", &d, err, sizeof err) != TW_OK ||
+    if (tw_node_add_device(node, &dev, "Press7", &d) != TW_OK ||
         tw_node_device_add_tag(dev, NULL, "Spindle/Speed", TW_TYPE_DOUBLE, &rpm, "spindle_rpm", 200) != TW_OK ||
         tw_node_device_add_tag(dev, NULL, "Spindle/Setpoint", TW_TYPE_DOUBLE, &sp, "setpoint", 200) != TW_OK ||
         tw_node_device_add_tag(dev, NULL, "State", TW_TYPE_STRING, NULL, "state", 200) != TW_OK ||
         tw_node_start(node) != TW_OK) {
-        fprintf(stderr, "node: %s %s\n", err, tw_node_last_error(node));
+        fprintf(stderr, "%s\n", tw_last_error());
         tw_node_free(node);
         return 1;
     }
@@ -200,8 +199,8 @@ int main(int argc, char **argv)
         printf("config check caught a typo: %s\n", err);
 
     tw_device *dev;
-    if ((st = tw_device_open(&dev, "acme://press7", NULL, err, sizeof err)) != TW_OK) {
-        fprintf(stderr, "open: %s\n", err);
+    if ((st = tw_device_open(&dev, "acme://press7", NULL)) != TW_OK) {
+        fprintf(stderr, "open: %s\n", tw_last_error());
         return 1;
     }
     uint32_t ids[4];

@@ -71,10 +71,9 @@ int main(int argc, char **argv)
     o.user_data = &a;
 
     tw_enroll *e = NULL;
-    char why[256];
-    tw_status st = tw_enroll_new(&e, &o, why, sizeof why);
+    tw_status st = tw_enroll_new(&e, &o);
     if (st != TW_OK) {
-        fprintf(stderr, "tw_enroll_new: %s: %s\n", tw_status_name(st), why);
+        fprintf(stderr, "tw_enroll_new: %s: %s\n", tw_status_name(st), tw_last_error());
         tw_shutdown();
         return 1;
     }

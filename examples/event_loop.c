@@ -68,10 +68,9 @@ int main(int argc, char **argv)
     /* 1. the node, from the configuration file */
     tw_config *cfg = NULL;
     tw_node *node = NULL;
-    char err[1024];
     tw_status st = tw_config_new(&cfg);
     if (st == TW_OK && (st = tw_config_load_file(cfg, path)) != TW_OK) fprintf(stderr, "%s\n", tw_config_last_error(cfg));
-    if (st == TW_OK && (st = tw_node_new_from_config(&node, cfg, err, sizeof err)) != TW_OK) fprintf(stderr, "%s\n", err);
+    if (st == TW_OK && (st = tw_node_new_from_config(&node, cfg)) != TW_OK) fprintf(stderr, "%s\n", tw_last_error());
     tw_config_free(cfg);
     if (st != TW_OK) {
         tw_shutdown();

@@ -63,11 +63,10 @@ int main(int argc, char **argv)
     }
     if (tw_init(NULL) != TW_OK) return 3;
 
-    char err[512];
     tw_node *node = NULL;
-    tw_status st = tw_node_new(&node, &o, err, sizeof err);
+    tw_status st = tw_node_new(&node, &o);
     if (st != TW_OK) {
-        fprintf(stderr, "node: %s\n", err);
+        fprintf(stderr, "%s\n", tw_last_error());
         tw_shutdown();
         return 1;
     }
@@ -77,9 +76,9 @@ int main(int argc, char **argv)
     tw_node_device_options dopt = TW_NODE_DEVICE_OPTIONS_INIT;
     dopt.adapter_uri = device_uri;
     dopt.device.timeout_ms = 500;
-    st = tw_node_add_device(node, &press, "Press", &dopt, err, sizeof err);
+    st = tw_node_add_device(node, &press, "Press", &dopt);
     if (st != TW_OK) {
-        fprintf(stderr, "device: %s\n", err);
+        fprintf(stderr, "%s\n", tw_last_error());
         tw_node_free(node);
         tw_shutdown();
         return 1;

@@ -73,10 +73,9 @@ int main(int argc, char **argv)
     }
     if (tw_init(NULL) != TW_OK) return 3;
 
-    char err[512];
     tw_node *node = NULL;
-    if (tw_node_new(&node, &o, err, sizeof err) != TW_OK) {
-        fprintf(stderr, "node: %s\n", err);
+    if (tw_node_new(&node, &o) != TW_OK) {
+        fprintf(stderr, "%s\n", tw_last_error());
         tw_shutdown();
         return 1;
     }

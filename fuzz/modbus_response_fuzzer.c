@@ -124,7 +124,7 @@ static void run_engine(const uint8_t *h, const uint8_t *rest, size_t n)
     char uri[128];
     snprintf(uri, sizeof uri, "modbus+tcp://fuzz?unit=%u&pipeline=%u&max_gap=%u", h[6], h[7] % 16 + 1, h[5] % 20);
     tw_device *d;
-    if (tw_device_open(&d, uri, &o, NULL, 0) != TW_OK) {
+    if (tw_device_open(&d, uri, &o) != TW_OK) {
         tw_transport_free(t);
         return;
     }

@@ -142,9 +142,8 @@ int main(int argc, char **argv)
     for (int v = 0; v < NTV; v++) {
         char uri[128];
         snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u?%s", (unsigned)port, tv_query[v]);
-        char err[256];
-        if (tw_device_open(&dev[v], uri, NULL, err, sizeof err) != TW_OK) {
-            fprintf(stderr, "%s\n", err);
+        if (tw_device_open(&dev[v], uri, NULL) != TW_OK) {
+            fprintf(stderr, "%s\n", tw_last_error());
             return 1;
         }
         char a[32];

@@ -77,9 +77,8 @@ static double bench_tagwire_read(const char *uri, int n, double secs, double *ch
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     o.timeout_ms = 10000;
     tw_device *d;
-    char err[256];
-    if (tw_device_open(&d, uri, &o, err, sizeof err) != TW_OK) {
-        fprintf(stderr, "%s\n", err);
+    if (tw_device_open(&d, uri, &o) != TW_OK) {
+        fprintf(stderr, "%s\n", tw_last_error());
         exit(1);
     }
     uint32_t *ids = malloc((size_t)n * sizeof *ids);
@@ -170,8 +169,11 @@ static double bench_tagwire_sub(const char *uri, int m, double secs)
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     o.timeout_ms = 10000;
     tw_device *d;
-    char err[256], a[64];
-    if (tw_device_open(&d, uri, &o, err, sizeof err) != TW_OK) exit(1);
+    char a[64];
+    if (tw_device_open(&d, uri, &o) != TW_OK) {
+        fprintf(stderr, "%s\n", tw_last_error());
+        exit(1);
+    }
     uint32_t *ids = malloc((size_t)m * sizeof *ids);
     for (int i = 0; i < m; i++) {
         snprintf(a, sizeof a, "type=INT32;ns=1;s=S.%d", i);

@@ -41,10 +41,9 @@ func OpenDevice(uri string, opts *DeviceOptions) (*Device, error) {
 	}
 	cu := C.CString(uri)
 	defer C.free(unsafe.Pointer(cu))
-	var errbuf [512]C.char
 	var p *C.tw_device
-	if st := C.tw_device_open(&p, cu, o, &errbuf[0], 512); st != C.TW_OK {
-		return nil, newErr(st, C.GoString(&errbuf[0]))
+	if err := newCall(func() C.tw_status { return C.tw_device_open(&p, cu, o) }); err != nil {
+		return nil, err
 	}
 	d := &Device{p: p}
 	d.grow(64)
@@ -250,7 +249,7 @@ type pollState struct {
 // NewPoller creates an empty poller.
 func NewPoller() (*Poller, error) {
 	var p *C.tw_poller
-	if err := errOf(C.tw_poller_new(&p)); err != nil {
+	if err := newCall(func() C.tw_status { return C.tw_poller_new(&p) }); err != nil {
 		return nil, err
 	}
 	pl := &Poller{p: p}

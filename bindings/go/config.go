@@ -15,7 +15,7 @@ type Config struct{ p *C.tw_config }
 
 func newConfig() (*Config, error) {
 	var p *C.tw_config
-	if err := errOf(C.tw_config_new(&p)); err != nil {
+	if err := newCall(func() C.tw_status { return C.tw_config_new(&p) }); err != nil {
 		return nil, err
 	}
 	c := &Config{p: p}

@@ -63,7 +63,7 @@ func NewEdge(o EdgeOptions) (*Edge, error) {
 		co.store = o.Store.p
 	}
 	var p *C.tw_edge
-	if err := errOf(C.tw_edge_new(&p, co)); err != nil {
+	if err := newCall(func() C.tw_status { return C.tw_edge_new(&p, co) }); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive(o.TLS)

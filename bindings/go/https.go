@@ -229,7 +229,7 @@ func NewHTTPSUplink(store *Store, o HTTPSOptions) (*HTTPSUplink, error) {
 		C.twgo_https_set_reject(co, C.uintptr_t(h))
 	}
 	var p *C.tw_https_uplink
-	if err := errOf(C.tw_https_uplink_new(&p, store.p, co)); err != nil {
+	if err := newCall(func() C.tw_status { return C.tw_https_uplink_new(&p, store.p, co) }); err != nil {
 		if h != 0 {
 			h.Delete()
 		}

@@ -20,7 +20,7 @@ type TLSConfig struct{ p *C.tw_tls_config }
 // the name the server's certificate must match ("" = the host connected to).
 func NewTLSConfig(caFile, certFile, keyFile, serverName string) (*TLSConfig, error) {
 	var p *C.tw_tls_config
-	if err := errOf(C.tw_tls_config_new(&p)); err != nil {
+	if err := newCall(func() C.tw_status { return C.tw_tls_config_new(&p) }); err != nil {
 		return nil, err
 	}
 	c := &TLSConfig{p: p}
@@ -92,7 +92,7 @@ type MQTTClient struct {
 // NewMQTTClient creates a client that talks to the broker over a new TLS transport made from cfg.
 func NewMQTTClient(cfg *TLSConfig, o MQTTOptions) (*MQTTClient, error) {
 	var t *C.tw_transport
-	if err := errOf(C.tw_transport_new_tls(&t, cfg.p, nil)); err != nil {
+	if err := newCall(func() C.tw_status { return C.tw_transport_new_tls(&t, cfg.p, nil) }); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive(cfg)
@@ -114,9 +114,9 @@ func NewMQTTClient(cfg *TLSConfig, o MQTTOptions) (*MQTTClient, error) {
 		co.protocol_version = C.int(o.Protocol)
 	}
 	var p *C.tw_mqtt_client
-	if st := C.tw_mqtt_client_new(&p, t, co); st != C.TW_OK {
+	if err := newCall(func() C.tw_status { return C.tw_mqtt_client_new(&p, t, co) }); err != nil {
 		C.tw_transport_free(t)
-		return nil, errOf(st)
+		return nil, err
 	}
 	c := &MQTTClient{p: p}
 	c.h = cgo.NewHandle(c)

@@ -67,9 +67,8 @@ func NewNode(o NodeOptions) (*Node, error) {
 	}
 	co.publish_interval_ms, co.shutdown_timeout_ms = C.uint32_t(o.PublishIntervalMs), C.uint32_t(o.ShutdownTimeoutMs)
 	var p *C.tw_node
-	var errbuf [512]C.char
-	if st := C.tw_node_new(&p, co, &errbuf[0], 512); st != C.TW_OK {
-		return nil, newErr(st, C.GoString(&errbuf[0]))
+	if err := newCall(func() C.tw_status { return C.tw_node_new(&p, co) }); err != nil {
+		return nil, err
 	}
 	n := &Node{p: p}
 	n.tags = borrowTagSet(C.tw_node_tagset(p))
@@ -124,9 +123,8 @@ func (n *Node) AddDevice(id, adapterURI string) (*NodeDevice, error) {
 	ci := C.CString(id)
 	defer C.free(unsafe.Pointer(ci))
 	var dp *C.tw_node_device
-	var errbuf [512]C.char
-	if st := C.tw_node_add_device(n.p, &dp, ci, o, &errbuf[0], 512); st != C.TW_OK {
-		return nil, newErr(st, C.GoString(&errbuf[0]))
+	if st := C.tw_node_add_device(n.p, &dp, ci, o); st != C.TW_OK {
+		return nil, newErr(st, C.GoString(C.tw_node_last_error(n.p)))
 	}
 	runtime.KeepAlive(n)
 	return &NodeDevice{n: n, p: dp, Tags: borrowTagSet(C.tw_node_device_tagset(dp))}, nil

@@ -40,7 +40,6 @@ func BrowseOPCUA(ctx context.Context, uri, nodeID string) ([]OPCUARef, error) {
 	cu, cn := C.CString(uri), cstr(nodeID)
 	defer C.free(unsafe.Pointer(cu))
 	defer cfree(cn)
-	var errbuf [512]C.char
-	st := C.twgo_opcua_browse(cu, cn, C.uint32_t(timeout), C.uintptr_t(h), &errbuf[0], 512)
-	return refs, newErr(st, C.GoString(&errbuf[0]))
+	err := newCall(func() C.tw_status { return C.twgo_opcua_browse(cu, cn, C.uint32_t(timeout), C.uintptr_t(h)) })
+	return refs, err
 }

@@ -61,7 +61,7 @@ func OpenStore(o StoreOptions) (*Store, error) {
 		co.read_only = 1
 	}
 	var p *C.tw_store
-	if err := errOf(C.tw_store_new(&p, co)); err != nil {
+	if err := newCall(func() C.tw_status { return C.tw_store_new(&p, co) }); err != nil {
 		return nil, err
 	}
 	s := &Store{p: p, rec: (*C.tw_store_record)(C.calloc(1, C.sizeof_tw_store_record))}

@@ -3,7 +3,9 @@ package tagwire
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +45,29 @@ func TestStore(t *testing.T) {
 	}
 	if _, err := ro.Append([]byte("x")); !errors.Is(err, ErrBusy) {
 		t.Fatal(err)
+	}
+}
+
+// A failing constructor's error carries the thread's tw_last_error(): module, directory, reason.
+func TestStoreOpenErrorNamesTheProblem(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(blocker, "spool") // its parent is a regular file: it cannot be created
+	_, err := OpenStore(StoreOptions{Dir: bad})
+	var te *Error
+	if !errors.As(err, &te) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	for _, want := range []string{": store: dir '" + bad + "': cannot create: ", "Not a directory"} {
+		if !strings.Contains(te.Msg, want) {
+			t.Fatalf("%q does not contain %q", te.Msg, want)
+		}
+	}
+	_, err = NewNode(NodeOptions{GroupID: "G", EdgeNodeID: "E", Broker: "mqtt://127.0.0.1:1"})
+	if !errors.Is(err, ErrTLSInsecure) ||
+		!strings.Contains(err.Error(), "node: broker 'mqtt://127.0.0.1:1': plaintext mqtt:// needs the insecure option") {
+		t.Fatalf("NewNode: %v", err)
 	}
 }

@@ -107,7 +107,7 @@ const collectCap = 256
 // NewTagSet creates an empty tag set.
 func NewTagSet() (*TagSet, error) {
 	var p *C.tw_tagset
-	if err := errOf(C.tw_tagset_new(&p)); err != nil {
+	if err := newCall(func() C.tw_status { return C.tw_tagset_new(&p) }); err != nil {
 		return nil, err
 	}
 	ts := &TagSet{p: p, handles: map[*C.tw_tag]cgo.Handle{}}

@@ -15,6 +15,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/cgo"
 	"sync"
 	"unsafe"
@@ -171,6 +172,18 @@ func newErr(st C.tw_status, detail string) error {
 }
 
 func errOf(st C.tw_status) error { return newErr(st, "") }
+
+// newCall runs a constructor (or a call without a handle) locked to one OS thread, so that the
+// thread's tw_last_error() read right after it is the call's own; a failure's error carries that
+// message ("<module>: <detail>", naming the option, file or reason).
+func newCall(f func() C.tw_status) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if st := f(); st != C.TW_OK {
+		return newErr(st, C.GoString(C.tw_last_error()))
+	}
+	return nil
+}
 
 // ---- library, version, features ------------------------------------------------------------------
 

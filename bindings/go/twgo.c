@@ -119,10 +119,9 @@ tw_status twgo_adapter_register(const tw_adapter_ops *ops, uintptr_t h)
 
 static void browse_tramp(const tw_opcua_ref *ref, void *ud) { twgoBrowse((tw_opcua_ref *)ref, (uintptr_t)ud); }
 
-tw_status twgo_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, uintptr_t h,
-                            char *err, size_t errlen)
+tw_status twgo_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, uintptr_t h)
 {
-    return tw_opcua_browse(uri, node_id, timeout_ms, browse_tramp, (void *)h, err, errlen);
+    return tw_opcua_browse(uri, node_id, timeout_ms, browse_tramp, (void *)h);
 }
 
 /* ---- HTTPS uplink: reject callback (user data = cgo.Handle) ---- */

@@ -40,7 +40,6 @@ tw_status twgo_poller_add_group(tw_poller *p, uint32_t *group, tw_device *dev, u
 tw_adapter_ops *twgo_adapter_ops_new(const char *scheme, const char *summary);
 tw_status twgo_adapter_register(const tw_adapter_ops *ops, uintptr_t h);
 void twgo_mqtt_set_callbacks(tw_mqtt_client *c, uintptr_t h);
-tw_status twgo_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, uintptr_t h,
-                            char *err, size_t errlen);
+tw_status twgo_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, uintptr_t h);
 void twgo_https_set_reject(tw_https_options *o, uintptr_t h);
 #endif

@@ -99,10 +99,10 @@ typedef struct tw_device_options {
  * (bad or missing parameter; the message names it), TW_ERR_NOT_FOUND (a ca/cert/key/crl file that
  * cannot be read; the message names the parameter, the file and the reason), TW_ERR_TLS_CREDENTIALS
  * (the key does not match the certificate), TW_ERR_TLS_INSECURE (modbus+tls given a plaintext
- * transport), TW_ERR_VERSION, TW_ERR_NOMEM. When `err`/`errlen` are given, a message is written there.
+ * transport), TW_ERR_VERSION, TW_ERR_NOMEM. Error detail: tw_last_error() on the calling thread
+ * ("adapter: ..."; see "Error detail" in tagwire/common.h).
  */
-TW_API tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_options *opts,
-                                char *err, size_t errlen);
+TW_API tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_options *opts);
 
 /* Closes the connection and releases the device and its items. NULL is ignored. */
 TW_API void tw_device_free(tw_device *dev);
@@ -173,6 +173,8 @@ TW_API tw_status tw_device_process(tw_device *dev);
 
 /* The last error's message for this device ("" when none). Valid until the next call on it. */
 TW_API const char *tw_device_last_error(const tw_device *dev);
+/* The last error's status for this device (TW_OK when none; TW_ERR_INVALID_ARG for NULL). */
+TW_API tw_status tw_device_last_status(const tw_device *dev);
 
 /* The URI scheme of the device's adapter ("modbus+tcp", ...). Static for the device's life. */
 TW_API const char *tw_device_scheme(const tw_device *dev);
@@ -218,11 +220,12 @@ TW_API tw_status tw_device_stats_get(const tw_device *dev, tw_device_stats *out)
 /*
  * Checks an address for the adapter of `scheme_or_uri` ("modbus+tcp" or a whole URI) without a
  * device or a connection: for validating configuration files and tag definitions. *type_out (may
- * be NULL) receives the value type. A message naming the problem is written to err (may be NULL).
+ * be NULL) receives the value type. On failure a message naming the problem is written to `err`
+ * (may be NULL; truncated to err_size) and also recorded for tw_last_error() ("adapter: ...").
  * Errors: TW_ERR_NO_ADAPTER, TW_ERR_ADDRESS, TW_ERR_UNSUPPORTED. TW_THREADSAFE.
  */
 TW_API TW_THREADSAFE tw_status tw_adapter_check_address(const char *scheme_or_uri, const char *address,
-                                                       tw_type *type_out, char *err, size_t errlen);
+                                                       tw_type *type_out, char *err, size_t err_size);
 
 /* Writes the registered schemes, comma-separated, into buf (truncated to len). Returns the count. */
 TW_API TW_THREADSAFE size_t tw_adapter_list(char *buf, size_t len);
@@ -239,7 +242,8 @@ typedef struct tw_poller tw_poller;
 typedef void (*tw_poll_fn)(uint32_t group, const uint32_t *ids, const tw_sample *samples, size_t n,
                            void *user_data);
 
-/* Creates an empty poller. Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_NOMEM. */
+/* Creates an empty poller. Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_NOMEM
+ * (detail in tw_last_error()). */
 TW_API tw_status tw_poller_new(tw_poller **out);
 /* Releases the poller (not the devices). NULL is ignored. */
 TW_API void tw_poller_free(tw_poller *p);

@@ -20,6 +20,21 @@
  *     fields) and set only the fields they need; an application compiled against an older header keeps
  *     working, unchanged, with a newer library of the same major version.
  *
+ * Error detail (the ABI rule for every fallible call):
+ *  1. Every fallible call returns a tw_status (tagwire/core.h). A call on a handle records the
+ *     detail on that handle: tw_<obj>_last_error() (the message, "" when none) and
+ *     tw_<obj>_last_status() (its status, TW_OK when none).
+ *  2. Every recorded message is also kept for the calling thread as "<module>: <message>":
+ *     tw_last_error() / tw_last_error_status(). Constructors (tw_<obj>_new*, tw_device_open) and
+ *     one-shot calls without a handle (tw_opcua_browse, ...) report their detail only there; the
+ *     message names the problem: the option, the file and the system's error text.
+ *  3. No constructor takes an error buffer. Only pure validators that are naturally called in
+ *     loops take an optional `char *err, size_t err_size` (NULL/0: none) and fill it as well as
+ *     tw_last_error(): tw_tag_name_validate(), tw_identity_check(), tw_adapter_check_address(),
+ *     tw_sp_payload_decode().
+ *  4. A call that fails only because a required pointer is NULL may return TW_ERR_INVALID_ARG
+ *     without a message. Each function's comment says where its detail goes.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef TAGWIRE_COMMON_H

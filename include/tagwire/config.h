@@ -96,14 +96,16 @@ typedef struct tw_config_tag tw_config_tag;       /* one tag, owned by its devic
 
 /*
  * Creates an empty (not yet loaded) configuration. *out must be released with tw_config_free().
- * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (out NULL), TW_ERR_NOMEM.
+ * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (out NULL), TW_ERR_NOMEM (detail in
+ * tw_last_error()).
  */
 TW_API tw_status tw_config_new(tw_config **out);
 
 /*
  * Reads, parses and validates the JSON file at `path`. On success the config is loaded and
  * immutable. On failure it stays empty (and may be loaded again) and tw_config_last_error() holds
- * the message, which begins with `path` as given.
+ * the message, which begins with `path` as given (tw_last_error() on the calling thread has it
+ * too, as "config: <message>").
  * Errors: TW_ERR_INVALID_ARG (NULL argument), TW_ERR_BUSY (already loaded), TW_ERR_NOT_FOUND /
  * TW_ERR_PERMISSION / TW_ERR_IO (file cannot be read), TW_ERR_RANGE (file larger than
  * TW_CONFIG_MAX_FILE_BYTES), TW_ERR_PARSE (not JSON: the message gives line and column),

@@ -237,10 +237,11 @@ typedef struct tw_edge_stats {
 /*
  * Creates an edge node session (not yet connected: see tw_edge_start()). Options are copied.
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (a missing or invalid id, host, port,
- * limits; message in the log), TW_ERR_TLS_INSECURE (neither tls, transport_fn nor insecure; or a password with insecure),
+ * limits), TW_ERR_TLS_INSECURE (neither tls, transport_fn nor insecure; or a password with insecure),
  * TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_IO / TW_ERR_PERMISSION (the stored bdSeq cannot be read),
  * TW_ERR_CORRUPT (it is not a number 0..255), TW_ERR_INVALID_ARG (both store and state_dir).
- * *out is NULL on failure.
+ * *out is NULL on failure; the message is in tw_last_error() on the calling thread ("edge: ...";
+ * option errors are also logged at ERROR).
  */
 TW_API tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts);
 

@@ -130,16 +130,18 @@ typedef struct tw_enroll_options {
  * credential directory. Does no network I/O.
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_CONFIG (missing or
  * contradictory options: the message names the field), TW_ERR_IDENTITY, TW_ERR_IO, TW_ERR_NOMEM.
- * On failure *out is NULL; when `why`/`why_size` are given the reason is copied there.
+ * On failure *out is NULL and the reason is in tw_last_error() on the calling thread
+ * ("enroll: server_ca_file: cannot read /x/ca.pem: No such file or directory").
  */
-TW_API tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *options, char *why,
-                               size_t why_size);
+TW_API tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *options);
 
 /* Frees the object (NULL is ignored). The credential directory is left as it is. */
 TW_API void tw_enroll_free(tw_enroll *e);
 
 /* The last error's message (or "" when none). Valid until the next call on the object. */
 TW_API const char *tw_enroll_last_error(const tw_enroll *e);
+/* The last error's status (TW_OK when none; TW_ERR_INVALID_ARG for NULL). */
+TW_API tw_status tw_enroll_last_status(const tw_enroll *e);
 
 /* The Retry-After (seconds) of the last TW_ERR_EST_RETRY_LATER, 0 when none. */
 TW_API uint32_t tw_enroll_retry_after(const tw_enroll *e);

@@ -188,9 +188,10 @@ typedef struct tw_https_options {
  * rewinds and acknowledges it, and keeps two keys in its durable state). The store's read
  * cursor is rewound to the first unacknowledged record. Nothing is sent before the first step.
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_CONFIG (no URL, not
- * https, no trust anchor, cert without key, park_dir missing for PARK, bad instance_id; the
- * message is logged), TW_ERR_NOMEM, TW_ERR_GENERIC (libcurl could not be initialised), and the
- * store's errors while reading its durable state. On failure *out is NULL.
+ * https, no trust anchor, cert without key, park_dir missing for PARK, bad instance_id),
+ * TW_ERR_NOMEM, TW_ERR_GENERIC (libcurl could not be initialised), and the store's errors while
+ * reading its durable state. On failure *out is NULL and tw_last_error() on the calling thread
+ * names the option and the problem ("https: url: ..."); the message is also logged (error level).
  */
 TW_API tw_status tw_https_uplink_new(tw_https_uplink **out, tw_store *store,
                                      const tw_https_options *opts);
@@ -275,6 +276,8 @@ TW_API tw_status tw_https_uplink_stats_get(const tw_https_uplink *u, tw_https_st
 /* Detail of the last failure (attempt or call), e.g. "HTTP 503 (retry after 2 s)" or the TLS
  * error. Never NULL; valid until the next call on the uplink. */
 TW_API const char *tw_https_uplink_last_error(const tw_https_uplink *u);
+/* The status of the last failure (TW_OK when none; TW_ERR_INVALID_ARG for NULL). */
+TW_API tw_status tw_https_uplink_last_status(const tw_https_uplink *u);
 
 TW_END_DECLS
 

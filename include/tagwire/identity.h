@@ -50,11 +50,11 @@ typedef struct tw_identity {
 
 /*
  * Checks every field against the rules above. On failure writes a sentence naming the field and
- * the offending character or length into `why` (may be NULL; truncated to why_size) and returns
- * TW_ERR_IDENTITY. Errors: TW_ERR_INVALID_ARG (id NULL), TW_ERR_VERSION, TW_ERR_IDENTITY.
+ * the offending character or length into `err` (may be NULL; truncated to err_size), records it
+ * for tw_last_error() too ("enroll: identity: ...") and returns TW_ERR_IDENTITY.
+ * Errors: TW_ERR_INVALID_ARG (id NULL), TW_ERR_VERSION, TW_ERR_IDENTITY.
  */
-TW_API TW_THREADSAFE tw_status tw_identity_check(const tw_identity *id, char *why,
-                                                        size_t why_size);
+TW_API TW_THREADSAFE tw_status tw_identity_check(const tw_identity *id, char *err, size_t err_size);
 
 /*
  * Writes "urn:tagwire:<vendor>:<model>:<serial>" into buf. The identity is checked first.

@@ -190,7 +190,8 @@ typedef void (*tw_mqtt_state_fn)(tw_mqtt_client *client, tw_mqtt_state state, tw
  * password without username, invalid will topic, limits out of range; the message names it),
  * TW_ERR_TLS_INSECURE (a password over a transport that is not secure without
  * allow_plaintext_credentials; logged at ERROR), TW_ERR_VERSION (version not 1 or 2), TW_ERR_NOMEM.
- * `out` is set to NULL on failure.
+ * `out` is set to NULL on failure; the message is in tw_last_error() on the calling thread
+ * ("mqtt: options: ...").
  */
 TW_API tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport,
                                     const tw_mqtt_options *opts);

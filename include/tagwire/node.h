@@ -150,21 +150,23 @@ typedef struct tw_node_options {
 
 /*
  * Creates a node (no connection is made before it is started or stepped). *out is set to NULL on
- * failure. Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (missing or invalid field; the
- * message, available through `err`/`errlen` when given, names it), TW_ERR_VERSION,
- * TW_ERR_STORE_LOCKED / TW_ERR_IO / TW_ERR_PERMISSION / TW_ERR_NO_SPACE (store_dir cannot be
- * opened: another process has it, ...), TW_ERR_NOT_FOUND / TW_ERR_PARSE / TW_ERR_TLS_CREDENTIALS (TLS
- * files), TW_ERR_NOMEM.
+ * failure. Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (missing or invalid field),
+ * TW_ERR_VERSION, TW_ERR_STORE_LOCKED / TW_ERR_IO / TW_ERR_PERMISSION / TW_ERR_NO_SPACE (store_dir
+ * cannot be opened: another process has it, ...), TW_ERR_NOT_FOUND / TW_ERR_PARSE /
+ * TW_ERR_TLS_CREDENTIALS (TLS files), TW_ERR_NOMEM. Error detail: tw_last_error() on the calling
+ * thread names the field, file or reason (e.g. "node: store: dir '/var/spool/x': cannot create:
+ * Permission denied").
  */
-TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *err, size_t errlen);
+TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts);
 
 /*
  * Creates a node from a loaded configuration (tagwire/config.h): identity, uplink, TLS files and
  * every device with its adapter, scan groups and tags (type, address, unit, description, range,
  * deadband, scaling, access). Adapters are opened and every address is checked here, so a bad URI
- * or address fails now, with a message "<file>: <JSON path>: <problem>" written to `err` (e.g.
- * "gateway.json: $.devices[1].tags[0].address: address 'hr:1:FLOAT32:XYZW': unknown byte order
- * 'XYZW' (expected ABCD, CDAB, BADC or DCBA)"). The config may be freed afterwards.
+ * or address fails now, with the message "node: <file>: <JSON path>: <problem>" in tw_last_error()
+ * on the calling thread (e.g. "node: gateway.json: $.devices[1].tags[0].address: address
+ * 'hr:1:FLOAT32:XYZW': unknown byte order 'XYZW' (expected ABCD, CDAB, BADC or DCBA)"). The config
+ * may be freed afterwards.
  * Mapping notes: a "store" block opens the disk store (store_dir, with max_bytes, max_age_s,
  * fsync "always" = every record, "periodic" = group commit every fsync_interval_ms, "never" = OS,
  * overflow "drop_oldest" / "drop_newest" = refuse new); "keep_alive_s": 0 selects the default
@@ -172,8 +174,7 @@ TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *e
  * Errors: as tw_node_new(), TW_ERR_CONFIG (the adapter refuses a URI parameter),
  * TW_ERR_NO_ADAPTER, TW_ERR_PARSE, TW_ERR_ADDRESS, TW_ERR_UNSUPPORTED, TW_ERR_IO (store dir).
  */
-TW_API tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err,
-                                         size_t errlen);
+TW_API tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg);
 
 /*
  * Stops the node (as tw_node_stop() when started; in step mode it sends the death certificate and
@@ -184,6 +185,9 @@ TW_API void tw_node_free(tw_node *node);
 
 /* The last error of a non-thread-safe call on the node ("" when none). Driving thread. */
 TW_API const char *tw_node_last_error(const tw_node *node);
+/* The status that went with tw_node_last_error() (TW_OK when none; TW_ERR_INVALID_ARG for NULL).
+ * Driving thread. */
+TW_API tw_status tw_node_last_status(const tw_node *node);
 
 /* ---- Tags and devices ------------------------------------------------------------------------- */
 
@@ -212,11 +216,11 @@ typedef struct tw_node_device_options {
  * Adds a Sparkplug device `device_id` (1..128 bytes of UTF-8 without '+', '#', '/'). opts may be
  * NULL (a pushed device). *out (may be NULL) is owned by the node.
  * Errors: TW_ERR_INVALID_ARG, TW_ERR_EXISTS (id taken), TW_ERR_NODE_STATE (node already
- * started), TW_ERR_PARSE / TW_ERR_NO_ADAPTER / TW_ERR_CONFIG (adapter URI; message in `err`),
- * TW_ERR_NOMEM.
+ * started), TW_ERR_PARSE / TW_ERR_NO_ADAPTER / TW_ERR_CONFIG (adapter URI), TW_ERR_NOMEM.
+ * Error detail: tw_node_last_error(node), and tw_last_error() on the calling thread.
  */
 TW_API tw_status tw_node_add_device(tw_node *node, tw_node_device **out, const char *device_id,
-                                    const tw_node_device_options *opts, char *err, size_t errlen);
+                                    const tw_node_device_options *opts);
 
 /* The device with that id, or NULL. */
 TW_API tw_node_device *tw_node_find_device(const tw_node *node, const char *device_id);

@@ -45,10 +45,11 @@ typedef void (*tw_opcua_browse_fn)(const tw_opcua_ref *ref, void *user_data);
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_UNSUPPORTED (built without OPC UA),
  * TW_ERR_PARSE / TW_ERR_CONFIG (URI), TW_ERR_ADDRESS (node_id), TW_ERR_CONN_REFUSED,
  * TW_ERR_TIMEOUT, TW_ERR_ADAPTER (a service failed: the OPC UA status name is in the message).
- * A one-line message is written to err (may be NULL). TW_THREADSAFE.
+ * Error detail: a one-line message in tw_last_error() on the calling thread ("opcua: ...").
+ * TW_THREADSAFE.
  */
 TW_API TW_THREADSAFE tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms,
-                                               tw_opcua_browse_fn fn, void *user_data, char *err, size_t errlen);
+                                               tw_opcua_browse_fn fn, void *user_data);
 
 TW_END_DECLS
 

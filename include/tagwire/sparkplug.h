@@ -192,12 +192,13 @@ typedef struct tw_sp_payload {
  * is safe: the wire structure is checked (nesting depth limited to 32) before decoding. Memory
  * use is bounded by the input: up to a few hundred bytes per metric (a metric takes at least two
  * bytes on the wire), so callers bound it by bounding the payload size they accept.
- * `why` (may be NULL) receives a one-line reason on failure.
+ * On failure a one-line reason is written to `err` (may be NULL; truncated to err_size) and
+ * recorded for tw_last_error() ("sparkplug: payload: ...").
  * Errors: TW_ERR_INVALID_ARG (out NULL, data NULL with len > 0), TW_ERR_SPARKPLUG_DECODE
  * (malformed), TW_ERR_NOMEM, TW_ERR_NOT_INITIALIZED. TW_THREADSAFE.
  */
 TW_API TW_THREADSAFE tw_status tw_sp_payload_decode(tw_sp_payload **out, const void *data,
-                                                    size_t len, char *why, size_t why_size);
+                                                    size_t len, char *err, size_t err_size);
 /* Frees a decoded payload; NULL is ignored. TW_THREADSAFE. */
 TW_API TW_THREADSAFE void tw_sp_payload_free(tw_sp_payload *payload);
 
@@ -295,8 +296,8 @@ TW_API TW_THREADSAFE tw_status tw_sp_default_client_id(char *buf, size_t cap, co
 /*
  * Parses a STATE payload (spec 3.0: UTF-8 JSON object with "online": true|false and "timestamp":
  * ms since the epoch; other keys are ignored). Strict JSON: both keys required, each once,
- * timestamp a non-negative integer. Errors: TW_ERR_SPARKPLUG_DECODE, TW_ERR_INVALID_ARG.
- * TW_THREADSAFE.
+ * timestamp a non-negative integer. Errors: TW_ERR_SPARKPLUG_DECODE (the reason is recorded for
+ * tw_last_error(): "sparkplug: STATE payload ..."), TW_ERR_INVALID_ARG. TW_THREADSAFE.
  */
 TW_API TW_THREADSAFE tw_status tw_sp_state_parse(int *online, uint64_t *timestamp_ms,
                                                  const void *payload, size_t len);

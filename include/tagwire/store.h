@@ -109,7 +109,9 @@ typedef struct tw_store_options {
  * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_NOMEM,
  * TW_ERR_STORE_LOCKED (another process or handle has the directory open), TW_ERR_PERMISSION,
  * TW_ERR_IO, TW_ERR_NO_SPACE (repair impossible), TW_ERR_NOT_FOUND (read_only and no directory).
- * On failure *out is NULL and the reason is logged.
+ * On failure *out is NULL and tw_last_error() on the calling thread names the option, the
+ * directory and the reason ("store: dir '/var/spool/x': cannot create: Permission denied"); I/O
+ * failures are also logged (error level).
  */
 TW_API tw_status tw_store_new(tw_store **out, const tw_store_options *opts);
 
@@ -208,6 +210,8 @@ TW_API tw_status tw_store_stats_get(const tw_store *s, tw_store_stats *st);
 
 /* Detail of the last error on this store. Never NULL; valid until the next call on the store. */
 TW_API const char *tw_store_last_error(const tw_store *s);
+/* The status of the last error on this store (TW_OK when none; TW_ERR_INVALID_ARG for NULL). */
+TW_API tw_status tw_store_last_status(const tw_store *s);
 
 /* ---- Durable small state (Sparkplug bdSeq, ...) ------------------------------------------------ */
 

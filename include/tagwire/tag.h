@@ -63,10 +63,11 @@ typedef struct tw_tag tw_tag;
 /*
  * Checks `name` (NUL-terminated) against the rules in the header comment. Returns TW_OK, or
  * TW_ERR_INVALID_ARG (name is NULL) / TW_ERR_PARSE (rule broken); on failure, when err is not
- * NULL and errlen > 0, writes a NUL-terminated English reason naming the byte offset
- * (truncated to errlen). TW_THREADSAFE, pure, never allocates.
+ * NULL and err_size > 0, writes a NUL-terminated English reason naming the byte offset
+ * (truncated to err_size); a broken rule is also recorded for tw_last_error() ("tag: invalid tag
+ * name: ..."). TW_THREADSAFE, never allocates.
  */
-TW_API TW_THREADSAFE tw_status tw_tag_name_validate(const char *name, char *err, size_t errlen);
+TW_API TW_THREADSAFE tw_status tw_tag_name_validate(const char *name, char *err, size_t err_size);
 
 /* ---- Tag options -------------------------------------------------------------------------------- */
 
@@ -116,7 +117,7 @@ typedef struct tw_tag_options {
  * Creates an empty tag set. Free with tw_tagset_free(). Each tag set owns a wake-up descriptor
  * (see tw_tagset_fd()).
  * Errors: TW_ERR_INVALID_ARG (out NULL), TW_ERR_NOT_INITIALIZED, TW_ERR_NOMEM, TW_ERR_IO (the
- * descriptor could not be created).
+ * descriptor could not be created). Error detail: tw_last_error() on the calling thread.
  */
 TW_API tw_status tw_tagset_new(tw_tagset **out);
 
@@ -127,6 +128,9 @@ TW_API void tw_tagset_free(tw_tagset *ts);
 /* The last error recorded by a non-thread-safe call on ts (tw_tagset_add, tw_tag_write, ...),
  * as an English sentence; "" when none. Valid until the next such call. Driving thread only. */
 TW_API const char *tw_tagset_last_error(const tw_tagset *ts);
+/* The status that went with tw_tagset_last_error() (TW_OK when none; TW_ERR_INVALID_ARG for
+ * NULL). Driving thread only. */
+TW_API tw_status tw_tagset_last_status(const tw_tagset *ts);
 
 /*
  * Adds a tag named `name` of type `type` (a scalar type; arrays are reserved). opts may be NULL

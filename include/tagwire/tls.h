@@ -46,7 +46,8 @@ typedef struct tw_tls_config tw_tls_config;
  * Creates an empty config with the default policy: TLS 1.2..1.3, AEAD + ECDHE suites, session
  * resumption on, handshake timeout 10 s, I/O timeout 30 s. A config is reference-counted: each
  * transport created with it holds a reference, so the caller may free it at any time.
- * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_NOMEM.
+ * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_NOMEM, TW_ERR_TLS (crypto init);
+ * the reason in tw_last_error() on the calling thread.
  */
 TW_API tw_status tw_tls_config_new(tw_tls_config **out);
 
@@ -56,8 +57,9 @@ TW_API TW_THREADSAFE void tw_tls_config_free(tw_tls_config *cfg);
 /*
  * Trust anchors: a CA bundle as a PEM file (one or more certificates) or DER file, or the same in
  * memory (`data` need not be NUL-terminated; PEM or DER is detected). Each call adds to the
- * anchors already loaded. Errors: TW_ERR_INVALID_ARG, TW_ERR_NOT_FOUND (file missing),
- * TW_ERR_PARSE (no certificate could be parsed; reason in tw_tls_config_last_error()).
+ * anchors already loaded. Errors: TW_ERR_INVALID_ARG, TW_ERR_NOT_FOUND (file cannot be opened),
+ * TW_ERR_IO, TW_ERR_PARSE (no certificate could be parsed). The reason (naming the file and the
+ * system's error text) is in tw_tls_config_last_error() and tw_last_error().
  */
 TW_API tw_status tw_tls_config_set_ca_file(tw_tls_config *cfg, const char *path);
 TW_API tw_status tw_tls_config_set_ca_mem(tw_tls_config *cfg, const void *data, size_t len);
@@ -76,7 +78,8 @@ TW_API tw_status tw_tls_config_set_crl_mem(tw_tls_config *cfg, const void *data,
  * The key must match the leaf certificate. Replaces the credentials atomically; applies to the
  * next handshake (see "Credential reload" above). TW_THREADSAFE.
  * Errors: TW_ERR_INVALID_ARG, TW_ERR_NOT_FOUND, TW_ERR_TLS_CREDENTIALS (unparsable, key does not
- * match the certificate; reason in tw_tls_config_last_error()), TW_ERR_NOMEM.
+ * match the certificate), TW_ERR_NOMEM. The reason (naming the file) is in
+ * tw_tls_config_last_error() and, for the calling thread, tw_last_error().
  */
 TW_API TW_THREADSAFE tw_status tw_tls_config_set_credentials_file(tw_tls_config *cfg,
                                                                   const char *cert_path,
@@ -186,6 +189,9 @@ TW_API tw_status tw_tls_config_set_timeouts(tw_tls_config *cfg, uint32_t handsha
 
 /* The last error message of a config call ("" when none). Valid until the next call on cfg. */
 TW_API const char *tw_tls_config_last_error(const tw_tls_config *cfg);
+/* The status that went with tw_tls_config_last_error() (TW_OK when none; TW_ERR_INVALID_ARG for
+ * NULL). TW_THREADSAFE. */
+TW_API TW_THREADSAFE tw_status tw_tls_config_last_status(const tw_tls_config *cfg);
 
 #define TW_TLS_OPTIONS_VERSION 1
 typedef struct tw_tls_options {
@@ -215,7 +221,8 @@ typedef struct tw_tls_options {
  * TW_ERR_TLS_VERSION (no common version, e.g. a TLS 1.1 server), TW_ERR_TLS_CREDENTIALS (our key
  * could not sign), TW_ERR_TLS_HANDSHAKE (other negotiation failure), TW_ERR_TIMEOUT,
  * TW_ERR_CONN_REFUSED, TW_ERR_RESOLVE, TW_ERR_UNREACHABLE, TW_ERR_CONFIG (no trust anchors).
- * Errors of this call: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_NOMEM.
+ * Errors of this call: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_NOMEM,
+ * TW_ERR_TLS; detail in tw_last_error() on the calling thread.
  */
 TW_API tw_status tw_transport_new_tls(tw_transport **out, tw_tls_config *cfg,
                                       const tw_tls_options *opts);

@@ -49,7 +49,8 @@ typedef struct tw_transport_options {
  * Creates a plain TCP transport. Plaintext: for tests and plaintext-by-definition protocols only;
  * a warning is logged at every connect. `opts` may be NULL (defaults). *out is set on success and
  * must be released with tw_transport_free().
- * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_NOMEM.
+ * Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG, TW_ERR_VERSION, TW_ERR_NOMEM; detail in
+ * tw_last_error() on the calling thread ("transport: ...").
  */
 TW_API tw_status tw_transport_new_tcp_insecure(tw_transport **out, const tw_transport_options *opts);
 

@@ -142,28 +142,31 @@ const char *tw_adapter_uri_param(const tw_adapter_uri *uri, const char *key)
 /* ---- address check without a device ---- */
 
 tw_status tw_adapter_check_address(const char *scheme_or_uri, const char *address, tw_type *type_out,
-                                   char *err, size_t errlen)
+                                   char *err, size_t err_size)
 {
-    char dummy[8];
-    if (!err || !errlen) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
-    err[0] = '\0';
+    char msg[TW__ERRMSG_MAX] = "";
+    if (err && err_size) err[0] = '\0';
     if (type_out) *type_out = TW_TYPE_NONE;
     if (!scheme_or_uri || !address) return TW_ERR_INVALID_ARG;
     const char *sep = strstr(scheme_or_uri, "://");
     size_t slen = sep ? (size_t)(sep - scheme_or_uri) : strlen(scheme_or_uri);
     reg_entry e;
+    tw_status st;
     if (!reg_find(scheme_or_uri, slen, &e)) {
-        snprintf(err, errlen, "no adapter registered for scheme '%.*s'", (int)TW__MIN(slen, 64), scheme_or_uri);
-        return TW_ERR_NO_ADAPTER;
+        st = TW_ERR_NO_ADAPTER;
+        snprintf(msg, sizeof msg, "no adapter registered for scheme '%.*s'", (int)TW__MIN(slen, 64),
+                 scheme_or_uri);
+    } else {
+        tw_adapter_item_info info = {TW_TYPE_NONE, 0, 0};
+        st = e.ops->parse_address(e.reg_data, address, NULL, &info, msg, sizeof msg);
+        if (st == TW_OK) {
+            if (type_out) *type_out = info.type;
+            return TW_OK;
+        }
+        if (!msg[0]) snprintf(msg, sizeof msg, "address '%s': %s", address, tw_strerror(st));
     }
-    tw_adapter_item_info info = {TW_TYPE_NONE, 0, 0};
-    tw_status st = e.ops->parse_address(e.reg_data, address, NULL, &info, err, errlen);
-    if (st == TW_OK && type_out) *type_out = info.type;
-    if (st != TW_OK && !err[0]) snprintf(err, errlen, "address '%s': %s", address, tw_strerror(st));
-    return st;
+    if (err && err_size) tw__strlcpy(err, msg, err_size);
+    return tw__err(NULL, MOD, st, "%s", msg);
 }
 
 /* ---- device ---- */
@@ -200,32 +203,18 @@ static tw_status dev_fail(tw_device *d, tw_status st, const char *msg)
     return tw__err(&d->err, MOD, st, "%s", (msg && *msg) ? msg : tw_strerror(st));
 }
 
-tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_options *opts, char *err,
-                         size_t errlen)
+tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_options *opts)
 {
-    char dummy[TW__ERRMSG_MAX];
-    if (!err || !errlen) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
-    err[0] = '\0';
-    if (!out || !uri) {
-        snprintf(err, errlen, "tw_device_open: NULL argument");
-        return TW_ERR_INVALID_ARG;
-    }
+    if (!out || !uri) return TW_ERR_INVALID_ARG;
     *out = NULL;
     tw_status st = tw__check_init();
-    if (st) {
-        snprintf(err, errlen, "tw_init() was not called");
-        return st;
-    }
+    if (st) return st;
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     if (opts) {
         /* a version 1 struct ends before `tls`: copy only what the caller has */
-        if (TW__OPTS_COPY(o, opts, offsetof(tw_device_options, tls), sizeof(tw_device_options))) {
-            snprintf(err, errlen, "tw_device_options version %u is not supported", (unsigned)opts->version);
-            return TW_ERR_VERSION;
-        }
+        if (TW__OPTS_COPY(o, opts, offsetof(tw_device_options, tls), sizeof(tw_device_options)))
+            return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_device_options version %u is not supported",
+                           (unsigned)opts->version);
         o.version = TW_DEVICE_OPTIONS_VERSION;
     }
     if (!o.timeout_ms) o.timeout_ms = 1000;
@@ -234,32 +223,36 @@ tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_optio
     if (!o.reconnect_max_ms) o.reconnect_max_ms = 30000;
     if (o.reconnect_max_ms < o.reconnect_min_ms) o.reconnect_max_ms = o.reconnect_min_ms;
 
+    char msg[TW__ERRMSG_MAX] = "";
     tw__uri u;
-    if ((st = tw__uri_parse(&u, uri, err, errlen))) return st;
+    if ((st = tw__uri_parse(&u, uri, msg, sizeof msg))) {
+        tw__uri_free(&u);
+        return tw__err(NULL, MOD, st, "%s", msg[0] ? msg : tw_strerror(st));
+    }
     reg_entry e;
     if (!reg_find(u.scheme, strlen(u.scheme), &e)) {
-        snprintf(err, errlen, "no adapter registered for scheme '%s'", u.scheme);
+        st = tw__err(NULL, MOD, TW_ERR_NO_ADAPTER, "no adapter registered for scheme '%s'", u.scheme);
         tw__uri_free(&u);
-        return TW_ERR_NO_ADAPTER;
+        return st;
     }
     tw_device *d = tw__calloc(1, sizeof *d);
     if (!d) {
         tw__uri_free(&u);
-        return TW_ERR_NOMEM;
+        return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     }
     d->ops = e.ops;
     d->reg_data = e.reg_data;
     tw__strlcpy(d->scheme, u.scheme, sizeof d->scheme);
     tw_adapter_uri pub;
     tw__uri_to_adapter(&u, &pub);
-    st = e.ops->open(e.reg_data, &d->ctx, &pub, &o, err, errlen);
+    st = e.ops->open(e.reg_data, &d->ctx, &pub, &o, msg, sizeof msg);
     tw__uri_free(&u);
     if (st != TW_OK) {
-        if (!err[0]) snprintf(err, errlen, "%s: %s", d->scheme, tw_strerror(st));
+        if (!msg[0]) snprintf(msg, sizeof msg, "%s: %s", d->scheme, tw_strerror(st));
         char rbuf[512];
-        tw__log(TW_LOG_DEBUG, MOD, "open %s: %s", tw__uri_redact(uri, rbuf, sizeof rbuf), err);
+        tw__log(TW_LOG_DEBUG, MOD, "open %s: %s", tw__uri_redact(uri, rbuf, sizeof rbuf), msg);
         tw__free(d);
-        return st;
+        return tw__err(NULL, MOD, st, "%s", msg);
     }
     *out = d;
     return TW_OK;
@@ -427,6 +420,8 @@ const char *tw_device_last_error(const tw_device *d)
     if (!d || d->err.code == TW_OK) return "";
     return tw__err_msg(&d->err);
 }
+
+tw_status tw_device_last_status(const tw_device *d) { return d ? d->err.code : TW_ERR_INVALID_ARG; }
 
 const char *tw_device_scheme(const tw_device *d) { return d ? d->scheme : ""; }
 

@@ -36,7 +36,7 @@ tw_status tw_poller_new(tw_poller **out)
     tw_status st = tw__check_init();
     if (st) return st;
     tw_poller *p = tw__calloc(1, sizeof *p);
-    if (!p) return TW_ERR_NOMEM;
+    if (!p) return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     *out = p;
     return TW_OK;
 }

@@ -129,7 +129,7 @@ tw_status tw_config_new(tw_config **out)
     tw_status st = tw__check_init();
     if (st != TW_OK) return st;
     tw_config *c = tw__calloc(1, sizeof *c);
-    if (!c) return TW_ERR_NOMEM;
+    if (!c) return tw__err(NULL, "config", TW_ERR_NOMEM, "out of memory");
     *out = c;
     return TW_OK;
 }
@@ -156,8 +156,7 @@ static tw_status fail(tw_config *cfg, tw_status st, const char *name, const char
     cfg->err_code = st;
     snprintf(cfg->err, sizeof cfg->err, "%s: %s%s%s", name, what, detail ? ": " : "",
              detail ? detail : "");
-    tw__log(TW_LOG_DEBUG, "config", "%s", cfg->err);
-    return st;
+    return tw__err(NULL, "config", st, "%s", cfg->err); /* for tw_last_error() too */
 }
 
 tw_status tw_config_load_string(tw_config *cfg, const char *json, size_t len, const char *name,
@@ -176,8 +175,7 @@ tw_status tw_config_load_string(tw_config *cfg, const char *json, size_t len, co
         reset(cfg);
         cfg->err_code = st;
         memcpy(cfg->err, msg, sizeof msg);
-        tw__log(TW_LOG_DEBUG, "config", "%s", cfg->err);
-        return st;
+        return tw__err(NULL, "config", st, "%s", cfg->err); /* for tw_last_error() too */
     }
     cfg->loaded = 1;
     tw__log(TW_LOG_DEBUG, "config", "%s: loaded %zu device(s)", cfg->source, cfg->n_devices);

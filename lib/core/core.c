@@ -173,8 +173,8 @@ int tw_is_initialized(void) { return atomic_load(&g_initialized); }
 
 tw_status tw__check_init(void)
 {
-    return atomic_load_explicit(&g_initialized, memory_order_acquire) ? TW_OK
-                                                                       : TW_ERR_NOT_INITIALIZED;
+    if (atomic_load_explicit(&g_initialized, memory_order_acquire)) return TW_OK;
+    return tw__err(NULL, "core", TW_ERR_NOT_INITIALIZED, "tw_init() has not been called");
 }
 
 void *tw__malloc(size_t n) { return g_malloc(n ? n : 1, g_alloc_ctx); }
@@ -296,6 +296,8 @@ void tw__log(tw_log_level level, const char *module, const char *fmt, ...)
 
 /* The calling thread's last recorded error (tw_last_error()). */
 static _Thread_local tw__error tw__thread_err;
+/* Length of its "<module>: " prefix (tw__err_detail() leaves it out). */
+static _Thread_local size_t tw__thread_err_prefix;
 
 tw_status tw__err(tw__error *err, const char *module, tw_status code, const char *fmt, ...)
 {
@@ -311,9 +313,11 @@ tw_status tw__err(tw__error *err, const char *module, tw_status code, const char
     tw__thread_err.code = code;
     /* "<module>: <message>", truncated to the buffer (the message is the part that gets cut). */
     size_t m = tw__strlcpy(tw__thread_err.msg, module ? module : "tagwire", sizeof tw__thread_err.msg);
+    tw__thread_err_prefix = 0;
     if (m + 2 < sizeof tw__thread_err.msg) {
         memcpy(tw__thread_err.msg + m, ": ", 3);
         tw__strlcpy(tw__thread_err.msg + m + 2, buf, sizeof tw__thread_err.msg - m - 2);
+        tw__thread_err_prefix = m + 2;
     }
     tw__log(TW_LOG_DEBUG, module, "%s: %s", tw_status_name(code), buf);
     return code;
@@ -323,7 +327,18 @@ const char *tw_last_error(void) { return tw__thread_err.msg; }
 
 tw_status tw_last_error_status(void) { return tw__thread_err.code; }
 
-void tw_last_error_clear(void) { tw__err_clear(&tw__thread_err); }
+void tw_last_error_clear(void)
+{
+    tw__err_clear(&tw__thread_err);
+    tw__thread_err_prefix = 0;
+}
+
+const char *tw__err_detail(tw_status st)
+{
+    if (st != TW_OK && tw__thread_err.code == st && tw__thread_err.msg[tw__thread_err_prefix])
+        return tw__thread_err.msg + tw__thread_err_prefix;
+    return tw_strerror(st);
+}
 
 void tw__err_clear(tw__error *err)
 {

@@ -59,6 +59,12 @@ typedef struct tw__error {
 tw_status tw__err(tw__error *err, const char *module, tw_status code, const char *fmt, ...)
     TW__PRINTF(4, 5);
 void tw__err_clear(tw__error *err);
+/* The message (without its "<module>: " prefix) that a nested call returning `st` recorded on
+ * this thread, or tw_strerror(st) when the thread's last error has another status (the callee
+ * returned without a message). For wrapping a callee's failure:
+ * tw__err(&h->err, MOD, st, "store: %s", tw__err_detail(st)). Valid until the next tw__err() on
+ * this thread (tw__err formats its arguments before it overwrites the thread's message). */
+const char *tw__err_detail(tw_status st);
 /* The message, or tw_strerror(code) when none was recorded. Never NULL. */
 const char *tw__err_msg(const tw__error *err);
 

@@ -476,7 +476,12 @@ static char *dup_opt(const char *s, bool *fail)
     return d;
 }
 
-static bool readable(const char *path) { return path && access(path, R_OK) == 0; }
+/* NULL when `path` can be read, else the reason (strerror text). */
+static const char *unreadable(const char *path)
+{
+    if (path && access(path, R_OK) == 0) return NULL;
+    return strerror(path ? errno : EINVAL);
+}
 
 void tw_enroll_free(tw_enroll *e)
 {
@@ -493,25 +498,21 @@ void tw_enroll_free(tw_enroll *e)
     tw__free(e);
 }
 
-static tw_status new_fail(tw_enroll *e, char *why, size_t why_size, tw_status st, const char *fmt,
-                          ...) TW__PRINTF(5, 6);
-static tw_status new_fail(tw_enroll *e, char *why, size_t why_size, tw_status st, const char *fmt,
-                          ...)
+/* Records the reason for tw_last_error() ("enroll: ..."), frees `e` (may be NULL). */
+static tw_status new_fail(tw_enroll *e, tw_status st, const char *fmt, ...) TW__PRINTF(3, 4);
+static tw_status new_fail(tw_enroll *e, tw_status st, const char *fmt, ...)
 {
     char msg[TW__ERRMSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    tw__log(TW_LOG_DEBUG, MOD, "tw_enroll_new: %s", msg);
-    if (why && why_size) tw__strlcpy(why, msg, why_size);
     tw_enroll_free(e);
-    return st;
+    return tw__err(NULL, MOD, st, "%s", msg);
 }
 
-tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o, char *why, size_t why_size)
+tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o)
 {
-    if (why && why_size) why[0] = '\0';
     if (!out) return TW_ERR_INVALID_ARG;
     *out = NULL;
     tw_status st = tw__check_init();
@@ -519,52 +520,54 @@ tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o, char *why, 
     if (!o) return TW_ERR_INVALID_ARG;
     tw_enroll_options ocopy;
     if (TW__OPTS_COPY(ocopy, o, sizeof(tw_enroll_options)))
-        return new_fail(NULL, why, why_size, TW_ERR_VERSION, "options version unknown");
+        return new_fail(NULL, TW_ERR_VERSION, "tw_enroll_options version %u is not supported",
+                        (unsigned)o->version);
     o = &ocopy;
+    char redacted[256]; /* a URL may carry a password */
     if (!o->server_url || !has_prefix_ci(o->server_url, "https://") || !o->server_url[8])
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG,
+        return new_fail(NULL, TW_ERR_CONFIG,
                         "server_url: an https:// URL is required (got '%s')",
-                        o->server_url ? o->server_url : "(null)");
+                        o->server_url ? tw__uri_redact(o->server_url, redacted, sizeof redacted) : "(null)");
     if (!o->server_ca_file && !o->use_system_trust)
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG,
+        return new_fail(NULL, TW_ERR_CONFIG,
                         "server_ca_file: required (or set use_system_trust)");
-    if (o->server_ca_file && !readable(o->server_ca_file))
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG, "server_ca_file: cannot read %s",
-                        o->server_ca_file);
+    const char *why;
+    if (o->server_ca_file && (why = unreadable(o->server_ca_file)))
+        return new_fail(NULL, TW_ERR_CONFIG, "server_ca_file: cannot read %s: %s", o->server_ca_file, why);
     if (!o->bootstrap_cert_file != !o->bootstrap_key_file)
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG,
+        return new_fail(NULL, TW_ERR_CONFIG,
                         "bootstrap_cert_file and bootstrap_key_file go together");
-    if (o->bootstrap_cert_file && !readable(o->bootstrap_cert_file))
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG, "bootstrap_cert_file: cannot read %s",
-                        o->bootstrap_cert_file);
-    if (o->bootstrap_key_file && !readable(o->bootstrap_key_file))
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG, "bootstrap_key_file: cannot read %s",
-                        o->bootstrap_key_file);
+    if (o->bootstrap_cert_file && (why = unreadable(o->bootstrap_cert_file)))
+        return new_fail(NULL, TW_ERR_CONFIG, "bootstrap_cert_file: cannot read %s: %s",
+                        o->bootstrap_cert_file, why);
+    if (o->bootstrap_key_file && (why = unreadable(o->bootstrap_key_file)))
+        return new_fail(NULL, TW_ERR_CONFIG, "bootstrap_key_file: cannot read %s: %s",
+                        o->bootstrap_key_file, why);
     if (o->username && strchr(o->username, ':'))
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG,
+        return new_fail(NULL, TW_ERR_CONFIG,
                         "username: ':' is not allowed in HTTP basic credentials");
     if (!o->username != !o->password)
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG, "username and password go together");
+        return new_fail(NULL, TW_ERR_CONFIG, "username and password go together");
     if (o->label) {
         for (const char *p = o->label; *p; p++)
             if (!isalnum((unsigned char)*p) && !strchr("-._~", *p))
-                return new_fail(NULL, why, why_size, TW_ERR_CONFIG,
+                return new_fail(NULL, TW_ERR_CONFIG,
                                 "label: only A-Z a-z 0-9 - . _ ~ allowed (got '%s')", o->label);
         if (!o->label[0])
-            return new_fail(NULL, why, why_size, TW_ERR_CONFIG, "label: empty");
+            return new_fail(NULL, TW_ERR_CONFIG, "label: empty");
     }
     if (!o->credentials_dir || !o->credentials_dir[0])
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG, "credentials_dir: required");
+        return new_fail(NULL, TW_ERR_CONFIG, "credentials_dir: required");
     if (strlen(o->credentials_dir) > TW_CREDENTIAL_PATH_MAX - 32)
-        return new_fail(NULL, why, why_size, TW_ERR_CONFIG, "credentials_dir: path too long");
+        return new_fail(NULL, TW_ERR_CONFIG, "credentials_dir: path too long");
     if (o->identity) {
         char w[160];
         st = tw_identity_check(o->identity, w, sizeof w);
-        if (st != TW_OK) return new_fail(NULL, why, why_size, st, "identity: %s", w);
+        if (st != TW_OK) return new_fail(NULL, st, "identity: %s", w);
     }
 
     tw_enroll *e = tw__calloc(1, sizeof *e);
-    if (!e) return TW_ERR_NOMEM;
+    if (!e) return new_fail(NULL, TW_ERR_NOMEM, "out of memory");
     bool fail = false;
     e->server_url = dup_opt(o->server_url, &fail);
     if (e->server_url) {
@@ -592,7 +595,7 @@ tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o, char *why, 
         e->id.fw_revision = e->id_strings[5];
         e->have_identity = true;
     }
-    if (fail) return new_fail(e, why, why_size, TW_ERR_NOMEM, "out of memory");
+    if (fail) return new_fail(e, TW_ERR_NOMEM, "out of memory");
     e->max_attempts = o->max_attempts ? o->max_attempts : 4;
     e->backoff_base_ms = o->backoff_base_ms ? o->backoff_base_ms : 500;
     e->backoff_cap_ms = o->backoff_cap_ms ? o->backoff_cap_ms : 30000;
@@ -603,9 +606,9 @@ tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *o, char *why, 
     e->on_event = o->on_event;
     e->user_data = o->user_data;
     st = tw__store_open(e->dir, &e->err);
-    if (st != TW_OK) return new_fail(e, why, why_size, st, "credentials_dir: %s", tw__err_msg(&e->err));
+    if (st != TW_OK) return new_fail(e, st, "credentials_dir: %s", tw__err_msg(&e->err));
     if (tw__crypto_init() != TW_OK)
-        return new_fail(e, why, why_size, TW_ERR_GENERIC, "psa_crypto_init failed");
+        return new_fail(e, TW_ERR_GENERIC, "psa_crypto_init failed");
     *out = e;
     return TW_OK;
 }
@@ -615,6 +618,8 @@ const char *tw_enroll_last_error(const tw_enroll *e)
     if (!e) return "";
     return e->err.code == TW_OK ? "" : tw__err_msg(&e->err);
 }
+
+tw_status tw_enroll_last_status(const tw_enroll *e) { return e ? e->err.code : TW_ERR_INVALID_ARG; }
 
 uint32_t tw_enroll_retry_after(const tw_enroll *e) { return e ? e->retry_after_s : 0; }
 

@@ -42,11 +42,8 @@ static bool check_field(const char *name, const char *v, size_t max, const char 
     return true;
 }
 
-tw_status tw_identity_check(const tw_identity *id, char *why, size_t why_size)
+static tw_status check(const tw_identity *id, char *why, size_t why_size)
 {
-    if (why && why_size) why[0] = '\0';
-    if (why_size == 0) why = NULL;
-    if (!id) return TW_ERR_INVALID_ARG;
     if (id->version < 1 || id->version > TW_IDENTITY_VERSION) {
         if (why) snprintf(why, why_size, "identity version %u unknown", (unsigned)id->version);
         return TW_ERR_VERSION;
@@ -80,6 +77,17 @@ tw_status tw_identity_check(const tw_identity *id, char *why, size_t why_size)
         !check_field("fw_revision", id->fw_revision, TW_IDENTITY_REVISION_MAX, revs, why, why_size))
         return TW_ERR_IDENTITY;
     return TW_OK;
+}
+
+tw_status tw_identity_check(const tw_identity *id, char *err, size_t err_size)
+{
+    if (err && err_size) err[0] = '\0';
+    if (!id) return TW_ERR_INVALID_ARG;
+    char msg[200] = "";
+    tw_status st = check(id, msg, sizeof msg);
+    if (st == TW_OK) return TW_OK;
+    if (err && err_size) tw__strlcpy(err, msg, err_size);
+    return tw__err(NULL, "enroll", st, "identity: %s", msg);
 }
 
 tw_status tw_identity_urn(char *buf, size_t buf_size, const tw_identity *id)

@@ -146,34 +146,42 @@ tw_status tw_https_uplink_new(tw_https_uplink **out, tw_store *store, const tw_h
     tw_status st = tw__check_init();
     if (st != TW_OK) return st;
     if (!out || !store || !o) return TW_ERR_INVALID_ARG;
-    if (o->version != TW_HTTPS_OPTIONS_VERSION) return TW_ERR_VERSION;
-    const char *why = NULL;
+    if (o->version != TW_HTTPS_OPTIONS_VERSION)
+        return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_https_options version %u is not supported",
+                       (unsigned)o->version);
+    char why[TW__ERRMSG_MAX] = "";
+    char url[256];
     if (!o->url || strncmp(o->url, "https://", 8) != 0 || !o->url[8])
-        why = "url must be an https:// URL";
+        snprintf(why, sizeof why, "url: an https:// URL is required (got '%s')",
+                 o->url ? tw__uri_redact(o->url, url, sizeof url) : "(null)");
     else if (!o->ca_file && !o->use_system_trust)
-        why = "no trust anchor: set ca_file (or use_system_trust)";
+        snprintf(why, sizeof why, "ca_file: no trust anchor (set ca_file or use_system_trust)");
     else if ((o->cert_file == NULL) != (o->key_file == NULL))
-        why = "cert_file and key_file go together";
+        snprintf(why, sizeof why, "cert_file and key_file go together");
     else if (o->format != TW_HTTPS_FORMAT_JSONL && o->format != TW_HTTPS_FORMAT_PROTOBUF)
-        why = "unknown format";
+        snprintf(why, sizeof why, "format: unknown value %d", (int)o->format);
     else if (o->on_reject != TW_HTTPS_REJECT_HOLD && o->on_reject != TW_HTTPS_REJECT_PARK &&
              o->on_reject != TW_HTTPS_REJECT_DROP)
-        why = "unknown reject policy";
+        snprintf(why, sizeof why, "on_reject: unknown value %d", (int)o->on_reject);
     else if (o->on_reject == TW_HTTPS_REJECT_PARK) {
         struct stat sb;
-        if (!o->park_dir || stat(o->park_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            why = "reject policy PARK needs an existing park_dir";
+        if (!o->park_dir)
+            snprintf(why, sizeof why, "park_dir: required by the PARK reject policy");
+        else if (stat(o->park_dir, &sb) != 0)
+            snprintf(why, sizeof why, "park_dir '%s': %s", o->park_dir, strerror(errno));
+        else if (!S_ISDIR(sb.st_mode))
+            snprintf(why, sizeof why, "park_dir '%s': not a directory", o->park_dir);
     }
-    if (why) {
+    if (why[0]) {
         tw__log(TW_LOG_ERROR, MOD, "%s", why);
-        return TW_ERR_CONFIG;
+        return tw__err(NULL, MOD, TW_ERR_CONFIG, "%s", why);
     }
     if (pthread_once(&curl_once, curl_init_once) != 0 || curl_init_rc != CURLE_OK) {
         tw__log(TW_LOG_ERROR, MOD, "curl_global_init failed");
-        return TW_ERR_GENERIC;
+        return tw__err(NULL, MOD, TW_ERR_GENERIC, "curl_global_init failed");
     }
     tw_https_uplink *u = tw__calloc(1, sizeof *u);
-    if (!u) return TW_ERR_NOMEM;
+    if (!u) return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     u->store = store;
     u->url = tw__strdup(o->url);
     u->ca_file = tw__strdup(o->ca_file);
@@ -224,11 +232,12 @@ tw_status tw_https_uplink_new(tw_https_uplink **out, tw_store *store, const tw_h
     }
     *out = u;
     return TW_OK;
-fail:
-    if (st == TW_ERR_NOMEM) tw__log(TW_LOG_ERROR, MOD, "out of memory");
-    else tw__log(TW_LOG_ERROR, MOD, "%s", tw__err_msg(&u->err));
+fail:;
+    char msg[TW__ERRMSG_MAX];
+    tw__strlcpy(msg, u->err.code == st ? tw__err_msg(&u->err) : tw_strerror(st), sizeof msg);
+    tw__log(TW_LOG_ERROR, MOD, "%s", msg);
     tw_https_uplink_free(u);
-    return st;
+    return tw__err(NULL, MOD, st, "%s", msg);
 }
 
 static void abort_request(tw_https_uplink *u)
@@ -813,4 +822,9 @@ tw_status tw_https_uplink_stats_get(const tw_https_uplink *u, tw_https_stats *st
 const char *tw_https_uplink_last_error(const tw_https_uplink *u)
 {
     return u ? tw__err_msg(&u->err) : "invalid argument";
+}
+
+tw_status tw_https_uplink_last_status(const tw_https_uplink *u)
+{
+    return u ? u->err.code : TW_ERR_INVALID_ARG;
 }

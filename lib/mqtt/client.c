@@ -690,7 +690,7 @@ static void client_release(tw_mqtt_client *c)
 #define BADOPT(...)                                                                                \
     do {                                                                                           \
         tw__log(TW_LOG_ERROR, MOD, __VA_ARGS__);                                                   \
-        return TW_ERR_INVALID_ARG;                                                                 \
+        return tw__err(NULL, MOD, TW_ERR_INVALID_ARG, __VA_ARGS__);                                \
     } while (0)
 
 static tw_status check_options(tw_mqtt_options *o)
@@ -741,16 +741,18 @@ tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport, cons
     tw_mqtt_options o;
     if (TW__OPTS_COPY(o, opts, offsetof(tw_mqtt_options, allow_plaintext_credentials),
                       sizeof(tw_mqtt_options)))
-        return TW_ERR_VERSION;
+        return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_mqtt_options version %u is not supported",
+                       (unsigned)opts->version);
     if ((st = check_options(&o))) return st;
     if (o.password && !o.allow_plaintext_credentials && !tw_transport_is_secure(transport)) {
-        tw__log(TW_LOG_ERROR, MOD, "options: refusing to send a password over a transport that is not secure "
-                "(use TLS, or set allow_plaintext_credentials for a test set-up)");
-        return TW_ERR_TLS_INSECURE;
+        static const char msg[] = "options: refusing to send a password over a transport that is not secure "
+                                  "(use TLS, or set allow_plaintext_credentials for a test set-up)";
+        tw__log(TW_LOG_ERROR, MOD, "%s", msg);
+        return tw__err(NULL, MOD, TW_ERR_TLS_INSECURE, "%s", msg);
     }
 
     tw_mqtt_client *c = tw__calloc(1, sizeof *c);
-    if (!c) return TW_ERR_NOMEM;
+    if (!c) return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     c->o = o;
     c->host = tw__strdup(o.host);
     c->client_id = tw__strdup(o.client_id ? o.client_id : "");
@@ -767,7 +769,8 @@ tw_status tw_mqtt_client_new(tw_mqtt_client **out, tw_transport *transport, cons
     if (!c->host || !c->client_id || (o.username && !c->username) || (o.password && !c->password) ||
         (o.will_topic && (!c->will_topic || !c->will_payload)) || !c->in || !c->out || !c->inf) {
         client_release(c);
-        return TW_ERR_NOMEM;
+        return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory (max_packet_size %u, out_buffer_size %u)",
+                       (unsigned)o.max_packet_size, (unsigned)o.out_buffer_size);
     }
     c->o.host = c->o.client_id = c->o.username = c->o.will_topic = NULL;
     c->o.password = c->o.will_payload = NULL;

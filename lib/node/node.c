@@ -158,25 +158,32 @@ static tw_status setup_tls(tw_node *n, const tw_node_options *o)
 
 static void node_destroy(tw_node *n);
 
-tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t errlen)
+tw_status tw__node_new(tw_node **out, const tw_node_options *o, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
     if (!out) return TW_ERR_INVALID_ARG;
     *out = NULL;
     tw_status st = tw__check_init();
-    if (st) return st;
+    if (st) {
+        put_err(err, errlen, "tw_init() has not been called");
+        return st;
+    }
     if (!o) {
         put_err(err, errlen, "options are required");
-        return TW_ERR_INVALID_ARG;
+        return tw__err(NULL, MOD, TW_ERR_INVALID_ARG, "options are required");
     }
     tw_node_options ocopy;
     if (TW__OPTS_COPY(ocopy, o, offsetof(tw_node_options, store_options), sizeof(tw_node_options))) {
         put_err(err, errlen, "unknown tw_node_options version");
-        return TW_ERR_VERSION;
+        return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_node_options version %u is not supported",
+                       (unsigned)o->version);
     }
     o = &ocopy;
     tw_node *n = tw__calloc(1, sizeof *n);
-    if (!n) return TW_ERR_NOMEM;
+    if (!n) {
+        put_err(err, errlen, "out of memory");
+        return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
+    }
     n->wake_fd = n->stop_fd = -1;
     if (!sp_id_ok(o->group_id)) {
         st = tw__err(&n->err, MOD, TW_ERR_INVALID_ARG,
@@ -263,8 +270,7 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
         so.dir = o->store_dir;
         so.read_only = 0;
         if ((st = tw_store_new(&n->store, &so))) {
-            st = tw__err(&n->err, MOD, st, "store '%s': %s (see the log)", o->store_dir,
-                         tw_strerror(st));
+            st = tw__err(&n->err, MOD, st, "store: %s", tw__err_detail(st));
             goto fail;
         }
     }
@@ -272,10 +278,14 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
     *out = n;
     return TW_OK;
 fail:
+    /* a callee that failed without a node-level message (tag set, out of memory): wrap its detail */
+    if (n->err.code != st) tw__err(&n->err, MOD, st, "%s", tw__err_detail(st));
     put_err(err, errlen, tw__err_msg(&n->err));
     node_destroy(n);
     return st;
 }
+
+tw_status tw_node_new(tw_node **out, const tw_node_options *opts) { return tw__node_new(out, opts, NULL, 0); }
 
 static void device_free(tw_node_device *d)
 {
@@ -342,6 +352,8 @@ void tw_node_free(tw_node *n)
 
 const char *tw_node_last_error(const tw_node *n) { return n ? (n->err.code ? tw__err_msg(&n->err) : "") : ""; }
 
+tw_status tw_node_last_status(const tw_node *n) { return n ? n->err.code : TW_ERR_INVALID_ARG; }
+
 const char *tw_node_group_id(const tw_node *n) { return n ? n->group_id : NULL; }
 const char *tw_node_edge_node_id(const tw_node *n) { return n ? n->edge_node_id : NULL; }
 
@@ -359,8 +371,8 @@ tw_status tw_node_add_tag(tw_node *n, tw_tag **out, const char *name, tw_type ty
     return TW_OK;
 }
 
-tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
-                             const tw_node_device_options *o, char *err, size_t errlen)
+tw_status tw__node_add_device(tw_node *n, tw_node_device **out, const char *id,
+                              const tw_node_device_options *o, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
     if (out) *out = NULL;
@@ -390,29 +402,32 @@ tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
         goto out_err;
     }
     tw_node_device *d = tw__calloc(1, sizeof *d);
-    if (!d) return TW_ERR_NOMEM;
+    if (!d) {
+        st = tw__err(&n->err, MOD, TW_ERR_NOMEM, "device '%s': out of memory", id);
+        goto out_err;
+    }
     pthread_mutex_init(&d->lock, NULL);
     pthread_mutex_init(&d->stats_lock, NULL);
     d->node = n;
     d->id = tw__strdup(id);
     if (!d->id) {
         device_free(d);
-        return TW_ERR_NOMEM;
+        st = tw__err(&n->err, MOD, TW_ERR_NOMEM, "device '%s': out of memory", id);
+        goto out_err;
     }
     if ((st = tw_tagset_new(&d->ts))) {
         device_free(d);
-        return st;
+        st = tw__err(&n->err, MOD, st, "device '%s': %s", id, tw__err_detail(st));
+        goto out_err;
     }
     tw_tagset_set_notify(d->ts, on_change, n);
     if (o && o->adapter_uri) {
-        char why[512] = "";
-        st = tw_device_open(&d->dev, o->adapter_uri, o->device.version ? &o->device : NULL, why, sizeof why);
+        st = tw_device_open(&d->dev, o->adapter_uri, o->device.version ? &o->device : NULL);
         if (st) {
             device_free(d);
             char redacted[512]; /* the URI may carry secrets (password=, token=, ...) */
             st = tw__err(&n->err, MOD, st, "device '%s': adapter '%s': %s", id,
-                         tw__uri_redact(o->adapter_uri, redacted, sizeof redacted),
-                         why[0] ? why : tw_strerror(st));
+                         tw__uri_redact(o->adapter_uri, redacted, sizeof redacted), tw__err_detail(st));
             goto out_err;
         }
     }
@@ -422,7 +437,8 @@ tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
         if (!nd) {
             d->dev = NULL; /* the caller keeps an opened device on failure */
             device_free(d);
-            return TW_ERR_NOMEM;
+            st = tw__err(&n->err, MOD, TW_ERR_NOMEM, "device '%s': out of memory", id);
+            goto out_err;
         }
         n->devs = nd;
         n->capdevs = nc;
@@ -434,6 +450,12 @@ tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
 out_err:
     put_err(err, errlen, tw__err_msg(&n->err));
     return st;
+}
+
+tw_status tw_node_add_device(tw_node *n, tw_node_device **out, const char *id,
+                             const tw_node_device_options *opts)
+{
+    return tw__node_add_device(n, out, id, opts, NULL, 0);
 }
 
 tw_node_device *tw_node_find_device(const tw_node *n, const char *id)

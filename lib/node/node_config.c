@@ -10,43 +10,40 @@
 
 #define MOD NODE_MOD
 
-static tw_status cfg_err(char *err, size_t errlen, tw_status st, const tw_config *cfg, const char *path,
-                         const char *problem)
+/* Records "node: <source>: <JSON path>: <problem>" for tw_last_error(). */
+static tw_status cfg_err(tw_status st, const tw_config *cfg, const char *path, const char *problem)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s: %s: %s", tw_config_source(cfg), path, problem);
-    tw__log(TW_LOG_DEBUG, MOD, "%s", buf);
-    if (err && errlen) tw__strlcpy(err, buf, errlen);
-    return st;
+    return tw__err(NULL, MOD, st, "%s: %s: %s", tw_config_source(cfg), path, problem);
 }
 
-static tw_status build_tls(tw_tls_config **out, const tw_config *cfg, char *err, size_t errlen)
+static tw_status build_tls(tw_tls_config **out, const tw_config *cfg)
 {
     tw_tls_config *t = NULL;
     tw_status st = tw_tls_config_new(&t);
-    if (st) return cfg_err(err, errlen, st, cfg, "$.uplink.tls", tw_strerror(st));
+    if (st) return cfg_err(st, cfg, "$.uplink.tls", tw__err_detail(st));
     char msg[700];
     const char *f;
     if ((f = tw_config_tls_ca_file(cfg)) && (st = tw_tls_config_set_ca_file(t, f))) {
         snprintf(msg, sizeof msg, "CA file '%s': %s", f, tw_tls_config_last_error(t));
         tw_tls_config_free(t);
-        return cfg_err(err, errlen, st, cfg, "$.uplink.tls.ca", msg);
+        return cfg_err(st, cfg, "$.uplink.tls.ca", msg);
     }
     if (tw_config_tls_cert_file(cfg) &&
         (st = tw_tls_config_set_credentials_file(t, tw_config_tls_cert_file(cfg), tw_config_tls_key_file(cfg), NULL))) {
         snprintf(msg, sizeof msg, "certificate '%s' / key '%s': %s", tw_config_tls_cert_file(cfg),
                  tw_config_tls_key_file(cfg), tw_tls_config_last_error(t));
         tw_tls_config_free(t);
-        return cfg_err(err, errlen, st, cfg, "$.uplink.tls.cert", msg);
+        return cfg_err(st, cfg, "$.uplink.tls.cert", msg);
     }
     if ((f = tw_config_tls_crl_file(cfg)) && (st = tw_tls_config_set_crl_file(t, f))) {
         snprintf(msg, sizeof msg, "CRL file '%s': %s", f, tw_tls_config_last_error(t));
         tw_tls_config_free(t);
-        return cfg_err(err, errlen, st, cfg, "$.uplink.tls.crl", msg);
+        return cfg_err(st, cfg, "$.uplink.tls.crl", msg);
     }
     if ((f = tw_config_tls_server_name(cfg)) && (st = tw_tls_config_set_server_name(t, f))) {
+        snprintf(msg, sizeof msg, "%s", tw_tls_config_last_error(t));
         tw_tls_config_free(t);
-        return cfg_err(err, errlen, st, cfg, "$.uplink.tls.server_name", tw_strerror(st));
+        return cfg_err(st, cfg, "$.uplink.tls.server_name", msg);
     }
     for (size_t i = 0; i < tw_config_tls_pin_count(cfg); i++) {
         if ((st = tw_tls_config_add_pin(t, tw_config_tls_pin(cfg, i)))) {
@@ -54,7 +51,7 @@ static tw_status build_tls(tw_tls_config **out, const tw_config *cfg, char *err,
             snprintf(path, sizeof path, "$.uplink.tls.pins[%zu]", i);
             snprintf(msg, sizeof msg, "%s", tw_tls_config_last_error(t));
             tw_tls_config_free(t);
-            return cfg_err(err, errlen, st, cfg, path, msg);
+            return cfg_err(st, cfg, path, msg);
         }
     }
     *out = t;
@@ -98,17 +95,14 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
-tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err, size_t errlen)
+tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg)
 {
-    if (err && errlen) err[0] = 0;
     if (!out) return TW_ERR_INVALID_ARG;
     *out = NULL;
     tw_status st = tw__check_init();
     if (st) return st;
-    if (!cfg || !tw_config_is_loaded(cfg)) {
-        if (err && errlen) tw__strlcpy(err, "the configuration is not loaded", errlen);
-        return TW_ERR_INVALID_ARG;
-    }
+    if (!cfg || !tw_config_is_loaded(cfg))
+        return tw__err(NULL, MOD, TW_ERR_INVALID_ARG, "the configuration is not loaded");
     tw_node_options o = TW_NODE_OPTIONS_INIT;
     tw_store_options so = TW_STORE_OPTIONS_INIT;
     o.group_id = tw_config_group_id(cfg);
@@ -120,7 +114,7 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
     o.insecure = tw_config_insecure(cfg);
     tw_tls_config *tls = NULL;
     if (!o.insecure) {
-        if ((st = build_tls(&tls, cfg, err, errlen))) return st;
+        if ((st = build_tls(&tls, cfg))) return st;
         o.tls = tls;
     }
     if (tw_config_has_store(cfg)) {
@@ -130,7 +124,7 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
             char msg[600];
             snprintf(msg, sizeof msg, "cannot create directory '%s': %s", dir, strerror(errno));
             tw_tls_config_free(tls);
-            return cfg_err(err, errlen, TW_ERR_IO, cfg, "$.store.dir", msg);
+            return cfg_err(TW_ERR_IO, cfg, "$.store.dir", msg);
         }
         o.store_dir = dir;
         so.max_bytes = tw_config_store_max_bytes(cfg);
@@ -142,9 +136,9 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
     }
     tw_node *n = NULL;
     char why[512] = "";
-    st = tw_node_new(&n, &o, why, sizeof why);
+    st = tw__node_new(&n, &o, why, sizeof why);
     tw_tls_config_free(tls); /* the node holds its own reference */
-    if (st) return cfg_err(err, errlen, st, cfg, "$.uplink", why);
+    if (st) return cfg_err(st, cfg, "$.uplink", why);
 
     for (size_t i = 0; i < tw_config_device_count(cfg); i++) {
         const tw_config_device *cd = tw_config_device_at(cfg, i);
@@ -152,10 +146,10 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
         tw_node_device_options dopts = TW_NODE_DEVICE_OPTIONS_INIT;
         dopts.adapter_uri = tw_config_device_adapter(cd);
         tw_node_device *dev = NULL;
-        st = tw_node_add_device(n, &dev, tw_config_device_id(cd), &dopts, why, sizeof why);
+        st = tw__node_add_device(n, &dev, tw_config_device_id(cd), &dopts, why, sizeof why);
         if (st) {
             snprintf(path, sizeof path, "%s%s", tw_config_device_path(cd), dopts.adapter_uri ? ".adapter" : ".id");
-            cfg_err(err, errlen, st, cfg, path, why);
+            cfg_err(st, cfg, path, why);
             tw_node_free(n);
             return st;
         }
@@ -174,7 +168,7 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err
                 /* the node's message starts with "tag 'NAME': "; the path already says which tag */
                 const char *c = strstr(m, "': ");
                 snprintf(msg, sizeof msg, "%s", c ? c + 3 : m);
-                cfg_err(err, errlen, st, cfg, path, msg);
+                cfg_err(st, cfg, path, msg);
                 tw_node_free(n);
                 return st;
             }

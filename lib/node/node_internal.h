@@ -108,6 +108,11 @@ struct tw_node {
 /* ---- node.c ---- */
 /* Number of changes waiting in every tag set. */
 size_t tw__node_pending(const tw_node *n);
+/* tw_node_new() / tw_node_add_device() that also copy the message (without the "node: " prefix)
+ * into err (may be NULL), for tw_node_new_from_config(), which prefixes the configuration path. */
+tw_status tw__node_new(tw_node **out, const tw_node_options *o, char *err, size_t errlen);
+tw_status tw__node_add_device(tw_node *n, tw_node_device **out, const char *id,
+                              const tw_node_device_options *o, char *err, size_t errlen);
 
 /* ---- uplink (node_uplink.c): the Sparkplug edge session ---- */
 tw_status tw__uplink_new(tw_node *n);

@@ -48,7 +48,7 @@ tw_status tw__uplink_new(tw_node *n)
     eo.queue_bytes = n->queue_bytes;
     eo.max_metrics = n->max_metrics;
     tw_status st = tw_edge_new(&n->edge, &eo);
-    if (st) return tw__err(&n->err, MOD, st, "Sparkplug session: %s (see the log)", tw_strerror(st));
+    if (st) return tw__err(&n->err, MOD, st, "Sparkplug session: %s", tw__err_detail(st));
     tw_edge_set_event_cb(n->edge, on_event, n);
     return TW_OK;
 }

@@ -344,15 +344,10 @@ static void map_value(tw_value *v, uint32_t dt, int has_dt, const raw_value *r, 
 
 #define ALIGN_UP(n) (((n) + 15u) & ~(size_t)15u)
 
-tw_status tw_sp_payload_decode(tw_sp_payload **out, const void *data, size_t len, char *why,
-                               size_t why_size)
+static tw_status payload_decode(tw_sp_payload **out, const void *data, size_t len, char *why,
+                                size_t why_size)
 {
-    if (why && why_size) why[0] = '\0';
-    if (!out || (!data && len)) return TW_ERR_INVALID_ARG;
-    *out = NULL;
-    tw_status st = tw__check_init();
-    if (st != TW_OK) return st;
-    st = tw__sp_wire_check(data, len, why, why_size);
+    tw_status st = tw__sp_wire_check(data, len, why, why_size);
     if (st != TW_OK) return st;
     static const uint8_t empty[1] = {0};
     Twspb__Payload *pb = twspb__payload__unpack(&g_alloc, len, len ? data : empty);
@@ -808,4 +803,20 @@ tw_status tw_sp_payload_format(char **out, size_t *out_len, const tw_sp_payload 
     *out = b.p;
     if (out_len) *out_len = b.len;
     return TW_OK;
+}
+
+tw_status tw_sp_payload_decode(tw_sp_payload **out, const void *data, size_t len, char *err,
+                               size_t err_size)
+{
+    if (err && err_size) err[0] = '\0';
+    if (!out || (!data && len)) return TW_ERR_INVALID_ARG;
+    *out = NULL;
+    tw_status st = tw__check_init();
+    if (st != TW_OK) return st;
+    char msg[TW__ERRMSG_MAX] = "";
+    st = payload_decode(out, data, len, msg, sizeof msg);
+    if (st == TW_OK) return TW_OK;
+    if (!msg[0]) tw__strlcpy(msg, tw_strerror(st), sizeof msg);
+    if (err && err_size) tw__strlcpy(err, msg, err_size);
+    return tw__err(NULL, "sparkplug", st, "payload: %s", msg);
 }

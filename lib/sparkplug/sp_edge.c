@@ -1283,7 +1283,11 @@ static void on_connected(tw_edge *e)
 
 static tw_status publish_all(tw_edge *e);
 
-#define BADOPT(...) (tw__log(TW_LOG_ERROR, MOD, __VA_ARGS__), TW_ERR_INVALID_ARG)
+/* An invalid option of tw_edge_new(): logged at ERROR and recorded for tw_last_error(). */
+#define BADOPT(...)                                                                                \
+    (tw__log(TW_LOG_ERROR, MOD, __VA_ARGS__), tw__err(NULL, MOD, TW_ERR_INVALID_ARG, __VA_ARGS__))
+/* A failure of tw_edge_new() after the allocation: frees e, records the message. */
+#define NEWFAIL(e, st, ...) (tw_edge_free(e), tw__err(NULL, MOD, (st), __VA_ARGS__))
 
 static int id_ok(const char *id)
 {
@@ -1316,7 +1320,9 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     if (st != TW_OK) return st;
     if (!out || !opts) return TW_ERR_INVALID_ARG;
     tw_edge_options o;
-    if (TW__OPTS_COPY(o, opts, sizeof(tw_edge_options))) return TW_ERR_VERSION;
+    if (TW__OPTS_COPY(o, opts, sizeof(tw_edge_options)))
+        return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_edge_options version %u is not supported",
+                       (unsigned)opts->version);
     if (!id_ok(o.group_id)) return BADOPT("edge options: invalid group_id");
     if (!id_ok(o.edge_node_id)) return BADOPT("edge options: invalid edge_node_id");
     if (o.primary_host_id && !id_ok(o.primary_host_id))
@@ -1332,13 +1338,15 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     o.qos = o.qos == TW_EDGE_QOS0 ? 0 : 1; /* from here on: the MQTT QoS */
     if (!o.tls && !o.transport_fn && !o.insecure) {
         tw__log(TW_LOG_ERROR, MOD, "edge options: no TLS configuration and insecure not set");
-        return TW_ERR_TLS_INSECURE;
+        return tw__err(NULL, MOD, TW_ERR_TLS_INSECURE,
+                       "edge options: no TLS configuration and insecure not set");
     }
     if (o.password && o.insecure && !o.tls && !o.transport_fn) {
         /* The MQTT client refuses credentials over plaintext: refuse here, once, instead of
          * failing every connection attempt. */
         tw__log(TW_LOG_ERROR, MOD, "edge options: refusing a password over a plaintext (insecure) connection");
-        return TW_ERR_TLS_INSECURE;
+        return tw__err(NULL, MOD, TW_ERR_TLS_INSECURE,
+                       "edge options: refusing a password over a plaintext (insecure) connection");
     }
     if (!o.keep_alive_s) o.keep_alive_s = 30;
     if (!o.queue_bytes) o.queue_bytes = 1u << 20;
@@ -1353,7 +1361,7 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
     if (o.queue_bytes > UINT32_MAX) o.queue_bytes = UINT32_MAX;
 
     tw_edge *e = tw__calloc(1, sizeof *e);
-    if (!e) return TW_ERR_NOMEM;
+    if (!e) return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     e->o = o;
     e->group = tw__strdup(o.group_id);
     e->node = tw__strdup(o.edge_node_id);
@@ -1386,17 +1394,15 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
         memset(&ss, 0, sizeof ss);
         ss.version = TW_STORE_STATS_VERSION;
         if (tw_store_stats_get(o.store, &ss) == TW_OK) e->hist_below = ss.next_seq; /* historical */
-        if (!e->sbuf) {
-            tw_edge_free(e);
-            return TW_ERR_NOMEM;
-        }
+        if (!e->sbuf)
+            return NEWFAIL(e, TW_ERR_NOMEM, "out of memory (max_payload %u)", (unsigned)o.max_payload);
     }
     if (!e->group || !e->node || (o.primary_host_id && !e->host_id) || !e->mqtt_host ||
         (o.username && !e->username) || (o.state_dir && !e->state_dir) ||
         (o.password && !e->password) || !e->client_id || !e->pay || !e->metrics ||
         !e->changes || !e->q) {
-        tw_edge_free(e);
-        return TW_ERR_NOMEM;
+        return NEWFAIL(e, TW_ERR_NOMEM, "out of memory (max_payload %u, max_metrics %u, queue_bytes %u)",
+                       (unsigned)o.max_payload, (unsigned)o.max_metrics, (unsigned)o.queue_bytes);
     }
     e->o.group_id = e->o.edge_node_id = e->o.primary_host_id = e->o.host = NULL;
     e->o.client_id = e->o.username = e->o.state_dir = NULL;
@@ -1412,17 +1418,15 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
         tw_edge_free(e);
         return BADOPT("edge options: identifiers too long for a topic");
     }
-    if (init_set(e, &e->node_set, NULL, NULL) != TW_OK) {
-        tw_edge_free(e);
-        return TW_ERR_NOMEM;
-    }
+    if (init_set(e, &e->node_set, NULL, NULL) != TW_OK) return NEWFAIL(e, TW_ERR_NOMEM, "out of memory");
     int found = 0;
     uint8_t v = 0;
     st = bdseq_load(e, &found, &v);
     if (st != TW_OK) {
-        tw__log(TW_LOG_ERROR, MOD, "%s", tw__err_msg(&e->err));
-        tw_edge_free(e);
-        return st;
+        char msg[TW__ERRMSG_MAX];
+        tw__strlcpy(msg, tw__err_msg(&e->err), sizeof msg);
+        tw__log(TW_LOG_ERROR, MOD, "%s", msg);
+        return NEWFAIL(e, st, "%s", msg);
     }
     if (found) {
         e->bdseq = v;
@@ -1433,10 +1437,7 @@ tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts)
         /* the config is reference-counted through its transports: an idle transport keeps it
          * alive for the edge's lifetime, so the caller may free its own reference */
         st = tw_transport_new_tls(&e->tls_keep, o.tls, NULL);
-        if (st != TW_OK) {
-            tw_edge_free(e);
-            return st;
-        }
+        if (st != TW_OK) return NEWFAIL(e, st, "TLS transport: %s", tw__err_detail(st));
         e->tls = o.tls;
     } else if (o.insecure && !o.transport_fn) {
         tw__log(TW_LOG_WARN, MOD, "%s/%s: INSECURE: plain TCP to %s:%u (no TLS)", e->group,

@@ -281,9 +281,8 @@ static int js_skip_value(js *j, int depth)
     }
 }
 
-tw_status tw_sp_state_parse(int *online, uint64_t *timestamp_ms, const void *payload, size_t len)
+static tw_status state_parse(int *online, uint64_t *timestamp_ms, const void *payload, size_t len)
 {
-    if (!online || !timestamp_ms || (!payload && len)) return TW_ERR_INVALID_ARG;
     js j = {(const char *)payload, (const char *)payload + len};
     int have_online = 0, have_ts = 0, on = 0;
     uint64_t ts = 0;
@@ -401,4 +400,16 @@ tw_status tw_sp_default_client_id(char *buf, size_t cap, const char *group_id, c
     if (cap <= len) return TW_ERR_FULL;
     memcpy(buf, id, len + 1);
     return TW_OK;
+}
+
+tw_status tw_sp_state_parse(int *online, uint64_t *timestamp_ms, const void *payload, size_t len)
+{
+    if (!online || !timestamp_ms || (!payload && len)) return TW_ERR_INVALID_ARG;
+    tw_status st = state_parse(online, timestamp_ms, payload, len);
+    if (st == TW_ERR_SPARKPLUG_DECODE)
+        return tw__err(NULL, "sparkplug", st,
+                       "STATE payload (%zu bytes) is not a JSON object with \"online\": true|false and "
+                       "\"timestamp\": a non-negative integer, each once",
+                       len);
+    return st;
 }

@@ -883,6 +883,21 @@ static tw_status recover(tw_store *s)
     return TW_OK;
 }
 
+/* A failed tw_store_new(): logs at ERROR (when `log`), records the message for tw_last_error()
+ * ("store: ..."), frees `s` (may be NULL). */
+static tw_status new_fail(tw_store *s, tw_status st, int log, const char *fmt, ...) TW__PRINTF(4, 5);
+static tw_status new_fail(tw_store *s, tw_status st, int log, const char *fmt, ...)
+{
+    char msg[TW__ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (log) tw__log(TW_LOG_ERROR, MOD, "%s", msg);
+    tw_store_free(s);
+    return tw__err(NULL, MOD, st, "%s", msg);
+}
+
 tw_status tw_store_new(tw_store **out, const tw_store_options *opts)
 {
     if (!out) return TW_ERR_INVALID_ARG;
@@ -891,15 +906,21 @@ tw_status tw_store_new(tw_store **out, const tw_store_options *opts)
     if (st != TW_OK) return st;
     if (!opts) return TW_ERR_INVALID_ARG;
     tw_store_options ocopy;
-    if (TW__OPTS_COPY(ocopy, opts, sizeof(tw_store_options))) return TW_ERR_VERSION;
+    if (TW__OPTS_COPY(ocopy, opts, sizeof(tw_store_options)))
+        return new_fail(NULL, TW_ERR_VERSION, 0, "tw_store_options version %u is not supported",
+                        (unsigned)opts->version);
     opts = &ocopy;
-    if (opts->backend != TW_STORE_MEMORY && opts->backend != TW_STORE_DISK) return TW_ERR_INVALID_ARG;
-    if (opts->backend == TW_STORE_DISK && (!opts->dir || !*opts->dir)) return TW_ERR_INVALID_ARG;
-    if ((unsigned)opts->sync > TW_STORE_SYNC_OS || (unsigned)opts->overflow > TW_STORE_REFUSE_NEW)
-        return TW_ERR_INVALID_ARG;
+    if (opts->backend != TW_STORE_MEMORY && opts->backend != TW_STORE_DISK)
+        return new_fail(NULL, TW_ERR_INVALID_ARG, 0, "backend: unknown value %d", (int)opts->backend);
+    if (opts->backend == TW_STORE_DISK && (!opts->dir || !*opts->dir))
+        return new_fail(NULL, TW_ERR_INVALID_ARG, 0, "dir: required for the disk backend");
+    if ((unsigned)opts->sync > TW_STORE_SYNC_OS)
+        return new_fail(NULL, TW_ERR_INVALID_ARG, 0, "sync: unknown value %d", (int)opts->sync);
+    if ((unsigned)opts->overflow > TW_STORE_REFUSE_NEW)
+        return new_fail(NULL, TW_ERR_INVALID_ARG, 0, "overflow: unknown value %d", (int)opts->overflow);
 
     tw_store *s = tw__calloc(1, sizeof *s);
-    if (!s) return TW_ERR_NOMEM;
+    if (!s) return new_fail(NULL, TW_ERR_NOMEM, 0, "out of memory");
     s->o = *opts;
     s->o.dir = NULL;
     if (!s->o.max_bytes) s->o.max_bytes = 64u * 1024 * 1024;
@@ -919,45 +940,37 @@ tw_status tw_store_new(tw_store **out, const tw_store_options *opts)
         return TW_OK;
     }
     s->dir = tw__strdup(opts->dir);
-    if (!s->dir) {
-        tw_store_free(s);
-        return TW_ERR_NOMEM;
-    }
+    if (!s->dir) return new_fail(s, TW_ERR_NOMEM, 0, "out of memory");
     if (!s->o.read_only && mkdir(s->dir, 0700) != 0 && errno != EEXIST) {
         int e = errno;
-        tw__log(TW_LOG_ERROR, MOD, "%s: cannot create: %s", s->dir, strerror(e));
-        tw_store_free(s);
-        return errno_status(e);
+        return new_fail(s, errno_status(e), 1, "dir '%s': cannot create: %s", opts->dir, strerror(e));
     }
     s->dir_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dir_fd < 0) {
         int e = errno;
-        tw__log(TW_LOG_ERROR, MOD, "%s: cannot open: %s", s->dir, strerror(e));
-        tw_store_free(s);
-        return errno_status(e);
+        return new_fail(s, errno_status(e), 1, "dir '%s': cannot open: %s", opts->dir, strerror(e));
     }
     if (!s->o.read_only) {
         s->lock_fd = openat(s->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
             int e = errno;
             st = (s->lock_fd >= 0 && e == EWOULDBLOCK) ? TW_ERR_STORE_LOCKED : errno_status(e);
-            tw__log(TW_LOG_ERROR, MOD, "%s: %s", s->dir,
-                    st == TW_ERR_STORE_LOCKED ? "locked by another process or handle" : strerror(e));
-            tw_store_free(s);
-            return st;
+            if (st == TW_ERR_STORE_LOCKED)
+                return new_fail(s, st, 1, "dir '%s': locked by another process or handle", opts->dir);
+            return new_fail(s, st, 1, "dir '%s': cannot %s its lock file: %s", opts->dir,
+                            s->lock_fd < 0 ? "create" : "lock", strerror(e));
         }
         if (mkdirat(s->dir_fd, "state", 0700) != 0 && errno != EEXIST) {
             int e = errno;
-            tw__log(TW_LOG_ERROR, MOD, "%s/state: cannot create: %s", s->dir, strerror(e));
-            tw_store_free(s);
-            return errno_status(e);
+            return new_fail(s, errno_status(e), 1, "dir '%s': cannot create state/: %s", opts->dir,
+                            strerror(e));
         }
     }
     st = recover(s);
     if (st != TW_OK) {
-        tw__log(TW_LOG_ERROR, MOD, "%s", tw__err_msg(&s->err));
-        tw_store_free(s);
-        return st;
+        char msg[TW__ERRMSG_MAX];
+        tw__strlcpy(msg, tw__err_msg(&s->err), sizeof msg);
+        return new_fail(s, st, 1, "dir '%s': recovery failed: %s", opts->dir, msg);
     }
     s->opened = 1;
     *out = s;
@@ -1404,6 +1417,8 @@ const char *tw_store_last_error(const tw_store *s)
 {
     return s ? tw__err_msg(&s->err) : "no store";
 }
+
+tw_status tw_store_last_status(const tw_store *s) { return s ? s->err.code : TW_ERR_INVALID_ARG; }
 
 /* ---- durable small state ---- */
 static int key_ok(const char *k)

@@ -47,13 +47,8 @@ static tw_status check_segment(const unsigned char *seg, size_t len, size_t off,
     return TW_OK;
 }
 
-tw_status tw_tag_name_validate(const char *name, char *err, size_t errlen)
+static tw_status validate(const char *name, char *err, size_t errlen)
 {
-    if (err && errlen) err[0] = '\0';
-    if (!name) {
-        if (err && errlen) snprintf(err, errlen, "name is NULL");
-        return TW_ERR_INVALID_ARG;
-    }
     size_t len = strnlen(name, TW_TAG_NAME_MAX);
     if (len == 0) return fail(err, errlen, "empty name", 0);
     if (len >= TW_TAG_NAME_MAX) return fail(err, errlen, "name longer than 1023 bytes", TW_TAG_NAME_MAX - 1);
@@ -76,4 +71,18 @@ tw_status tw_tag_name_validate(const char *name, char *err, size_t errlen)
         i += n;
     }
     return check_segment(p + seg_start, len - seg_start, seg_start, err, errlen);
+}
+
+tw_status tw_tag_name_validate(const char *name, char *err, size_t err_size)
+{
+    if (err && err_size) err[0] = '\0';
+    if (!name) {
+        if (err && err_size) snprintf(err, err_size, "name is NULL");
+        return TW_ERR_INVALID_ARG;
+    }
+    char msg[96];
+    tw_status st = validate(name, msg, sizeof msg);
+    if (st == TW_OK) return TW_OK;
+    if (err && err_size) tw__strlcpy(err, msg, err_size);
+    return tw__err(NULL, "tag", st, "invalid tag name: %s", msg);
 }

@@ -673,7 +673,7 @@ tw_status tw_tagset_new(tw_tagset **out)
     tw_status st = tw__check_init();
     if (st) return st;
     tw_tagset *ts = tw__calloc(1, sizeof *ts);
-    if (!ts) return TW_ERR_NOMEM;
+    if (!ts) return tw__err(NULL, MOD, TW_ERR_NOMEM, "tag set: out of memory");
     atomic_init(&ts->head, NULL);
     atomic_init(&ts->npending, 0);
     ts->next_alias = 1;
@@ -683,13 +683,14 @@ tw_status tw_tagset_new(tw_tagset **out)
         int e = errno;
         tw__free(ts);
         tw__log(TW_LOG_ERROR, MOD, "eventfd: %s", strerror(e));
-        return TW_ERR_IO;
+        return tw__err(NULL, MOD, TW_ERR_IO, "tag set: eventfd: %s", strerror(e));
     }
 #else
     int p[2];
     if (pipe(p) != 0) {
+        int e = errno;
         tw__free(ts);
-        return TW_ERR_IO;
+        return tw__err(NULL, MOD, TW_ERR_IO, "tag set: pipe: %s", strerror(e));
     }
     for (int i = 0; i < 2; i++) {
         fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
@@ -730,6 +731,8 @@ const char *tw_tagset_last_error(const tw_tagset *ts)
     if (!ts) return "";
     return ts->err.code ? tw__err_msg(&ts->err) : "";
 }
+
+tw_status tw_tagset_last_status(const tw_tagset *ts) { return ts ? ts->err.code : TW_ERR_INVALID_ARG; }
 
 static int finite_d(double d) { return isfinite(d); }
 

@@ -1,4 +1,5 @@
 /* Mutual-TLS client transport on mbedTLS 3.6. SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -75,7 +76,7 @@ static void mbed_errstr(int ret, char *buf, size_t n)
 static tw_status read_file(const char *path, unsigned char **out, size_t *len, tw__error *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return tw__err(err, MOD, TW_ERR_NOT_FOUND, "cannot open %s", path);
+    if (!f) return tw__err(err, MOD, TW_ERR_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
     unsigned char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {
@@ -90,7 +91,7 @@ static tw_status read_file(const char *path, unsigned char **out, size_t *len, t
             if (!nb) {
                 tw__free(buf);
                 fclose(f);
-                return TW_ERR_NOMEM;
+                return tw__err(err, MOD, TW_ERR_NOMEM, "%s: out of memory", path);
             }
             buf = nb;
             cap = nc;
@@ -99,11 +100,11 @@ static tw_status read_file(const char *path, unsigned char **out, size_t *len, t
         n += r;
         if (r == 0) break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f) ? errno : 0;
     fclose(f);
     if (bad) {
         tw__free(buf);
-        return tw__err(err, MOD, TW_ERR_IO, "cannot read %s", path);
+        return tw__err(err, MOD, TW_ERR_IO, "cannot read %s: %s", path, strerror(bad));
     }
     buf[n] = 0;
     *out = buf;
@@ -234,7 +235,7 @@ tw_status tw_tls_config_new(tw_tls_config **out)
     if (st) return st;
     if (tw__tls_global_init() != TW_OK) return tw__err(NULL, MOD, TW_ERR_TLS, "psa_crypto_init failed");
     tw_tls_config *c = tw__calloc(1, sizeof *c);
-    if (!c) return TW_ERR_NOMEM;
+    if (!c) return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     atomic_init(&c->refs, 1);
     pthread_mutex_init(&c->mu, NULL);
     mbedtls_x509_crt_init(&c->ca);
@@ -274,6 +275,15 @@ const char *tw_tls_config_last_error(const tw_tls_config *c)
 {
     if (!c || c->err.code == TW_OK) return "";
     return tw__err_msg(&c->err);
+}
+
+tw_status tw_tls_config_last_status(const tw_tls_config *c)
+{
+    if (!c) return TW_ERR_INVALID_ARG;
+    pthread_mutex_lock((pthread_mutex_t *)&c->mu);
+    tw_status st = c->err.code;
+    pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
+    return st;
 }
 
 static tw_status parse_ca(tw_tls_config *c, const unsigned char *buf, size_t plen, const char *what)
@@ -1345,15 +1355,17 @@ tw_status tw_transport_new_tls(tw_transport **out, tw_tls_config *cfg, const tw_
     if (!cfg) return TW_ERR_INVALID_ARG;
     tw_tls_options o = TW_TLS_OPTIONS_INIT;
     if (opts) {
-        if (TW__OPTS_COPY(o, opts, sizeof(tw_tls_options))) return TW_ERR_VERSION;
+        if (TW__OPTS_COPY(o, opts, sizeof(tw_tls_options)))
+            return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_tls_options version %u is not supported",
+                           (unsigned)opts->version);
     }
-    if (tw__tls_global_init() != TW_OK) return TW_ERR_TLS;
+    if (tw__tls_global_init() != TW_OK) return tw__err(NULL, MOD, TW_ERR_TLS, "psa_crypto_init failed");
     tw_transport_options to = TW_TRANSPORT_OPTIONS_INIT;
     to.connect_timeout_ms = cfg->hs_ms;
     to.io_timeout_ms = cfg->io_ms;
     to.tcp_nodelay = o.tcp_nodelay;
     tls_conn *c = tw__calloc(1, sizeof *c);
-    if (!c) return TW_ERR_NOMEM;
+    if (!c) return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     mbedtls_ssl_session_init(&c->saved);
     tw_transport *t;
     if ((st = tw__transport_new(&t, &tls_ops, c, &to))) {

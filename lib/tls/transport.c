@@ -21,7 +21,9 @@ tw_status tw__transport_opts(tw_transport_options *dst, const tw_transport_optio
 {
     tw_transport_options d = TW_TRANSPORT_OPTIONS_INIT;
     if (src) {
-        if (TW__OPTS_COPY(d, src, sizeof(tw_transport_options))) return TW_ERR_VERSION;
+        if (TW__OPTS_COPY(d, src, sizeof(tw_transport_options)))
+            return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_transport_options version %u is not supported",
+                           (unsigned)src->version);
         if (!d.connect_timeout_ms) d.connect_timeout_ms = 10000;
         if (!d.io_timeout_ms) d.io_timeout_ms = 30000;
     }
@@ -36,12 +38,16 @@ tw_status tw__transport_new(tw_transport **out, const tw_transport_ops *ops, voi
     *out = NULL;
     tw_status st = tw__check_init();
     if (st) return st;
-    if (ops->version < 1) return TW_ERR_VERSION;
-    if (!ops->connect || !ops->read || !ops->write || !ops->close) return TW_ERR_INVALID_ARG;
+    if (ops->version < 1)
+        return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_transport_ops version %u is not supported",
+                       (unsigned)ops->version);
+    if (!ops->connect || !ops->read || !ops->write || !ops->close)
+        return tw__err(NULL, MOD, TW_ERR_INVALID_ARG,
+                       "tw_transport_ops: connect, read, write and close are required");
     tw_transport_options o;
     if ((st = tw__transport_opts(&o, opts))) return st;
     tw_transport *t = tw__calloc(1, sizeof *t);
-    if (!t) return TW_ERR_NOMEM;
+    if (!t) return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     t->ops = ops;
     t->ctx = ctx;
     t->opts = o;
@@ -410,7 +416,7 @@ static tw_status new_tcp(tw_transport **out, const tw_transport_options *opts, i
     tw_transport_options o;
     if ((st = tw__transport_opts(&o, opts))) return st;
     tcp_public *p = tw__calloc(1, sizeof *p);
-    if (!p) return TW_ERR_NOMEM;
+    if (!p) return tw__err(NULL, MOD, TW_ERR_NOMEM, "out of memory");
     p->insecure = insecure;
     tw_transport *t;
     if ((st = tw__transport_new(&t, &tw__tcp_ops, p, &o))) {
@@ -420,7 +426,7 @@ static tw_status new_tcp(tw_transport **out, const tw_transport_options *opts, i
     if ((st = tw__tcp_new(&p->tcp, &t->err, o.tcp_nodelay))) {
         tw__free(p);
         tw__free(t);
-        return st;
+        return tw__err(NULL, MOD, st, "out of memory");
     }
     *out = t;
     return TW_OK;

@@ -70,10 +70,9 @@ int main(int argc, char **argv)
     o.store_options = &so;
     o.poll_threads = TW_NODE_POLL_INLINE;
     tw_node *n = NULL;
-    char err[512] = "";
-    tw_status st = tw_node_new(&n, &o, err, sizeof err);
+    tw_status st = tw_node_new(&n, &o);
     if (st) {
-        fprintf(stderr, "delivery_gw: tw_node_new: %s: %s\n", tw_strerror(st), err);
+        fprintf(stderr, "delivery_gw: tw_node_new: %s: %s\n", tw_strerror(st), tw_last_error());
         return 1;
     }
     tw_tag *counter = NULL;

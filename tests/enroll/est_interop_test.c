@@ -145,9 +145,8 @@ static void opts(tw_enroll_options *o, const char *url, const char *dir, events 
 static tw_enroll *make(tw_enroll_options *o)
 {
     tw_enroll *e = NULL;
-    char why[256];
-    tw_status st = tw_enroll_new(&e, o, why, sizeof why);
-    if (st != TW_OK) print_error("tw_enroll_new: %s\n", why);
+    tw_status st = tw_enroll_new(&e, o);
+    if (st != TW_OK) print_error("tw_enroll_new: %s\n", tw_last_error());
     assert_int_equal(st, TW_OK);
     return e;
 }

@@ -255,9 +255,8 @@ static void test_renew_live(void **state)
     o.on_event = on_enroll_event;
     o.user_data = &ev;
     tw_enroll *e = NULL;
-    char why[256] = "";
-    tw_status st = tw_enroll_new(&e, &o, why, sizeof why);
-    if (st != TW_OK) print_error("tw_enroll_new: %s\n", why);
+    tw_status st = tw_enroll_new(&e, &o);
+    if (st != TW_OK) print_error("tw_enroll_new: %s\n", tw_last_error());
     assert_int_equal(st, TW_OK);
 
     /* 1. enroll the 2-minute certificate */

@@ -409,6 +409,7 @@ static void test_4xx(void **state)
     assert_int_equal(tw_https_uplink_state(u), TW_HTTPS_HELD);
     assert_int_equal(store_records(s), 20);
     assert_non_null(strstr(tw_https_uplink_last_error(u), "403"));
+    assert_int_equal(tw_https_uplink_last_status(u), TW_ERR_BUSY); /* the step that found it held */
     assert_int_equal(tw_https_uplink_release(u, 0), TW_OK);
     assert_true(drain(u, s, 30000));
     assert_int_equal(tw_https_uplink_stats_get(u, &st), TW_OK);

@@ -90,10 +90,9 @@ static tw_device *open_dev(const char *query)
     char uri[256];
     snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u%s%s", (unsigned)g_port, query ? "?" : "", query ? query : "");
     tw_device *d = NULL;
-    char err[256];
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     o.timeout_ms = 2000;
-    assert_int_equal(tw_device_open(&d, uri, &o, err, sizeof err), TW_OK);
+    assert_int_equal(tw_device_open(&d, uri, &o), TW_OK);
     return d;
 }
 
@@ -372,7 +371,7 @@ static void test_exceptions(void **state)
     char uri[128];
     snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u", (unsigned)port);
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, uri, NULL, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d, uri, NULL), TW_OK);
     uint32_t good = add(d, "holding-register:2990"), hole = add(d, "holding-register:3005");
     uint32_t beyond = add(d, "holding-register:0x6000");
     tw_sample s;
@@ -401,7 +400,7 @@ static void test_exceptions(void **state)
 
     /* items on both sides of an unmapped gap: coalesced, exception 02, then read separately */
     snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u?max_gap=20", (unsigned)port);
-    assert_int_equal(tw_device_open(&d, uri, NULL, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d, uri, NULL), TW_OK);
     uint32_t around[2] = {add(d, "holding-register:2999"), add(d, "holding-register:3010")};
     char saved[1024];
     snprintf(saved, sizeof saved, "%s", g_stats);
@@ -432,7 +431,7 @@ static void test_kill_restart(void **state)
     o.reconnect_min_ms = 50;
     o.reconnect_max_ms = 400;
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, uri, &o, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d, uri, &o), TW_OK);
     uint32_t ids[2] = {add(d, "holding-register:42"), add(d, "holding-register:9000:FLOAT32")};
     tw_sample s[2];
     assert_int_equal(tw_device_read(d, ids, 2, s), TW_OK);
@@ -600,7 +599,7 @@ static void test_hostile(void **state)
         snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u?unit=1&single_write=0&timeout=%d", (unsigned)ntohs(a.sin_port),
                  c->expect == TW_ERR_TIMEOUT ? 300 : 5000);
         tw_device *d;
-        assert_int_equal(tw_device_open(&d, uri, NULL, NULL, 0), TW_OK);
+        assert_int_equal(tw_device_open(&d, uri, NULL), TW_OK);
         uint32_t id = add(d, c->addr);
         tw_status st;
         tw_sample s;
@@ -671,10 +670,10 @@ static void test_tls_hook(void **state)
     assert_int_equal(tw_transport_new_custom(&t, &k_wrap, &w), TW_OK);
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     o.transport = t;
-    char uri[128], err[256];
+    char uri[128];
     snprintf(uri, sizeof uri, "modbus+tls://127.0.0.1:%u?unit=1", (unsigned)g_port);
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, uri, &o, err, sizeof err), TW_OK); /* the device owns t now */
+    assert_int_equal(tw_device_open(&d, uri, &o), TW_OK); /* the device owns t now */
     uint32_t id = add(d, "holding-register:42");
     assert_int_equal(read1(d, id).value.as.u, 42);
     assert_int_equal(w.connects, 1);

@@ -44,10 +44,10 @@ static int teardown_all(void **state)
 
 static tw_device *open_dev(const char *q)
 {
-    char uri[256], err[256];
+    char uri[256];
     snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u?%s", (unsigned)g_port, q);
     tw_device *d;
-    if (tw_device_open(&d, uri, NULL, err, sizeof err) != TW_OK) fail_msg("%s", err);
+    if (tw_device_open(&d, uri, NULL) != TW_OK) fail_msg("%s", tw_last_error());
     return d;
 }
 

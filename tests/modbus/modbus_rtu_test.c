@@ -127,8 +127,7 @@ static tw_device *open_rtu(const char *extra)
     char uri[256];
     snprintf(uri, sizeof uri, "modbus+rtu://%s?baud=115200&timeout=500%s", g_path_b, extra ? extra : "&unit=17");
     tw_device *d = NULL;
-    char err[256];
-    if (tw_device_open(&d, uri, NULL, err, sizeof err) != TW_OK) fail_msg("open %s: %s", uri, err);
+    if (tw_device_open(&d, uri, NULL) != TW_OK) fail_msg("open %s: %s", uri, tw_last_error());
     return d;
 }
 
@@ -255,8 +254,7 @@ static void test_rtu_errors(void **state)
     assert_int_equal(tw_device_read(d, &id, 1, &s), TW_ERR_TIMEOUT);
     tw_device_free(d);
     /* a path that is not there */
-    char err[256];
-    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/nonexistent-tty?baud=9600", NULL, err, sizeof err), TW_OK);
+    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/nonexistent-tty?baud=9600", NULL), TW_OK);
     id = add(d, "coil:1");
     assert_int_not_equal(tw_device_read(d, &id, 1, &s), TW_OK);
     assert_int_equal(s.quality, TW_QUALITY_BAD_NOT_CONNECTED);

@@ -122,9 +122,8 @@ static const char *tls_uri(uint16_t port, const char *cert, const char *extra)
 static tw_device *open_ok(const char *uri, const tw_device_options *o)
 {
     tw_device *d = NULL;
-    char err[512];
-    tw_status st = tw_device_open(&d, uri, o, err, sizeof err);
-    if (st != TW_OK) fail_msg("open %s: %s: %s", uri, tw_status_name(st), err);
+    tw_status st = tw_device_open(&d, uri, o);
+    if (st != TW_OK) fail_msg("open %s: %s: %s", uri, tw_status_name(st), tw_last_error());
     return d;
 }
 
@@ -310,12 +309,11 @@ static void expect_open_error(const char *uri, const tw_device_options *o, tw_st
                               const char *p2)
 {
     tw_device *d = NULL;
-    char err[1024];
-    tw_status st = tw_device_open(&d, uri, o, err, sizeof err);
-    if (st != want) fail_msg("open %s: expected %s, got %s: %s", uri, tw_status_name(want), tw_status_name(st), err);
+    tw_status st = tw_device_open(&d, uri, o);
+    if (st != want) fail_msg("open %s: expected %s, got %s: %s", uri, tw_status_name(want), tw_status_name(st), tw_last_error());
     assert_null(d);
-    if (p1 && !strstr(err, p1)) fail_msg("error \"%s\" does not mention \"%s\"", err, p1);
-    if (p2 && !strstr(err, p2)) fail_msg("error \"%s\" does not mention \"%s\"", err, p2);
+    if (p1 && !strstr(tw_last_error(), p1)) fail_msg("error \"%s\" does not mention \"%s\"", tw_last_error(), p1);
+    if (p2 && !strstr(tw_last_error(), p2)) fail_msg("error \"%s\" does not mention \"%s\"", tw_last_error(), p2);
 }
 
 static void test_open_errors(void **state)
@@ -334,9 +332,8 @@ static void test_open_errors(void **state)
     snprintf(uri, sizeof uri, "modbus+tls://127.0.0.1:%u?ca=%s&cert=%s&key=%s", (unsigned)g_tls_port,
              pki(0, "ca.pem"), g_dir, pki(2, "client.key"));
     tw_device *d = NULL;
-    char err[1024];
-    assert_int_not_equal(tw_device_open(&d, uri, NULL, err, sizeof err), TW_OK);
-    assert_non_null(strstr(err, "cert"));
+    assert_int_not_equal(tw_device_open(&d, uri, NULL), TW_OK);
+    assert_non_null(strstr(tw_last_error(), "cert"));
     /* key of another certificate */
     snprintf(uri, sizeof uri, "modbus+tls://127.0.0.1:%u?ca=%s&cert=%s&key=%s", (unsigned)g_tls_port,
              pki(0, "ca.pem"), pki(1, "client.pem"), pki(2, "client2.key"));
@@ -344,8 +341,8 @@ static void test_open_errors(void **state)
     /* a CA file that holds no certificate */
     snprintf(uri, sizeof uri, "modbus+tls://127.0.0.1:%u?ca=%s&cert=%s&key=%s", (unsigned)g_tls_port,
              pki(0, "client.key"), pki(1, "client.pem"), pki(2, "client.key"));
-    assert_int_not_equal(tw_device_open(&d, uri, NULL, err, sizeof err), TW_OK);
-    assert_non_null(strstr(err, "ca="));
+    assert_int_not_equal(tw_device_open(&d, uri, NULL), TW_OK);
+    assert_non_null(strstr(tw_last_error(), "ca="));
     /* mutual authentication is mandatory */
     expect_open_error(tls_uri(g_tls_port, NULL, NULL), NULL, TW_ERR_CONFIG, "cert=FILE and key=FILE", NULL);
     snprintf(uri, sizeof uri, "modbus+tls://127.0.0.1:%u?ca=%s&cert=%s", (unsigned)g_tls_port, pki(0, "ca.pem"),

@@ -72,14 +72,13 @@ static void capture_log(tw_log_level level, const char *module, const char *mess
 
 static tw_device *open_uri(const char *uri)
 {
-    char err[512];
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     o.timeout_ms = 5000;
     o.reconnect_min_ms = 100;
     o.reconnect_max_ms = 500;
     tw_device *d;
-    tw_status st = tw_device_open(&d, uri, &o, err, sizeof err);
-    if (st != TW_OK) fail_msg("open %s: %s", uri, err);
+    tw_status st = tw_device_open(&d, uri, &o);
+    if (st != TW_OK) fail_msg("open %s: %s", uri, tw_last_error());
     return d;
 }
 
@@ -443,42 +442,41 @@ static void test_config_errors(void **state)
                              "opcua://127.0.0.1:4840?cert=/x&key=/y&insecure_trust_any=yes"};
     for (size_t i = 0; i < TW__ARRAY_LEN(bad_uri); i++) {
         tw_device *d = NULL;
-        err[0] = '\0';
-        if (tw_device_open(&d, bad_uri[i], NULL, err, sizeof err) == TW_OK) {
+        tw_last_error_clear();
+        if (tw_device_open(&d, bad_uri[i], NULL) == TW_OK) {
             tw_device_free(d);
             fail_msg("accepted %s", bad_uri[i]);
         }
-        assert_true(err[0] != '\0');
+        assert_true(tw_last_error()[0] != '\0');
     }
     /* no plaintext by accident: without security= the default is signandencrypt, which needs certificates */
     tw_device *d = NULL;
-    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_non_null(strstr(err, "security=signandencrypt"));
-    assert_non_null(strstr(err, "missing: cert= key= trust="));
-    assert_non_null(strstr(err, "security=none"));
-    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?cert=/x&trust=/z", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_non_null(strstr(err, "missing: key="));
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840", NULL), TW_ERR_CONFIG);
+    assert_non_null(strstr(tw_last_error(), "security=signandencrypt"));
+    assert_non_null(strstr(tw_last_error(), "missing: cert= key= trust="));
+    assert_non_null(strstr(tw_last_error(), "security=none"));
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?cert=/x&trust=/z", NULL), TW_ERR_CONFIG);
+    assert_non_null(strstr(tw_last_error(), "missing: key="));
     /* the old spelling names the new one */
-    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?cert=/x&key=/y&trust=any", NULL, err, sizeof err),
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?cert=/x&key=/y&trust=any", NULL),
                      TW_ERR_CONFIG);
-    assert_non_null(strstr(err, "insecure_trust_any=1"));
+    assert_non_null(strstr(tw_last_error(), "insecure_trust_any=1"));
     /* a password never crosses an unencrypted channel; and never sits in the URI */
-    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?security=none&user=op", NULL, err, sizeof err),
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?security=none&user=op", NULL),
                      TW_ERR_TLS_INSECURE);
     char pwf[600], uri[800];
     snprintf(pwf, sizeof pwf, "%s/password", g_dir);
     snprintf(uri, sizeof uri, "opcua://127.0.0.1:4840?security=none&user=op&password_file=%s", pwf);
-    assert_int_equal(tw_device_open(&d, uri, NULL, err, sizeof err), TW_ERR_TLS_INSECURE);
-    assert_non_null(strstr(err, "security=sign"));
-    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?security=none&user=op&password=hunter2", NULL, err,
-                                    sizeof err), TW_ERR_CONFIG);
-    assert_non_null(strstr(err, "password_file="));
-    assert_null(strstr(err, "hunter2"));
+    assert_int_equal(tw_device_open(&d, uri, NULL), TW_ERR_TLS_INSECURE);
+    assert_non_null(strstr(tw_last_error(), "security=sign"));
+    assert_int_equal(tw_device_open(&d, "opcua://127.0.0.1:4840?security=none&user=op&password=hunter2", NULL), TW_ERR_CONFIG);
+    assert_non_null(strstr(tw_last_error(), "password_file="));
+    assert_null(strstr(tw_last_error(), "hunter2"));
     /* explicit plaintext: accepted, and said once at INFO when the device opens */
     g_logged[0] = '\0';
     tw_set_log(capture_log, TW_LOG_INFO, NULL);
     snprintf(uri, sizeof uri, "opcua://127.0.0.1:%u/tagwire?security=none", (unsigned)twt_free_port());
-    assert_int_equal(tw_device_open(&d, uri, NULL, err, sizeof err), TW_OK);
+    assert_int_equal(tw_device_open(&d, uri, NULL), TW_OK);
     tw_device_free(d);
     tw_set_log(NULL, getenv("TW_TEST_DEBUG") ? TW_LOG_DEBUG : TW_LOG_ERROR, NULL);
     const char *first = strstr(g_logged, "security=none: messages are neither signed nor encrypted");

@@ -57,14 +57,14 @@ static int teardown_all(void **state)
 
 static tw_device *open_dev(const char *q)
 {
-    char uri[256], err[256];
+    char uri[256];
     snprintf(uri, sizeof uri, "s7://127.0.0.1:%u?rack=0&slot=1%s", (unsigned)g_port, q);
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     o.timeout_ms = 2000;
     o.reconnect_min_ms = 100;
     o.reconnect_max_ms = 400;
     tw_device *d;
-    if (tw_device_open(&d, uri, &o, err, sizeof err) != TW_OK) fail_msg("%s", err);
+    if (tw_device_open(&d, uri, &o) != TW_OK) fail_msg("%s", tw_last_error());
     return d;
 }
 
@@ -367,10 +367,10 @@ static void test_native_bit_writes_snap7_server(void **state)
         twt_stop(srv);
         fail_msg("snap7 server did not start");
     }
-    char uri[128], err[256];
+    char uri[128];
     snprintf(uri, sizeof uri, "s7://127.0.0.1:%u?rack=0&slot=1", (unsigned)port);
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, uri, NULL, err, sizeof err), TW_OK);
+    assert_int_equal(tw_device_open(&d, uri, NULL), TW_OK);
     uint32_t b1 = add(d, "DB1.DBX0.1"), b0 = add(d, "DB1.DBX0.0"), m = add(d, "M3.7"), byte0 = add(d, "DB1.DBB0"),
              w = add(d, "DB1.DBW2");
     tw_value v = {TW_TYPE_BOOL, {.b = 1}};

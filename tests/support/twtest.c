@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "tagwire/core.h"
 
 extern char **environ;
 
@@ -316,4 +317,18 @@ void twt_mosquitto_kill(twt_mosquitto *m)
 {
     if (m->pid > 0) twt_kill9(m->pid);
     m->pid = -1;
+}
+
+void twt_assert_last_error(const char *module, const char *what, const char *file, int line)
+{
+    const char *m = tw_last_error();
+    size_t n = strlen(module);
+    if (strncmp(m, module, n) != 0 || strncmp(m + n, ": ", 2) != 0 || !m[n + 2]) {
+        print_error("tw_last_error() \"%s\" does not start with \"%s: \"\n", m, module);
+        _fail(file, line);
+    }
+    if (what && !strstr(m, what)) {
+        print_error("tw_last_error() \"%s\" does not name \"%s\"\n", m, what);
+        _fail(file, line);
+    }
 }

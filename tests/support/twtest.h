@@ -91,6 +91,11 @@ void twt_mosquitto_kill(twt_mosquitto *m);
 /* True when an executable is found in PATH. */
 bool twt_have(const char *program);
 
+/* Fails the calling cmocka test unless tw_last_error() starts with "<module>: " and contains
+ * `what` (NULL: any detail, but not empty). */
+#define TWT_ASSERT_LAST_ERROR(module, what) twt_assert_last_error((module), (what), __FILE__, __LINE__)
+void twt_assert_last_error(const char *module, const char *what, const char *file, int line);
+
 /* Skips the calling cmocka test (with a message) when `program` is not in PATH. */
 #define TWT_REQUIRE_PROGRAM(p)                                                                 \
     do {                                                                                      \

@@ -8,6 +8,7 @@
 
 #include "adapter/adapter_internal.h"
 #include "internal.h"
+#include "tagwire/opcua.h"
 #include "tagwire/sys/adapter.h"
 #include "tagwire/sys/transport.h"
 #include "twtest.h"
@@ -70,41 +71,52 @@ static void test_open_errors(void **state)
 {
     (void)state;
     tw_device *d = NULL;
-    char err[256];
-    assert_int_equal(tw_device_open(&d, "nosuch://x", NULL, err, sizeof err), TW_ERR_NO_ADAPTER);
-    assert_non_null(strstr(err, "nosuch"));
-    assert_int_equal(tw_device_open(&d, "modbus+tcp://h?unit=300", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_non_null(strstr(err, "unit"));
-    assert_int_equal(tw_device_open(&d, "modbus+tcp://h?bogus=1", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_non_null(strstr(err, "bogus"));
-    assert_int_equal(tw_device_open(&d, "modbus+tcp://?unit=1", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/null?baud=1234", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/null?pipeline=2", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/null?unit=0", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/null?parity=X", NULL, err, sizeof err), TW_ERR_CONFIG);
+    assert_int_equal(tw_device_open(&d, "nosuch://x", NULL), TW_ERR_NO_ADAPTER);
+    assert_string_equal(tw_last_error(), "adapter: no adapter registered for scheme 'nosuch'");
+    assert_int_equal(tw_last_error_status(), TW_ERR_NO_ADAPTER);
+    assert_int_equal(tw_device_open(&d, "modbus+tcp://h?unit=300", NULL), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("adapter", "unit");
+    assert_int_equal(tw_device_open(&d, "modbus+tcp://h?bogus=1", NULL), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("adapter", "bogus");
+    assert_int_equal(tw_device_open(&d, "no scheme", NULL), TW_ERR_PARSE);
+    TWT_ASSERT_LAST_ERROR("adapter", "has no scheme");
+    assert_int_equal(tw_device_open(&d, "modbus+tcp://?unit=1", NULL), TW_ERR_CONFIG);
+    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/null?baud=1234", NULL), TW_ERR_CONFIG);
+    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/null?pipeline=2", NULL), TW_ERR_CONFIG);
+    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/null?unit=0", NULL), TW_ERR_CONFIG);
+    assert_int_equal(tw_device_open(&d, "modbus+rtu:///dev/null?parity=X", NULL), TW_ERR_CONFIG);
     /* Modbus/TCP Security: needs trust anchors and a client certificate (or a secure transport) */
-    assert_int_equal(tw_device_open(&d, "modbus+tls://h", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_non_null(strstr(err, "ca=FILE"));
+    assert_int_equal(tw_device_open(&d, "modbus+tls://h", NULL), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("adapter", "ca=FILE");
+    /* an unreadable CA file: the parameter, the file and the reason */
+    assert_int_equal(tw_device_open(&d, "modbus+tls://h?ca=/nonexistent/ca.pem&cert=/x.pem&key=/x.key", NULL),
+                     TW_ERR_NOT_FOUND);
+    TWT_ASSERT_LAST_ERROR("adapter", "/nonexistent/ca.pem");
+    TWT_ASSERT_LAST_ERROR("adapter", "No such file or directory");
     tw_transport *t;
     assert_int_equal(tw_transport_new_tcp_insecure(&t, NULL), TW_OK);
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     o.transport = t;
-    assert_int_equal(tw_device_open(&d, "modbus+tls://h", &o, err, sizeof err), TW_ERR_TLS_INSECURE);
+    assert_int_equal(tw_device_open(&d, "modbus+tls://h", &o), TW_ERR_TLS_INSECURE);
     tw_transport_free(t); /* still ours after a failure */
     o.version = 99;
-    assert_int_equal(tw_device_open(&d, "sim://", &o, err, sizeof err), TW_ERR_VERSION);
+    assert_int_equal(tw_device_open(&d, "sim://", &o), TW_ERR_VERSION);
     assert_null(d);
+    TWT_ASSERT_LAST_ERROR("adapter", "tw_device_options version 99");
     /* opening does not connect: a dead port opens fine, reads report not-connected */
     o = (tw_device_options)TW_DEVICE_OPTIONS_INIT;
     o.connect_timeout_ms = 500;
     o.reconnect_min_ms = 10000;
     char uri[64];
     snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u", (unsigned)twt_free_port());
-    assert_int_equal(tw_device_open(&d, uri, &o, err, sizeof err), TW_OK);
+    assert_int_equal(tw_device_open(&d, uri, &o), TW_OK);
+    assert_int_equal(tw_device_last_status(d), TW_OK);
     uint32_t id;
     assert_int_equal(tw_device_add_item(d, &id, "holding-register:1"), TW_OK);
     tw_sample s;
     assert_int_equal(tw_device_read(d, &id, 1, &s), TW_ERR_CONN_REFUSED);
+    assert_int_equal(tw_device_last_status(d), TW_ERR_CONN_REFUSED);
+    assert_int_equal(tw_device_last_status(NULL), TW_ERR_INVALID_ARG);
     assert_int_equal(s.quality, TW_QUALITY_BAD_NOT_CONNECTED);
     assert_int_equal(s.value.type, TW_TYPE_NONE);
     /* within the back-off: no new attempt, answers at once */
@@ -137,6 +149,9 @@ static void test_check_address(void **state)
     assert_int_equal(t, TW_TYPE_DOUBLE);
     assert_int_equal(tw_adapter_check_address("sim", "sine:periode=1", &t, err, sizeof err), TW_ERR_ADDRESS);
     assert_non_null(strstr(err, "periode"));
+    TWT_ASSERT_LAST_ERROR("adapter", err); /* recorded for the thread too, also without a buffer */
+    assert_int_equal(tw_adapter_check_address("sim", "sine:periode=2", NULL, NULL, 0), TW_ERR_ADDRESS);
+    TWT_ASSERT_LAST_ERROR("adapter", "periode=2");
     assert_int_equal(tw_adapter_check_address("nope", "x", &t, err, sizeof err), TW_ERR_NO_ADAPTER);
     char list[256];
     assert_true(tw_adapter_list(list, sizeof list) >= 4);
@@ -213,7 +228,7 @@ static void test_custom_adapter(void **state)
     bad.read = NULL;
     assert_int_equal(tw_adapter_register(&bad, NULL), TW_ERR_INVALID_ARG);
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, "acme://box", NULL, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d, "acme://box", NULL), TW_OK);
     assert_string_equal(tw_device_scheme(d), "acme");
     uint32_t ids[2];
     assert_int_equal(tw_device_add_item(d, &ids[0], "reg4"), TW_OK);
@@ -252,7 +267,7 @@ static void test_custom_adapter(void **state)
     tw_device_free(d);
     assert_int_equal(tw_adapter_unregister("acme"), TW_OK);
     assert_int_equal(tw_adapter_unregister("acme"), TW_ERR_NOT_FOUND);
-    assert_int_equal(tw_device_open(&d, "acme://box", NULL, NULL, 0), TW_ERR_NO_ADAPTER);
+    assert_int_equal(tw_device_open(&d, "acme://box", NULL), TW_ERR_NO_ADAPTER);
 }
 
 /* ---- push: an adapter that delivers values through its own descriptor ---- */
@@ -338,7 +353,7 @@ static void test_push(void **state)
     (void)state;
     assert_int_equal(tw_adapter_register(&k_pushy, NULL), TW_OK);
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, "pushy://x", NULL, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d, "pushy://x", NULL), TW_OK);
     uint32_t ids[3];
     for (int i = 0; i < 3; i++) assert_int_equal(tw_device_add_item(d, &ids[i], "reg1"), TW_OK);
     uint32_t sub[2] = {ids[2], ids[0]}; /* subscribed index 0 -> id 2, index 1 -> id 0 */
@@ -375,7 +390,7 @@ static void test_sim(void **state)
 {
     (void)state;
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, "sim://?clock=virtual&tick=250ms", NULL, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d, "sim://?clock=virtual&tick=250ms", NULL), TW_OK);
     uint32_t ids[7];
     const char *addrs[] = {"sine:period=1s,amplitude=5,offset=20", "ramp:period=1s,min=0,max=100",
                            "step:period=1s,low=-1,high=1", "random:seed=42,step=0.5,min=0,max=100",
@@ -404,7 +419,7 @@ static void test_sim(void **state)
     for (int k = 1; k < 5; k++) assert_true(fabs(rnd[k] - rnd[k - 1]) <= 0.5 && rnd[k] >= 0);
     /* the same seed gives the same walk on another device */
     tw_device *d2;
-    assert_int_equal(tw_device_open(&d2, "sim://", NULL, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d2, "sim://", NULL), TW_OK);
     uint32_t r2;
     assert_int_equal(tw_device_add_item(d2, &r2, "random:seed=42,step=0.5,min=0,max=100"), TW_OK);
     for (int k = 0; k < 5; k++) {
@@ -424,9 +439,8 @@ static void test_sim(void **state)
     for (size_t i = 0; i < TW__ARRAY_LEN(bad); i++)
         if (tw_device_add_item(d, &id, bad[i]) != TW_ERR_ADDRESS) fail_msg("sim accepted '%s'", bad[i]);
     tw_device_free(d);
-    char err[256];
-    assert_int_equal(tw_device_open(&d, "sim://?clock=warp", NULL, err, sizeof err), TW_ERR_CONFIG);
-    assert_int_equal(tw_device_open(&d, "sim://?speed=2", NULL, err, sizeof err), TW_ERR_CONFIG);
+    assert_int_equal(tw_device_open(&d, "sim://?clock=warp", NULL), TW_ERR_CONFIG);
+    assert_int_equal(tw_device_open(&d, "sim://?speed=2", NULL), TW_ERR_CONFIG);
 }
 
 /* ---- poll scheduler ---- */
@@ -444,7 +458,7 @@ static void test_poller_rate(void **state)
 {
     (void)state;
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, "sim://", NULL, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d, "sim://", NULL), TW_OK);
     uint32_t ids[2];
     tw_device_add_item(d, &ids[0], "sine");
     tw_device_add_item(d, &ids[1], "counter");
@@ -481,7 +495,7 @@ static void test_poller_slow_device(void **state)
     memset(&g_fake, 0, sizeof g_fake);
     assert_int_equal(tw_adapter_register(&k_fake, NULL), TW_OK);
     tw_device *d;
-    assert_int_equal(tw_device_open(&d, "acme://slow", NULL, NULL, 0), TW_OK);
+    assert_int_equal(tw_device_open(&d, "acme://slow", NULL), TW_OK);
     uint32_t ids[2];
     tw_device_add_item(d, &ids[0], "reg1");
     tw_device_add_item(d, &ids[1], "reg2");
@@ -527,12 +541,29 @@ static void test_poller_slow_device(void **state)
     tw_adapter_unregister("acme");
 }
 
+static void on_browse_ref(const tw_opcua_ref *ref, void *user_data)
+{
+    (void)ref;
+    (void)user_data;
+}
+
+/* tw_opcua_browse() has no handle: its detail is the thread's last error */
+static void test_browse_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_opcua_browse("sim://x", NULL, 100, on_browse_ref, NULL), TW_ERR_INVALID_ARG);
+    TWT_ASSERT_LAST_ERROR("opcua", "browse needs an opcua:// URI");
+    assert_int_equal(tw_opcua_browse("opcua://127.0.0.1:4840?security=bogus", NULL, 100, on_browse_ref, NULL),
+                     TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("opcua", "bogus");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uri),           cmocka_unit_test(test_open_errors), cmocka_unit_test(test_check_address),
         cmocka_unit_test(test_custom_adapter), cmocka_unit_test(test_push), cmocka_unit_test(test_sim),        cmocka_unit_test(test_poller_rate),
-        cmocka_unit_test(test_poller_slow_device),
+        cmocka_unit_test(test_poller_slow_device), cmocka_unit_test(test_browse_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -557,6 +557,9 @@ static void test_bad_configurations(void **state)
         /* a failed load leaves the config empty */
         assert_false(tw_config_is_loaded(cfg));
         assert_int_equal(tw_config_last_status(cfg), st);
+        /* the same message is the thread's last error */
+        assert_int_equal(tw_last_error_status(), st);
+        TWT_ASSERT_LAST_ERROR("config", tw_config_last_error(cfg));
         assert_null(tw_config_group_id(cfg));
         assert_int_equal(tw_config_device_count(cfg), 0);
         tw_config_free(cfg);

@@ -256,6 +256,13 @@ static void test_thread_last_error(void **state)
     tw__err(NULL, "node", TW_ERR_CONFIG, "device %s: no adapter", "PLC1");
     assert_string_equal(tw_last_error(), "node: device PLC1: no adapter");
     assert_int_equal(tw_last_error_status(), TW_ERR_CONFIG);
+    /* Wrapping a callee's failure: its message without the module prefix, when the status matches;
+     * otherwise (the callee returned without recording) the status's description. */
+    assert_string_equal(tw__err_detail(TW_ERR_CONFIG), "device PLC1: no adapter");
+    assert_string_equal(tw__err_detail(TW_ERR_NOMEM), tw_strerror(TW_ERR_NOMEM));
+    assert_int_equal(tw__err(NULL, "edge", TW_ERR_CONFIG, "session: %s", tw__err_detail(TW_ERR_CONFIG)),
+                     TW_ERR_CONFIG);
+    assert_string_equal(tw_last_error(), "edge: session: device PLC1: no adapter");
     /* A message as long as the handle's buffer is truncated, never overflows. */
     char longmsg[600];
     memset(longmsg, 'x', sizeof longmsg - 1);

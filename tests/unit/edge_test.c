@@ -51,9 +51,11 @@ static void test_options(void **state)
     assert_null(e);
     o.version = 99;
     assert_int_equal(tw_edge_new(&e, &o), TW_ERR_VERSION);
+    TWT_ASSERT_LAST_ERROR("edge", "tw_edge_options version 99");
     o = opts();
     o.group_id = "a+b";
     assert_int_equal(tw_edge_new(&e, &o), TW_ERR_INVALID_ARG);
+    TWT_ASSERT_LAST_ERROR("edge", "invalid group_id");
     o = opts();
     o.edge_node_id = "";
     assert_int_equal(tw_edge_new(&e, &o), TW_ERR_INVALID_ARG);
@@ -63,6 +65,7 @@ static void test_options(void **state)
     o = opts();
     o.insecure = 0; /* no TLS configuration: refused, never silently plaintext */
     assert_int_equal(tw_edge_new(&e, &o), TW_ERR_TLS_INSECURE);
+    TWT_ASSERT_LAST_ERROR("edge", "no TLS configuration");
     o = opts();
     o.qos = 2;
     assert_int_equal(tw_edge_new(&e, &o), TW_ERR_INVALID_ARG);
@@ -74,6 +77,18 @@ static void test_options(void **state)
     o = opts();
     o.port = 0;
     assert_int_equal(tw_edge_new(&e, &o), TW_ERR_INVALID_ARG);
+    TWT_ASSERT_LAST_ERROR("edge", "host and port are required");
+    /* a state_dir whose stored bdSeq cannot be read: the file and the reason are named */
+    char *dir = twt_mkdtemp("edge_err");
+    assert_int_equal(twt_sh("printf x > '%s/file'", dir), 0);
+    o = opts();
+    o.state_dir = twt_path(0, dir, "file");
+    assert_int_equal(tw_edge_new(&e, &o), TW_ERR_IO);
+    assert_null(e);
+    TWT_ASSERT_LAST_ERROR("edge", "/file/");
+    TWT_ASSERT_LAST_ERROR("edge", "Not a directory");
+    twt_rmtree(dir);
+    free(dir);
     o = opts();
     assert_int_equal(tw_edge_new(&e, &o), TW_OK);
     assert_int_equal(tw_edge_state_get(e), TW_EDGE_STOPPED);

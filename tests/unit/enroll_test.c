@@ -68,6 +68,9 @@ static void test_identity_rules(void **state)
     assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     assert_non_null(strstr(why, "' '"));
     assert_non_null(strstr(why, "offset 5"));
+    TWT_ASSERT_LAST_ERROR("enroll", why); /* recorded for the thread too */
+    assert_int_equal(tw_identity_check(&id, NULL, 0), TW_ERR_IDENTITY);
+    TWT_ASSERT_LAST_ERROR("enroll", "offset 5");
     id.device_id = "-press";
     assert_int_equal(tw_identity_check(&id, why, sizeof why), TW_ERR_IDENTITY);
     id.device_id = "pr\xc3\xa9ss";
@@ -315,43 +318,59 @@ static void test_renew_time(void **state)
 static void test_options(void **state)
 {
     (void)state;
-    char why[256];
     tw_enroll *e = NULL;
     tw_enroll_options o = TW_ENROLL_OPTIONS_INIT;
     o.server_url = "http://127.0.0.1:1";
     o.server_ca_file = twt_path(0, g_dir, "ca.pem");
     o.credentials_dir = twt_path(1, g_dir, "opt-creds");
-    assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_CONFIG);
-    assert_non_null(strstr(why, "https://"));
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("enroll", "server_url: an https:// URL is required (got 'http://127.0.0.1:1')");
     assert_null(e);
     o.server_url = "https://127.0.0.1:1";
     o.server_ca_file = NULL;
-    assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_CONFIG);
-    assert_non_null(strstr(why, "server_ca_file"));
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("enroll", "server_ca_file: required");
+    /* an unreadable CA file: the option, the file and the system's reason */
+    o.server_ca_file = twt_path(0, g_dir, "no-such-ca.pem");
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("enroll", "server_ca_file: cannot read ");
+    TWT_ASSERT_LAST_ERROR("enroll", "no-such-ca.pem: No such file or directory");
+    assert_int_equal(tw_last_error_status(), TW_ERR_CONFIG);
     o.server_ca_file = twt_path(0, g_dir, "ca.pem");
     o.bootstrap_cert_file = twt_path(2, g_dir, "client.pem");
-    assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_CONFIG);
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_CONFIG);
     o.bootstrap_key_file = twt_path(3, g_dir, "no-such.key");
-    assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_CONFIG);
-    assert_non_null(strstr(why, "no-such.key"));
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("enroll", "bootstrap_key_file: cannot read ");
+    TWT_ASSERT_LAST_ERROR("enroll", "no-such.key: No such file or directory");
     o.bootstrap_key_file = twt_path(3, g_dir, "client.key");
     o.username = "a:b";
     o.password = "x";
-    assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_CONFIG);
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_CONFIG);
     o.username = "dev";
     tw_identity id = TW_IDENTITY_INIT;
     id.device_id = "bad id";
     o.identity = &id;
-    assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_IDENTITY);
-    assert_non_null(strstr(why, "device_id"));
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_IDENTITY);
+    TWT_ASSERT_LAST_ERROR("enroll", "identity: device_id");
     id.device_id = "good";
     o.version = 7;
-    assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_ERR_VERSION);
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_VERSION);
+    TWT_ASSERT_LAST_ERROR("enroll", "tw_enroll_options version 7");
     o.version = TW_ENROLL_OPTIONS_VERSION;
-    assert_int_equal(tw_enroll_new(&e, &o, why, sizeof why), TW_OK);
+    /* a credentials_dir that cannot be created */
+    o.credentials_dir = twt_path(1, g_dir, "ca.pem/creds");
+    assert_int_equal(tw_enroll_new(&e, &o), TW_ERR_IO);
+    TWT_ASSERT_LAST_ERROR("enroll", "credentials_dir: ");
+    TWT_ASSERT_LAST_ERROR("enroll", "Not a directory");
+    o.credentials_dir = twt_path(1, g_dir, "opt-creds");
+    assert_int_equal(tw_enroll_new(&e, &o), TW_OK);
     assert_non_null(e);
+    assert_int_equal(tw_enroll_last_status(e), TW_OK);
     /* nothing enrolled yet: the renewal step says so, re-enroll too */
     assert_int_equal(tw_enroll_step(e, 0), TW_ERR_NOT_FOUND);
+    assert_int_equal(tw_enroll_last_status(e), TW_ERR_NOT_FOUND);
+    assert_int_equal(tw_enroll_last_status(NULL), TW_ERR_INVALID_ARG);
     assert_int_equal(tw_enroll_reenroll(e), TW_ERR_NOT_FOUND);
     assert_int_equal(tw_enroll_commit(e), TW_ERR_NOT_FOUND);
     tw_enroll_free(e);

@@ -132,9 +132,11 @@ static void test_options(void **state)
     tw_https_options o = TW_HTTPS_OPTIONS_INIT;
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_ERR_CONFIG); /* no URL */
     assert_null(u);
+    TWT_ASSERT_LAST_ERROR("https", "url: an https:// URL is required (got '(null)')");
     o.url = "http://127.0.0.1:1/x";
     o.ca_file = "/nonexistent/ca.pem";
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_ERR_CONFIG); /* plaintext */
+    TWT_ASSERT_LAST_ERROR("https", "url: an https:// URL is required (got 'http://127.0.0.1:1/x')");
     o.url = "https://127.0.0.1:1/x";
     o.ca_file = NULL;
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_ERR_CONFIG); /* no trust anchor */
@@ -144,14 +146,23 @@ static void test_options(void **state)
     o.cert_file = NULL;
     o.on_reject = TW_HTTPS_REJECT_PARK;
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_ERR_CONFIG); /* PARK without park_dir */
+    TWT_ASSERT_LAST_ERROR("https", "park_dir: required");
+    o.park_dir = "/nonexistent-tagwire-park";
+    assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("https", "park_dir '/nonexistent-tagwire-park': No such file or directory");
+    o.park_dir = NULL;
     o.on_reject = TW_HTTPS_REJECT_DROP;
     o.instance_id = "bad key/with slash";
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_ERR_CONFIG);
+    TWT_ASSERT_LAST_ERROR("https", "instance_id must be 1..64");
     o.instance_id = NULL;
     o.version = 99;
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_ERR_VERSION);
+    TWT_ASSERT_LAST_ERROR("https", "tw_https_options version 99");
     o.version = TW_HTTPS_OPTIONS_VERSION;
     assert_int_equal(tw_https_uplink_new(&u, s, &o), TW_OK);
+    assert_int_equal(tw_https_uplink_last_status(u), TW_OK);
+    assert_int_equal(tw_https_uplink_last_status(NULL), TW_ERR_INVALID_ARG);
     /* the instance id is kept in the store: a second uplink on it uses the same one */
     char a[64] = {0}, b[64] = {0};
     size_t la = 0, lb = 0;

@@ -1040,10 +1040,12 @@ static void test_options_validation(void **state)
     tw_mqtt_options o = TW_MQTT_OPTIONS_INIT;
     assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_INVALID_ARG); /* no host */
     assert_null(c);
+    TWT_ASSERT_LAST_ERROR("mqtt", "host is required");
     o.host = "h";
     o.port = 1;
     o.version = 77;
     assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_VERSION);
+    TWT_ASSERT_LAST_ERROR("mqtt", "tw_mqtt_options version 77");
     o.version = TW_MQTT_OPTIONS_VERSION;
     o.password = "p";
     o.password_len = 1;
@@ -1054,6 +1056,7 @@ static void test_options_validation(void **state)
     o.will_topic = "a";
     o.will_qos = 2;
     assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_INVALID_ARG);
+    TWT_ASSERT_LAST_ERROR("mqtt", "will QoS must be 0 or 1");
     o.will_qos = 0;
     o.client_id = "\xff";
     assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_INVALID_ARG);
@@ -1085,6 +1088,7 @@ static void test_password_needs_secure_transport(void **state)
     o.password_len = 2;
     assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_TLS_INSECURE);
     assert_null(c);
+    TWT_ASSERT_LAST_ERROR("mqtt", "refusing to send a password over a transport that is not secure");
     o.protocol_version = 5; /* MQTT 5: a password without a user name, same rule */
     o.username = NULL;
     assert_int_equal(tw_mqtt_client_new(&c, t, &o), TW_ERR_TLS_INSECURE);

@@ -43,9 +43,8 @@ static tw_node *offline_node(tw_node_poll_mode mode)
     o.poll_threads = mode;
     o.shutdown_timeout_ms = 200;
     tw_node *n = NULL;
-    char err[256];
-    tw_status st = tw_node_new(&n, &o, err, sizeof err);
-    if (st) fail_msg("tw_node_new: %s", err);
+    tw_status st = tw_node_new(&n, &o);
+    if (st) fail_msg("tw_node_new: %s", tw_last_error());
     return n;
 }
 
@@ -53,46 +52,59 @@ static void test_options(void **state)
 {
     (void)state;
     tw_node *n = NULL;
-    char err[256];
     tw_node_options o = TW_NODE_OPTIONS_INIT;
-    assert_int_equal(tw_node_new(&n, NULL, err, sizeof err), TW_ERR_INVALID_ARG);
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
-    assert_string_equal(err, "group_id must be 1..128 bytes of UTF-8 without '+', '#', '/'");
+    assert_int_equal(tw_node_new(&n, NULL), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_INVALID_ARG);
+    assert_string_equal(tw_last_error(), "node: group_id must be 1..128 bytes of UTF-8 without '+', '#', '/'");
     o.group_id = "G";
     o.edge_node_id = "E/1";
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
-    assert_string_equal(err, "edge_node_id must be 1..128 bytes of UTF-8 without '+', '#', '/'");
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_INVALID_ARG);
+    assert_string_equal(tw_last_error(), "node: edge_node_id must be 1..128 bytes of UTF-8 without '+', '#', '/'");
     o.edge_node_id = "E";
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
-    assert_string_equal(err, "a broker URI is required");
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_INVALID_ARG);
+    assert_string_equal(tw_last_error(), "node: a broker URI is required");
     o.broker = "tcp://x:1";
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
-    assert_string_equal(err, "broker 'tcp://x:1': the scheme must be mqtts:// (or mqtt:// with insecure)");
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_INVALID_ARG);
+    assert_string_equal(tw_last_error(), "node: broker 'tcp://x:1': the scheme must be mqtts:// (or mqtt:// with insecure)");
     o.broker = "mqtt://x:1";
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_TLS_INSECURE);
-    assert_string_equal(err, "broker 'mqtt://x:1': plaintext mqtt:// needs the insecure option");
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_TLS_INSECURE);
+    assert_string_equal(tw_last_error(), "node: broker 'mqtt://x:1': plaintext mqtt:// needs the insecure option");
     o.broker = "mqtts://x:99999";
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
-    assert_string_equal(err, "broker 'mqtts://x:99999': bad port");
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_INVALID_ARG);
+    assert_string_equal(tw_last_error(), "node: broker 'mqtts://x:99999': bad port");
     o.broker = "mqtts://x";
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
-    assert_string_equal(err, "mqtts:// needs a CA file, a certificate and a key (or a tw_tls_config)");
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_INVALID_ARG);
+    assert_string_equal(tw_last_error(), "node: mqtts:// needs a CA file, a certificate and a key (or a tw_tls_config)");
     o.tls_ca_file = twt_path(0, g_dir, "nonexistent.pem");
     o.tls_cert_file = twt_path(1, g_dir, "client.pem");
     o.tls_key_file = twt_path(2, g_dir, "client.key");
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_NOT_FOUND);
-    assert_non_null(strstr(err, "TLS CA file"));
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_NOT_FOUND);
+    TWT_ASSERT_LAST_ERROR("node", "TLS CA file");
+    TWT_ASSERT_LAST_ERROR("node", "nonexistent.pem: No such file or directory");
     o.tls_ca_file = twt_path(0, g_dir, "ca.pem");
+    /* a store directory that cannot be created: the option, the directory and the reason */
+    o.insecure = 1;
+    o.broker = "mqtt://127.0.0.1:1";
+    const char *bad_store = twt_path(3, g_dir, "ca.pem/spool"); /* below a regular file */
+    o.store_dir = bad_store;
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_IO);
+    assert_null(n);
+    TWT_ASSERT_LAST_ERROR("node", "store: dir '");
+    TWT_ASSERT_LAST_ERROR("node", bad_store);
+    TWT_ASSERT_LAST_ERROR("node", "cannot create: Not a directory");
+    o.insecure = 0;
+    o.broker = "mqtts://x";
     o.store_dir = "/tmp";
     o.state_dir = "/tmp";
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
-    assert_non_null(strstr(err, "exclude each other"));
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_INVALID_ARG);
+    assert_non_null(strstr(tw_last_error(), "exclude each other"));
     o.state_dir = NULL;
     o.store_dir = NULL;
     o.version = 99;
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_ERR_VERSION);
+    assert_int_equal(tw_node_new(&n, &o), TW_ERR_VERSION);
+    TWT_ASSERT_LAST_ERROR("node", "tw_node_options version 99");
     o.version = TW_NODE_OPTIONS_VERSION;
-    assert_int_equal(tw_node_new(&n, &o, err, sizeof err), TW_OK);
+    assert_int_equal(tw_node_new(&n, &o), TW_OK);
     assert_string_equal(tw_node_group_id(n), "G");
     assert_string_equal(tw_node_edge_node_id(n), "E");
     tw_node_free(n);
@@ -102,18 +114,23 @@ static void test_devices_and_tags(void **state)
 {
     (void)state;
     tw_node *n = offline_node(TW_NODE_POLL_INLINE);
-    char err[512];
     tw_node_device *pushed, *sim, *x;
-    assert_int_equal(tw_node_add_device(n, &pushed, "Pushed", NULL, err, sizeof err), TW_OK);
-    assert_int_equal(tw_node_add_device(n, &x, "Pushed", NULL, err, sizeof err), TW_ERR_EXISTS);
-    assert_string_equal(err, "device 'Pushed' exists already");
-    assert_int_equal(tw_node_add_device(n, &x, "a+b", NULL, err, sizeof err), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_node_add_device(n, &pushed, "Pushed", NULL), TW_OK);
+    assert_int_equal(tw_node_last_status(n), TW_OK);
+    assert_int_equal(tw_node_add_device(n, &x, "Pushed", NULL), TW_ERR_EXISTS);
+    assert_string_equal(tw_node_last_error(n), "device 'Pushed' exists already");
+    assert_int_equal(tw_node_last_status(n), TW_ERR_EXISTS);
+    assert_string_equal(tw_last_error(), "node: device 'Pushed' exists already");
+    assert_int_equal(tw_node_add_device(n, &x, "a+b", NULL), TW_ERR_INVALID_ARG);
     tw_node_device_options d = TW_NODE_DEVICE_OPTIONS_INIT;
     d.adapter_uri = "nope://";
-    assert_int_equal(tw_node_add_device(n, &x, "Bad", &d, err, sizeof err), TW_ERR_NO_ADAPTER);
-    assert_string_equal(err, "device 'Bad': adapter 'nope://': no adapter registered for scheme 'nope'");
+    assert_int_equal(tw_node_add_device(n, &x, "Bad", &d), TW_ERR_NO_ADAPTER);
+    assert_string_equal(tw_node_last_error(n), "device 'Bad': adapter 'nope://': no adapter registered for scheme 'nope'");
+    assert_int_equal(tw_node_last_status(n), TW_ERR_NO_ADAPTER);
+    TWT_ASSERT_LAST_ERROR("node", "no adapter registered for scheme 'nope'");
+    assert_int_equal(tw_node_last_status(NULL), TW_ERR_INVALID_ARG);
     d.adapter_uri = "sim://";
-    assert_int_equal(tw_node_add_device(n, &sim, "Sim", &d, err, sizeof err), TW_OK);
+    assert_int_equal(tw_node_add_device(n, &sim, "Sim", &d), TW_OK);
     assert_int_equal(tw_node_device_count(n), 2);
     assert_ptr_equal(tw_node_find_device(n, "Sim"), sim);
     assert_ptr_equal(tw_node_device_at(n, 0), pushed);
@@ -139,7 +156,7 @@ static void test_devices_and_tags(void **state)
     /* once running, the shape is fixed (Sparkplug births describe it) */
     tw_node_step(n, 0);
     assert_int_equal(tw_node_add_tag(n, &t, "Late", TW_TYPE_INT32, NULL), TW_ERR_NODE_STATE);
-    assert_int_equal(tw_node_add_device(n, &x, "Late", NULL, err, sizeof err), TW_ERR_NODE_STATE);
+    assert_int_equal(tw_node_add_device(n, &x, "Late", NULL), TW_ERR_NODE_STATE);
     assert_int_equal(tw_node_device_add_tag(pushed, &t, "Late", TW_TYPE_INT32, NULL, NULL, 0), TW_ERR_NODE_STATE);
     assert_int_equal(tw_node_start(n), TW_ERR_NODE_STATE);
     assert_int_equal(tw_node_stop(n), TW_ERR_NODE_STATE);
@@ -150,11 +167,10 @@ static void test_devices_and_tags(void **state)
 static void run_adapter_values(tw_node_poll_mode mode, int threaded)
 {
     tw_node *n = offline_node(mode);
-    char err[512];
     tw_node_device *sim;
     tw_node_device_options d = TW_NODE_DEVICE_OPTIONS_INIT;
     d.adapter_uri = "sim://";
-    assert_int_equal(tw_node_add_device(n, &sim, "Sim", &d, err, sizeof err), TW_OK);
+    assert_int_equal(tw_node_add_device(n, &sim, "Sim", &d), TW_OK);
     tw_tag *scaled, *plain, *mem, *counter;
     tw_tag_options so = TW_TAG_OPTIONS_INIT;
     so.scale = 0.15; /* raw 100 -> 15 */
@@ -362,17 +378,18 @@ static void test_config_errors(void **state)
             continue;
         }
         tw_node *n = NULL;
-        char err[1024];
-        st = tw_node_new_from_config(&n, cfg, err, sizeof err);
+        st = tw_node_new_from_config(&n, cfg);
         if (st != cases[i].status) fail_msg("case %zu: %s, expected %s (%s)", i, tw_status_name(st),
-                                            tw_status_name(cases[i].status), err);
+                                            tw_status_name(cases[i].status), tw_last_error());
         assert_null(n);
         if (cases[i].message) {
-            if (strcmp(err, cases[i].message)) fail_msg("case %zu:\n got      %s\n expected %s", i, err, cases[i].message);
+            char want[1100];
+            snprintf(want, sizeof want, "node: %s", cases[i].message);
+            if (strcmp(tw_last_error(), want)) fail_msg("case %zu:\n got      %s\n expected %s", i, tw_last_error(), want);
         } else {
             char want[600];
-            snprintf(want, sizeof want, "gw.json: $.uplink.tls.ca: CA file '%s/missing.pem': cannot open", g_dir);
-            if (strncmp(err, want, strlen(want))) fail_msg("case %zu: got %s", i, err);
+            snprintf(want, sizeof want, "node: gw.json: $.uplink.tls.ca: CA file '%s/missing.pem': cannot open", g_dir);
+            if (strncmp(tw_last_error(), want, strlen(want))) fail_msg("case %zu: got %s", i, tw_last_error());
         }
         tw_config_free(cfg);
     }
@@ -400,8 +417,7 @@ static void test_config_maps_everything(void **state)
     assert_int_equal(tw_config_new(&cfg), TW_OK);
     assert_int_equal(tw_config_load_string(cfg, buf, strlen(buf), "m.json", NULL), TW_OK);
     tw_node *n;
-    char err[512];
-    assert_int_equal(tw_node_new_from_config(&n, cfg, err, sizeof err), TW_OK);
+    assert_int_equal(tw_node_new_from_config(&n, cfg), TW_OK);
     tw_config_free(cfg);
     assert_string_equal(tw_node_group_id(n), "PlantA");
     assert_int_equal(tw_node_device_count(n), 2);
@@ -448,12 +464,12 @@ static void test_unreachable_device(void **state)
 {
     (void)state;
     tw_node *n = offline_node(TW_NODE_POLL_INLINE);
-    char uri[96], err[512];
+    char uri[96];
     snprintf(uri, sizeof uri, "modbus+tcp://127.0.0.1:%u?connect_timeout=200", (unsigned)twt_free_port());
     tw_node_device *d;
     tw_node_device_options o = TW_NODE_DEVICE_OPTIONS_INIT;
     o.adapter_uri = uri;
-    assert_int_equal(tw_node_add_device(n, &d, "Dead", &o, err, sizeof err), TW_OK);
+    assert_int_equal(tw_node_add_device(n, &d, "Dead", &o), TW_OK);
     tw_tag *t;
     assert_int_equal(tw_node_device_add_tag(d, &t, "R", TW_TYPE_UINT16, NULL, "hr:1", 20), TW_OK);
     tw_node_stats st;
@@ -487,9 +503,8 @@ static void test_example_gateway_json(void **state)
     assert_int_equal(tw_config_new(&cfg), TW_OK);
     assert_int_equal(tw_config_load_string(cfg, json, len, "gateway.json", g_dir), TW_OK);
     tw_node *n = NULL;
-    char err[1024];
-    tw_status st = tw_node_new_from_config(&n, cfg, err, sizeof err);
-    if (st) fail_msg("%s", err);
+    tw_status st = tw_node_new_from_config(&n, cfg);
+    if (st) fail_msg("%s", tw_last_error());
     tw_config_free(cfg);
     assert_int_equal(tw_node_device_count(n), 2);
     assert_int_equal(tw_tagset_count(tw_node_device_tagset(tw_node_find_device(n, "Simulator"))), 4);

@@ -382,6 +382,8 @@ static void test_decode_malformed(void **state)
                      TW_ERR_SPARKPLUG_DECODE);
     assert_null(p);
     assert_non_null(strstr(why, "truncated"));
+    TWT_ASSERT_LAST_ERROR("sparkplug", why); /* recorded for the thread too */
+    assert_int_equal(tw_last_error_status(), TW_ERR_SPARKPLUG_DECODE);
     /* metric length past the end */
     static const uint8_t t2[] = {0x12, 0x05, 0x10, 0x01};
     assert_int_equal(tw_sp_payload_decode(&p, t2, sizeof(t2), why, sizeof(why)),
@@ -578,8 +580,11 @@ static void test_state_payload(void **state)
         "{\"online\":true,\"online\":false,\"timestamp\":1}", "{\"online\":true,\"timestamp\":01}",
         "[true]", "{\"online\":true,\"timestamp\":1", "{\"online\":tru,\"timestamp\":1}",
         "{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]],\"online\":true,\"timestamp\":1}"};
-    for (size_t i = 0; i < TW__ARRAY_LEN(bad); i++)
+    for (size_t i = 0; i < TW__ARRAY_LEN(bad); i++) {
+        tw_last_error_clear();
         assert_int_equal(tw_sp_state_parse(&online, &ts, bad[i], strlen(bad[i])), TW_ERR_SPARKPLUG_DECODE);
+        TWT_ASSERT_LAST_ERROR("sparkplug", "STATE payload");
+    }
     char buf[64];
     size_t len;
     assert_int_equal(tw_sp_state_build(buf, sizeof(buf), &len, 1, 1668114759262ull), TW_OK);

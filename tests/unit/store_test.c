@@ -960,6 +960,56 @@ static void test_bad_args(void **state)
     tw_store_free(NULL);
 }
 
+/* A failed open says which option, which directory and why (tw_last_error(), "store: ..."). */
+static void test_open_errors_name_the_problem(void **state)
+{
+    (void)state;
+    char *dir = twt_mkdtemp("store_err");
+    assert_int_equal(twt_sh("printf x > '%s/file'", dir), 0);
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/file/spool", dir); /* the parent is a regular file */
+    tw_store *s = NULL;
+    tw_store_options o = TW_STORE_OPTIONS_INIT;
+    o.backend = TW_STORE_DISK;
+    o.dir = bad;
+    assert_int_equal(tw_store_new(&s, &o), TW_ERR_IO);
+    assert_null(s);
+    TWT_ASSERT_LAST_ERROR("store", bad);
+    TWT_ASSERT_LAST_ERROR("store", "cannot create: Not a directory");
+    assert_int_equal(tw_last_error_status(), TW_ERR_IO);
+    /* read-only inspection of a directory that is not there */
+    o.read_only = 1;
+    snprintf(bad, sizeof bad, "%s/missing", dir);
+    assert_int_equal(tw_store_new(&s, &o), TW_ERR_NOT_FOUND);
+    TWT_ASSERT_LAST_ERROR("store", "No such file or directory");
+    TWT_ASSERT_LAST_ERROR("store", bad);
+    /* options: the message names the option */
+    o = (tw_store_options)TW_STORE_OPTIONS_INIT;
+    o.backend = TW_STORE_DISK;
+    assert_int_equal(tw_store_new(&s, &o), TW_ERR_INVALID_ARG);
+    TWT_ASSERT_LAST_ERROR("store", "dir: required");
+    o.version = 99;
+    assert_int_equal(tw_store_new(&s, &o), TW_ERR_VERSION);
+    TWT_ASSERT_LAST_ERROR("store", "version 99");
+    /* a second handle on a locked directory */
+    tw_store *a = open_disk(dir, TW_STORE_SYNC_EVERY_RECORD, 0);
+    o = (tw_store_options)TW_STORE_OPTIONS_INIT;
+    o.backend = TW_STORE_DISK;
+    o.dir = dir;
+    assert_int_equal(tw_store_new(&s, &o), TW_ERR_STORE_LOCKED);
+    TWT_ASSERT_LAST_ERROR("store", "locked by another process");
+    /* the handle's own status follows its last error */
+    assert_int_equal(tw_store_last_status(a), TW_OK);
+    assert_int_equal(twt_sh("printf 'TWST\\010\\000\\000\\000xxxx12345678' > '%s/state/bdSeq'", dir), 0);
+    uint64_t v;
+    assert_int_equal(tw_store_state_get_u64(a, "bdSeq", &v), TW_ERR_CORRUPT);
+    assert_int_equal(tw_store_last_status(a), TW_ERR_CORRUPT);
+    assert_int_equal(tw_store_last_status(NULL), TW_ERR_INVALID_ARG);
+    tw_store_free(a);
+    twt_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_batch_policy),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_open_errors_name_the_problem),
     };
     if (getenv("TWT_FILTER")) cmocka_set_test_filter(getenv("TWT_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -249,8 +249,14 @@ static void test_names(void **state)
     char err[64];
     assert_int_equal(tw_tag_name_validate("a//b", err, sizeof err), TW_ERR_PARSE);
     assert_non_null(strstr(err, "byte 2"));
+    /* the reason is also the thread's last error, with or without a buffer */
+    TWT_ASSERT_LAST_ERROR("tag", "invalid tag name: empty path segment");
+    TWT_ASSERT_LAST_ERROR("tag", err);
     assert_int_equal(tw_tag_name_validate(NULL, err, sizeof err), TW_ERR_INVALID_ARG);
+    tw_last_error_clear();
     assert_int_equal(tw_tag_name_validate("a//b", NULL, 0), TW_ERR_PARSE);
+    TWT_ASSERT_LAST_ERROR("tag", "byte 2");
+    assert_int_equal(tw_last_error_status(), TW_ERR_PARSE);
     char tiny[4];
     assert_int_equal(tw_tag_name_validate("a//b", tiny, sizeof tiny), TW_ERR_PARSE);
     assert_int_equal(strlen(tiny), 3);
@@ -279,6 +285,7 @@ static void test_not_initialized(void **state)
     tw_tagset *ts = (tw_tagset *)0x1;
     assert_int_equal(tw_tagset_new(&ts), TW_ERR_NOT_INITIALIZED);
     assert_null(ts);
+    TWT_ASSERT_LAST_ERROR("core", "tw_init() has not been called");
 }
 
 static void test_add_and_lookup(void **state)
@@ -297,9 +304,13 @@ static void test_add_and_lookup(void **state)
     assert_int_equal(tw_tagset_add(ts, &b, "Line1/Press7/Strokes", TW_TYPE_UINT64, NULL), TW_OK);
     tw_tag_options o = TW_TAG_OPTIONS_INIT;
     o.alias = 2; /* taken by b's automatic alias */
+    assert_int_equal(tw_tagset_last_status(ts), TW_OK);
     assert_int_equal(tw_tagset_add(ts, &x, "Other", TW_TYPE_INT32, &o), TW_ERR_EXISTS);
     assert_null(x);
     assert_non_null(strstr(tw_tagset_last_error(ts), "alias 2"));
+    assert_int_equal(tw_tagset_last_status(ts), TW_ERR_EXISTS);
+    TWT_ASSERT_LAST_ERROR("tag", "alias 2");
+    assert_int_equal(tw_tagset_last_status(NULL), TW_ERR_INVALID_ARG);
     o.alias = 100;
     assert_int_equal(tw_tagset_add(ts, &c, "Setpoint", TW_TYPE_FLOAT, &o), TW_OK);
     assert_int_equal(tw_tagset_add(ts, &x, "Line1/Press7/Temperature", TW_TYPE_INT32, NULL), TW_ERR_EXISTS);

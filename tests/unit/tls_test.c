@@ -155,7 +155,24 @@ static void test_config_validation(void **s)
     assert_int_equal(tw_tls_config_new(&cfg), TW_OK);
     int64_t na = 0;
     assert_int_equal(tw_tls_config_own_not_after(cfg, &na), TW_ERR_NOT_FOUND);
-    assert_int_equal(tw_tls_config_set_ca_file(cfg, twt_path(0, dir, "missing.pem")), TW_ERR_NOT_FOUND);
+    assert_int_equal(tw_tls_config_last_status(cfg), TW_OK);
+    const char *missing = twt_path(0, dir, "missing.pem");
+    assert_int_equal(tw_tls_config_set_ca_file(cfg, missing), TW_ERR_NOT_FOUND);
+    /* the file and the system's reason, on the config and for the thread */
+    assert_non_null(strstr(tw_tls_config_last_error(cfg), missing));
+    assert_int_equal(tw_tls_config_last_status(cfg), TW_ERR_NOT_FOUND);
+    TWT_ASSERT_LAST_ERROR("tls", missing);
+    TWT_ASSERT_LAST_ERROR("tls", "No such file or directory");
+    /* a directory given as the CA file opens, but cannot be read */
+    assert_int_equal(tw_tls_config_set_ca_file(cfg, dir), TW_ERR_IO);
+    TWT_ASSERT_LAST_ERROR("tls", "Is a directory");
+    assert_int_equal(tw_tls_config_last_status(cfg), TW_ERR_IO);
+    assert_int_equal(tw_tls_config_set_crl_file(cfg, twt_path(0, dir, "missing.crl")), TW_ERR_NOT_FOUND);
+    TWT_ASSERT_LAST_ERROR("tls", "missing.crl: No such file or directory");
+    assert_int_equal(tw_tls_config_set_credentials_file(cfg, twt_path(0, dir, "client.pem"),
+                                                        twt_path(1, dir, "nokey.key"), NULL),
+                     TW_ERR_NOT_FOUND);
+    TWT_ASSERT_LAST_ERROR("tls", "nokey.key: No such file or directory");
     assert_int_equal(tw_tls_config_set_ca_mem(cfg, "garbage", 7), TW_ERR_PARSE);
     assert_int_equal(tw_tls_config_set_versions(cfg, 0x0302, TW_TLS_VERSION_1_3), TW_ERR_INVALID_ARG);
     assert_int_equal(tw_tls_config_set_versions(cfg, TW_TLS_VERSION_1_3, TW_TLS_VERSION_1_2), TW_ERR_INVALID_ARG);
@@ -203,6 +220,12 @@ static void test_config_validation(void **s)
     o.version = 7;
     assert_int_equal(tw_transport_new_tls(&t, cfg, &o), TW_ERR_VERSION);
     assert_null(t);
+    TWT_ASSERT_LAST_ERROR("tls", "tw_tls_options version 7");
+    tw_transport_options to = TW_TRANSPORT_OPTIONS_INIT;
+    to.version = 9;
+    assert_int_equal(tw_transport_new_tcp_insecure(&tcp, &to), TW_ERR_VERSION);
+    TWT_ASSERT_LAST_ERROR("transport", "tw_transport_options version 9");
+    assert_int_equal(tw_tls_config_last_status(NULL), TW_ERR_INVALID_ARG);
     tw_tls_config_free(cfg);
     twt_rmtree(dir);
     free(dir);
@@ -215,6 +238,7 @@ static void test_not_initialized(void **s)
     tw_tls_config *cfg = (tw_tls_config *)1;
     assert_int_equal(tw_tls_config_new(&cfg), TW_ERR_NOT_INITIALIZED);
     assert_null(cfg);
+    TWT_ASSERT_LAST_ERROR("core", "tw_init() has not been called");
     assert_int_equal(tw_init(NULL), TW_OK);
 }
 

@@ -29,10 +29,9 @@ static int run(int argc, char **argv)
     if (argc - i < 1 || argc - i > 2) return tw_cli_usage_error(&tw_cli_cmd_browse, "needs a URI and at most one NodeId");
     const char *uri = argv[i];
     const char *node = argc - i == 2 ? argv[i + 1] : NULL;
-    char err[512];
     unsigned count = 0;
-    tw_status st = tw_opcua_browse(uri, node, timeout, print_ref, &count, err, sizeof err);
-    if (st != TW_OK) return tw_cli_fail("browse", st, err);
+    tw_status st = tw_opcua_browse(uri, node, timeout, print_ref, &count);
+    if (st != TW_OK) return tw_cli_fail("browse", st, tw_last_error());
     fflush(stdout);
     return TW_EXIT_OK;
 }

@@ -61,7 +61,7 @@ static int run(int argc, char **argv)
 
     tw_config *cfg;
     tw_status st = tw_config_new(&cfg);
-    if (st != TW_OK) return tw_cli_fail("check-config", st, NULL);
+    if (st != TW_OK) return tw_cli_fail("check-config", st, tw_last_error());
     st = tw_config_load_file(cfg, file);
     if (st != TW_OK) {
         fprintf(stderr, "%s\n", tw_config_last_error(cfg));

@@ -88,10 +88,10 @@ static int run(int argc, char **argv)
     o.max_attempts = attempts;
     o.on_event = on_event;
     tw_enroll *e = NULL;
-    st = tw_enroll_new(&e, &o, why, sizeof why);
+    st = tw_enroll_new(&e, &o);
     memset(password, 0, sizeof password);
-    if (st != TW_OK) return st == TW_ERR_CONFIG ? (tw_cli_fail("enroll", st, why), TW_EXIT_ENV)
-                                                : tw_cli_fail("enroll", st, why);
+    if (st != TW_OK) return st == TW_ERR_CONFIG ? (tw_cli_fail("enroll", st, tw_last_error()), TW_EXIT_ENV)
+                                                : tw_cli_fail("enroll", st, tw_last_error());
     st = tw_enroll_get_cacerts(e);
     if (st != TW_OK) {
         int rc = tw_cli_fail("enroll: /cacerts", st, tw_enroll_last_error(e));

@@ -101,9 +101,8 @@ int tw_cli_open_device(const tw_cli_command *cmd, tw_device **dev, const char *u
     tw_device_options o = TW_DEVICE_OPTIONS_INIT;
     o.timeout_ms = timeout_ms;
     o.connect_timeout_ms = timeout_ms ? timeout_ms : 0;
-    char err[512];
-    tw_status st = tw_device_open(dev, uri, &o, err, sizeof err);
-    if (st != TW_OK) return tw_cli_fail(uri, st, err);
+    tw_status st = tw_device_open(dev, uri, &o);
+    if (st != TW_OK) return tw_cli_fail(uri, st, tw_last_error());
     for (int i = 0; i < naddr; i++) {
         st = tw_device_add_item(*dev, &ids[i], addresses[i]);
         if (st != TW_OK) {

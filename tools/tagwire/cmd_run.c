@@ -89,7 +89,7 @@ static int run(int argc, char **argv)
     tw_config *cfg = NULL;
     int rc = TW_EXIT_OK;
     if ((st = tw_config_new(&cfg))) {
-        rc = tw_cli_fail("config", st, tw_strerror(st));
+        rc = tw_cli_fail("config", st, tw_last_error());
         goto out;
     }
     if ((st = tw_config_load_file(cfg, path))) {
@@ -98,9 +98,8 @@ static int run(int argc, char **argv)
         goto out;
     }
     tw_node *node = NULL;
-    char err[1024];
-    if ((st = tw_node_new_from_config(&node, cfg, err, sizeof err))) {
-        fprintf(stderr, "tagwire run: %s (%s)\n", err, tw_status_name(st));
+    if ((st = tw_node_new_from_config(&node, cfg))) {
+        fprintf(stderr, "tagwire run: %s (%s)\n", tw_last_error(), tw_status_name(st));
         rc = TW_EXIT_FAILURE;
         goto out;
     }

@@ -53,10 +53,10 @@ static int run(int argc, char **argv)
     tw_store *s = NULL;
     tw_status st = tw_store_new(&s, &o);
     if (st == TW_ERR_NOT_FOUND || st == TW_ERR_PERMISSION) {
-        fprintf(stderr, "tagwire: %s: %s\n", dir, tw_strerror(st));
+        fprintf(stderr, "tagwire: %s\n", tw_last_error());
         return TW_EXIT_ENV;
     }
-    if (st != TW_OK) return tw_cli_fail(dir, st, NULL);
+    if (st != TW_OK) return tw_cli_fail(dir, st, tw_last_error());
 
     tw_store_stats x;
     memset(&x, 0, sizeof x);

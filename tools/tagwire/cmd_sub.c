@@ -333,7 +333,7 @@ static int run(int argc, char **argv)
     int rc = TW_EXIT_OK;
     tw_status st;
     if (tls) {
-        if ((st = tw_tls_config_new(&cfg))) return tw_cli_fail("tls config", st, NULL);
+        if ((st = tw_tls_config_new(&cfg))) return tw_cli_fail("tls config", st, tw_last_error());
         if ((st = tw_tls_config_set_ca_file(cfg, ca))) {
             rc = tw_cli_fail("--ca", st, tw_tls_config_last_error(cfg));
             goto out;
@@ -348,7 +348,7 @@ static int run(int argc, char **argv)
         st = tw_transport_new_tcp_insecure(&tr, NULL);
     }
     if (st) {
-        rc = tw_cli_fail("transport", st, NULL);
+        rc = tw_cli_fail("transport", st, tw_last_error());
         goto out;
     }
     char cid[64];
@@ -364,7 +364,7 @@ static int run(int argc, char **argv)
     o.max_packet_size = 16u << 20;
     if ((st = tw_mqtt_client_new(&cl, tr, &o))) {
         tw_transport_free(tr);
-        rc = tw_cli_fail("mqtt client", st, NULL);
+        rc = tw_cli_fail("mqtt client", st, tw_last_error());
         goto out;
     }
     tw_mqtt_client_set_message_cb(cl, on_message, &c);

@@ -78,7 +78,7 @@ static int run(int argc, char **argv)
     tw_transport *t = NULL;
     int rc = TW_EXIT_OK;
     tw_status st = tw_tls_config_new(&cfg);
-    if (st) return tw_cli_fail("tls config", st, NULL);
+    if (st) return tw_cli_fail("tls config", st, tw_last_error());
     if ((st = tw_tls_config_set_ca_file(cfg, ca))) {
         rc = tw_cli_fail("--ca", st, tw_tls_config_last_error(cfg));
         goto out;

@@ -68,15 +68,15 @@ static int run(int argc, char **argv)
     tw_store *s = NULL;
     tw_status st = tw_store_new(&s, &so);
     if (st == TW_ERR_PERMISSION) {
-        fprintf(stderr, "tagwire: %s: %s\n", dir, tw_strerror(st));
+        fprintf(stderr, "tagwire: %s\n", tw_last_error());
         return TW_EXIT_ENV;
     }
-    if (st != TW_OK) return tw_cli_fail(dir, st, NULL);
+    if (st != TW_OK) return tw_cli_fail(dir, st, tw_last_error());
     tw_https_uplink *u = NULL;
     st = tw_https_uplink_new(&u, s, &o);
     if (st != TW_OK) {
         tw_store_free(s);
-        return tw_cli_fail("uplink", st, st == TW_ERR_CONFIG ? "see the log above" : NULL);
+        return tw_cli_fail("uplink", st, tw_last_error());
     }
     int64_t end = now_ms() + (int64_t)timeout_s * 1000;
     int rc = TW_EXIT_FAILURE;

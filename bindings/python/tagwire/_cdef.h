@@ -156,7 +156,7 @@ typedef struct tw_value {
  void tw_value_clear(tw_value *v);
 typedef struct tw_tagset tw_tagset;
 typedef struct tw_tag tw_tag;
- tw_status tw_tag_name_validate(const char *name, char *err, size_t errlen);
+ tw_status tw_tag_name_validate(const char *name, char *err, size_t err_size);
 typedef enum tw_access {
     TW_ACCESS_DEFAULT = 0,
     TW_ACCESS_READ = 1,
@@ -184,6 +184,7 @@ typedef struct tw_tag_options {
  tw_status tw_tagset_new(tw_tagset **out);
  void tw_tagset_free(tw_tagset *ts);
  const char *tw_tagset_last_error(const tw_tagset *ts);
+ tw_status tw_tagset_last_status(const tw_tagset *ts);
  tw_status tw_tagset_add(tw_tagset *ts, tw_tag **out, const char *name, tw_type type,
                                const tw_tag_options *opts);
  tw_tag *tw_tagset_find(const tw_tagset *ts, const char *name);
@@ -284,7 +285,7 @@ typedef struct tw_sp_payload {
     size_t metric_count;
 } tw_sp_payload;
  tw_status tw_sp_payload_decode(tw_sp_payload **out, const void *data,
-                                                    size_t len, char *why, size_t why_size);
+                                                    size_t len, char *err, size_t err_size);
  void tw_sp_payload_free(tw_sp_payload *payload);
 typedef enum tw_sp_format {
     TW_SP_FORMAT_TEXT = 0,
@@ -394,6 +395,7 @@ typedef struct tw_store_stats {
 } tw_store_stats;
  tw_status tw_store_stats_get(const tw_store *s, tw_store_stats *st);
  const char *tw_store_last_error(const tw_store *s);
+ tw_status tw_store_last_status(const tw_store *s);
  tw_status tw_store_state_set(tw_store *s, const char *key, const void *value, size_t len);
  tw_status tw_store_state_get(tw_store *s, const char *key, void *buf, size_t cap,
                                     size_t *len_out);
@@ -593,8 +595,7 @@ typedef struct tw_identity {
     const char *hw_revision;
     const char *fw_revision;
 } tw_identity;
- tw_status tw_identity_check(const tw_identity *id, char *why,
-                                                        size_t why_size);
+ tw_status tw_identity_check(const tw_identity *id, char *err, size_t err_size);
  tw_status tw_identity_urn(char *buf, size_t buf_size,
                                              const tw_identity *id);
 typedef struct tw_enroll tw_enroll;
@@ -642,10 +643,10 @@ typedef struct tw_enroll_options {
     tw_enroll_event_fn on_event;
     void *user_data;
 } tw_enroll_options;
- tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *options, char *why,
-                               size_t why_size);
+ tw_status tw_enroll_new(tw_enroll **out, const tw_enroll_options *options);
  void tw_enroll_free(tw_enroll *e);
  const char *tw_enroll_last_error(const tw_enroll *e);
+ tw_status tw_enroll_last_status(const tw_enroll *e);
  uint32_t tw_enroll_retry_after(const tw_enroll *e);
  tw_status tw_enroll_get_cacerts(tw_enroll *e);
  tw_status tw_enroll_get_csrattrs(tw_enroll *e, unsigned char **der, size_t *len);
@@ -713,6 +714,7 @@ typedef tw_status (*tw_tls_sign_fn)(tw_tls_hash hash_alg, const uint8_t *hash, s
  tw_status tw_tls_config_set_timeouts(tw_tls_config *cfg, uint32_t handshake_ms,
                                             uint32_t io_ms, uint32_t post_handshake_ms);
  const char *tw_tls_config_last_error(const tw_tls_config *cfg);
+ tw_status tw_tls_config_last_status(const tw_tls_config *cfg);
 typedef struct tw_tls_options {
     uint32_t version;
     tw_transport *inner;
@@ -752,8 +754,7 @@ typedef struct tw_device_options {
     tw_transport *transport;
     struct tw_tls_config *tls;
 } tw_device_options;
- tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_options *opts,
-                                char *err, size_t errlen);
+ tw_status tw_device_open(tw_device **out, const char *uri, const tw_device_options *opts);
  void tw_device_free(tw_device *dev);
  tw_status tw_device_add_item(tw_device *dev, uint32_t *id_out, const char *address);
  size_t tw_device_item_count(const tw_device *dev);
@@ -766,6 +767,7 @@ typedef void (*tw_device_push_fn)(uint32_t id, const tw_sample *sample, void *us
  int tw_device_fds(tw_device *dev, int *fds, unsigned *events, int max);
  tw_status tw_device_process(tw_device *dev);
  const char *tw_device_last_error(const tw_device *dev);
+ tw_status tw_device_last_status(const tw_device *dev);
  const char *tw_device_scheme(const tw_device *dev);
  tw_status tw_device_tls_info(const tw_device *dev, struct tw_tls_info *info);
 typedef struct tw_device_stats {
@@ -792,7 +794,7 @@ typedef struct tw_device_stats {
 } tw_device_stats;
  tw_status tw_device_stats_get(const tw_device *dev, tw_device_stats *out);
  tw_status tw_adapter_check_address(const char *scheme_or_uri, const char *address,
-                                                       tw_type *type_out, char *err, size_t errlen);
+                                                       tw_type *type_out, char *err, size_t err_size);
  size_t tw_adapter_list(char *buf, size_t len);
 typedef struct tw_poller tw_poller;
 typedef void (*tw_poll_fn)(uint32_t group, const uint32_t *ids, const tw_sample *samples, size_t n,
@@ -921,7 +923,7 @@ typedef struct tw_opcua_ref {
 } tw_opcua_ref;
 typedef void (*tw_opcua_browse_fn)(const tw_opcua_ref *ref, void *user_data);
  tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms,
-                                               tw_opcua_browse_fn fn, void *user_data, char *err, size_t errlen);
+                                               tw_opcua_browse_fn fn, void *user_data);
 typedef struct tw_node tw_node;
 typedef struct tw_node_device tw_node_device;
 typedef enum tw_node_poll_mode {
@@ -957,11 +959,11 @@ typedef struct tw_node_options {
     int qos0;
     const tw_store_options *store_options;
 } tw_node_options;
- tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *err, size_t errlen);
- tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg, char *err,
-                                         size_t errlen);
+ tw_status tw_node_new(tw_node **out, const tw_node_options *opts);
+ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg);
  void tw_node_free(tw_node *node);
  const char *tw_node_last_error(const tw_node *node);
+ tw_status tw_node_last_status(const tw_node *node);
  tw_status tw_node_add_tag(tw_node *node, tw_tag **out, const char *name, tw_type type,
                                  const tw_tag_options *opts);
 typedef struct tw_node_device_options {
@@ -971,7 +973,7 @@ typedef struct tw_node_device_options {
     tw_device *opened;
 } tw_node_device_options;
  tw_status tw_node_add_device(tw_node *node, tw_node_device **out, const char *device_id,
-                                    const tw_node_device_options *opts, char *err, size_t errlen);
+                                    const tw_node_device_options *opts);
  tw_node_device *tw_node_find_device(const tw_node *node, const char *device_id);
  size_t tw_node_device_count(const tw_node *node);
  tw_node_device *tw_node_device_at(const tw_node *node, size_t index);
@@ -1111,6 +1113,7 @@ typedef struct tw_https_stats {
 } tw_https_stats;
  tw_status tw_https_uplink_stats_get(const tw_https_uplink *u, tw_https_stats *st);
  const char *tw_https_uplink_last_error(const tw_https_uplink *u);
+ tw_status tw_https_uplink_last_status(const tw_https_uplink *u);
 typedef struct tw_adapter_uri {
     const char *uri;
     const char *scheme;

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from ._ffi import ffi, lib, reraise, store_exception, string, take_exception
 from .core import Type, as_type, value_from_py, value_to_py
-from .errors import AdapterError, Closed, Error, check
+from .errors import AdapterError, Closed, Error, check, check_new
 from .tags import Sample
 
 POLL_IN = lib.TW_POLL_IN
@@ -69,14 +69,13 @@ class Device:
         o.reconnect_max_ms = reconnect_max_ms
         o.transport = transport._p() if transport is not None else ffi.NULL
         out = ffi.new("tw_device **")
-        err = ffi.new("char[]", 512)
-        st = lib.tw_device_open(out, uri.encode(), o, err, 512)
+        st = lib.tw_device_open(out, uri.encode(), o)
         exc = take_exception()
         if exc is not None:
             if st == 0:
                 lib.tw_device_free(out[0])
             raise exc
-        check(st, string(err))
+        check_new(st)
         if transport is not None:
             transport._ptr = None  # owned by the device now
         self._ptr = out[0]
@@ -117,6 +116,11 @@ class Device:
     @property
     def last_error(self) -> str:
         return string(lib.tw_device_last_error(self._p()))
+
+    @property
+    def last_status(self) -> int:
+        """The status that went with last_error (0 = TW_OK when none)."""
+        return int(lib.tw_device_last_status(self._p()))
 
     @property
     def scheme(self) -> str:
@@ -229,7 +233,7 @@ class Poller:
 
     def __init__(self) -> None:
         out = ffi.new("tw_poller **")
-        check(lib.tw_poller_new(out))
+        check_new(lib.tw_poller_new(out))
         self._ptr = out[0]
         self._cbs: List[Any] = []
         self._devices: List[Device] = []

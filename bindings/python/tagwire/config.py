@@ -6,7 +6,7 @@ from typing import Any, List, NamedTuple, Optional, Tuple
 
 from ._ffi import ffi, lib, opt_string, string
 from .core import Type
-from .errors import Closed, ConfigError, check
+from .errors import Closed, ConfigError, check, check_new
 from .store import Overflow, Sync
 from .tags import Access, DeadbandMode
 
@@ -29,7 +29,7 @@ class Config:
 
     def __init__(self) -> None:
         out = ffi.new("tw_config **")
-        check(lib.tw_config_new(out))
+        check_new(lib.tw_config_new(out))
         self._ptr = out[0]
 
     @classmethod

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
 from .core import keep_alive_c
-from .errors import Closed, check
+from .errors import Closed, check, check_new
 from .tags import TagSet
 from .transport import TlsConfig
 
@@ -79,7 +79,7 @@ class Edge:
         o.queue_bytes, o.max_payload, o.max_metrics = queue_bytes, max_payload, max_metrics
         o.connect_timeout_ms = connect_timeout_ms
         out = ffi.new("tw_edge **")
-        check(lib.tw_edge_new(out, o))
+        check_new(lib.tw_edge_new(out, o))
         self._ptr = out[0]
         self._sets: Dict[str, TagSet] = {}
         self._store = store  # must outlive the edge

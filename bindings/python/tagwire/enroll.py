@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, opt_string, reraise, store_exception, string
-from .errors import Closed, EnrollError, check
+from .errors import Closed, EnrollError, check, check_new
 
 
 @dataclass
@@ -148,9 +148,8 @@ class Enrollment:
             self._cb = _cb
             o.on_event = _cb
         out = ffi.new("tw_enroll **")
-        why = ffi.new("char[]", 512)
-        st = lib.tw_enroll_new(out, o, why, 512)
-        check(st, string(why))
+        st = lib.tw_enroll_new(out, o)
+        check_new(st)
         self._ptr = out[0]
 
     def close(self) -> None:
@@ -182,6 +181,11 @@ class Enrollment:
     @property
     def last_error(self) -> str:
         return string(lib.tw_enroll_last_error(self._p()))
+
+    @property
+    def last_status(self) -> int:
+        """The status that went with last_error (0 = TW_OK when none)."""
+        return int(lib.tw_enroll_last_status(self._p()))
 
     @property
     def retry_after(self) -> int:

@@ -178,5 +178,16 @@ def check(status: int, detail=None, cls: Optional[Type[Error]] = None) -> None:
         raise make_error(status, d, cls)
 
 
+def thread_error() -> str:
+    """The calling thread's last recorded error (tw_last_error(), "<module>: <message>"): the
+    detail of a failed constructor or one-shot call, which has no handle to hold it."""
+    return string(lib.tw_last_error())
+
+
+def check_new(status: int, cls: Optional[Type[Error]] = None) -> None:
+    """check() for constructors and calls without a handle: the detail is tw_last_error()."""
+    check(status, thread_error, cls)
+
+
 def errbuf(size: int = 512):
     return ffi.new("char[]", size)

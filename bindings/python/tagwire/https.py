@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple, U
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
 from .core import Quality, Type, as_type, now_ns, value_from_py, value_to_py
-from .errors import Closed, HttpsError, https_error_class, make_error
+from .errors import Closed, HttpsError, https_error_class, make_error, thread_error
 
 ENTRY_MAGIC = lib.TW_HTTPS_ENTRY_MAGIC
 ENTRY_HEADER = lib.TW_HTTPS_ENTRY_HEADER
@@ -209,8 +209,7 @@ class HttpsUplink:
             o.reject_fn = _cb
             self._cb = _cb
         out = ffi.new("tw_https_uplink **")
-        _check(lib.tw_https_uplink_new(out, store._p(), o),
-               lambda: "invalid uplink options (see the log)")
+        _check(lib.tw_https_uplink_new(out, store._p(), o), thread_error)
         self._ptr = out[0]
         self._store = store  # must outlive the uplink
         self._keep = keep
@@ -248,6 +247,11 @@ class HttpsUplink:
     def last_error(self) -> str:
         """Detail of the last failure (attempt or call), e.g. "HTTP 503 (retry after 2 s)"."""
         return self._err() if self._ptr is not None else ""
+
+    @property
+    def last_status(self) -> int:
+        """The status of the last failure (0 = TW_OK when none)."""
+        return int(lib.tw_https_uplink_last_status(self._p())) if self._ptr is not None else 0
 
     # driving
     def step(self, timeout_ms: int = 0) -> State:

@@ -6,7 +6,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
 from .core import keep_alive_c
-from .errors import Closed, MqttError, check
+from .errors import Closed, MqttError, check, check_new
 from .transport import Transport
 
 
@@ -79,7 +79,7 @@ class MqttClient:
         o.protocol_version = protocol_version
         o.connect_timeout_ms = connect_timeout_ms
         out = ffi.new("tw_mqtt_client **")
-        check(lib.tw_mqtt_client_new(out, transport._p(), o), None, MqttError)
+        check_new(lib.tw_mqtt_client_new(out, transport._p(), o), MqttError)
         self._transport_keep = transport._keep
         transport._ptr = None  # owned by the client now
         self._ptr = out[0]

@@ -6,7 +6,7 @@ from typing import Any, List, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, reraise, string, take_exception
 from .config import Config
-from .errors import Closed, check
+from .errors import Closed, check, check_new
 from .tags import Tag, TagSet, _tag_options
 from .core import as_type, keep_alive_c
 from .transport import TlsConfig
@@ -88,9 +88,8 @@ class Node:
                  poll_threads: int = PollMode.AUTO, protocol_version: int = 0,
                  qos0: bool = False) -> None:
         out = ffi.new("tw_node **")
-        err = ffi.new("char[]", 512)
         if config is not None:
-            st = lib.tw_node_new_from_config(out, config._p(), err, 512)
+            st = lib.tw_node_new_from_config(out, config._p())
         else:
             keep: list = []
             o = ffi.new("tw_node_options *")
@@ -115,9 +114,9 @@ class Node:
             o.poll_threads = poll_threads
             o.protocol_version = protocol_version
             o.qos0 = 1 if qos0 else 0
-            st = lib.tw_node_new(out, o, err, 512)
+            st = lib.tw_node_new(out, o)
         reraise()
-        check(st, string(err))
+        check_new(st)
         self._ptr = out[0]
         self._started = False
         self.tags = TagSet._borrow(lib.tw_node_tagset(self._ptr), self)
@@ -158,6 +157,11 @@ class Node:
     def last_error(self) -> str:
         return string(lib.tw_node_last_error(self._p()))
 
+    @property
+    def last_status(self) -> int:
+        """The status that went with last_error (0 = TW_OK when none)."""
+        return int(lib.tw_node_last_status(self._p()))
+
     group_id = property(lambda s: string(lib.tw_node_group_id(s._p())))
     edge_node_id = property(lambda s: string(lib.tw_node_edge_node_id(s._p())))
 
@@ -181,10 +185,9 @@ class Node:
         o.device.timeout_ms = timeout_ms
         o.device.connect_timeout_ms = connect_timeout_ms
         out = ffi.new("tw_node_device **")
-        err = ffi.new("char[]", 512)
-        st = lib.tw_node_add_device(self._p(), out, device_id.encode(), o, err, 512)
+        st = lib.tw_node_add_device(self._p(), out, device_id.encode(), o)
         reraise()
-        check(st, string(err) or string(lib.tw_node_last_error(self._ptr)))
+        check(st, lambda: string(lib.tw_node_last_error(self._ptr)))
         return NodeDevice(self, out[0])
 
     def device(self, device_id: str) -> Optional[NodeDevice]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
-from .errors import check
+from .errors import check_new
 
 
 class Ref(NamedTuple):
@@ -30,8 +30,7 @@ def browse(uri: str, node_id: Optional[str] = None, timeout_ms: int = 0) -> List
             store_exception(e)
 
     keep: list = []
-    err = ffi.new("char[]", 512)
-    st = lib.tw_opcua_browse(uri.encode(), cstr(node_id, keep), timeout_ms, _cb, ffi.NULL, err, 512)
+    st = lib.tw_opcua_browse(uri.encode(), cstr(node_id, keep), timeout_ms, _cb, ffi.NULL)
     reraise()
-    check(st, string(err))
+    check_new(st)
     return out

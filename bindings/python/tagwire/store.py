@@ -6,7 +6,7 @@ import os
 from typing import Any, Iterator, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, string
-from .errors import Closed, StoreError, check
+from .errors import Closed, StoreError, check, check_new
 
 
 class Backend(enum.IntEnum):
@@ -63,7 +63,7 @@ class Store:
         o.segment_bytes, o.max_record_bytes = segment_bytes, max_record_bytes
         o.read_only = 1 if read_only else 0
         out = ffi.new("tw_store **")
-        check(lib.tw_store_new(out, o), None, StoreError if directory else None)
+        check_new(lib.tw_store_new(out, o), StoreError if directory else None)
         self._ptr = out[0]
         self._rec = ffi.new("tw_store_record *")
 
@@ -99,6 +99,11 @@ class Store:
     @property
     def last_error(self) -> str:
         return string(lib.tw_store_last_error(self._p()))
+
+    @property
+    def last_status(self) -> int:
+        """The status that went with last_error (0 = TW_OK when none)."""
+        return int(lib.tw_store_last_status(self._p()))
 
     def append(self, data: bytes) -> int:
         """Appends a record; returns its sequence number."""

@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tu
 
 from ._ffi import _tls, cstr, ffi, lib, reraise, store_exception, string
 from .core import Quality, Type, as_type, value_from_py, value_to_py, take_value
-from .errors import Closed, Error, check, make_error
+from .errors import Closed, Error, check, check_new, make_error
 
 GOOD = int(Quality.GOOD)
 
@@ -84,7 +84,7 @@ class TagSet:
 
     def __init__(self) -> None:
         out = ffi.new("tw_tagset **")
-        check(lib.tw_tagset_new(out))
+        check_new(lib.tw_tagset_new(out))
         self._ptr = out[0]
         self._tags: Dict[Any, Tag] = {}  # tw_tag* address -> Tag
         self._buf = ffi.new("tw_tag_change[]", _COLLECT_CAP)
@@ -148,6 +148,11 @@ class TagSet:
     @property
     def last_error(self) -> str:
         return string(lib.tw_tagset_last_error(self._p()))
+
+    @property
+    def last_status(self) -> int:
+        """The status that went with last_error (0 = TW_OK when none)."""
+        return int(lib.tw_tagset_last_status(self._p()))
 
     # tags
     def add(self, name: str, type: Any, **options: Any) -> "Tag":

@@ -6,7 +6,7 @@ import os
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
-from .errors import Closed, Error, TlsError, check
+from .errors import Closed, Error, TlsError, check, check_new
 
 POLL_IN = lib.TW_POLL_IN
 POLL_OUT = lib.TW_POLL_OUT
@@ -19,7 +19,7 @@ class TlsConfig:
 
     def __init__(self) -> None:
         out = ffi.new("tw_tls_config **")
-        check(lib.tw_tls_config_new(out))
+        check_new(lib.tw_tls_config_new(out))
         self._ptr = out[0]
         self._signer = None
 
@@ -52,6 +52,11 @@ class TlsConfig:
     @property
     def last_error(self) -> str:
         return string(lib.tw_tls_config_last_error(self._p()))
+
+    @property
+    def last_status(self) -> int:
+        """The status that went with last_error (0 = TW_OK when none)."""
+        return int(lib.tw_tls_config_last_status(self._p()))
 
     def set_ca_file(self, path: str) -> None:
         self._check(lib.tw_tls_config_set_ca_file(self._p(), os.fspath(path).encode()))

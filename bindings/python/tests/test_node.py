@@ -164,7 +164,40 @@ def test_node_from_config_and_errors(pki, tmp_path):
             node.add_tag("Bad//Name", "double")
     with pytest.raises(tagwire.Error) as e:
         Node("G", "E", "mqtt://127.0.0.1:1")  # plaintext without insecure
-    assert e.value.message
+    # a failed constructor's exception carries tw_last_error(), naming the problem
+    assert e.value.code == lib.TW_ERR_TLS_INSECURE
+    assert e.value.detail == "node: broker 'mqtt://127.0.0.1:1': plaintext mqtt:// needs the insecure option"
+    assert e.value.detail in str(e.value)
+    missing = str(tmp_path / "no-such-ca.pem")
+    with pytest.raises(tagwire.Error) as e:
+        Node("G", "E", "mqtts://127.0.0.1:1", tls_ca_file=missing, tls_cert_file=str(pki / "client.pem"),
+             tls_key_file=str(pki / "client.key"))
+    assert e.value.code == lib.TW_ERR_NOT_FOUND
+    assert e.value.detail.startswith("node: TLS CA file") and missing in e.value.detail
+    assert "No such file or directory" in e.value.detail
+    # an unknown adapter is refused when the configuration is loaded, at its JSON path
+    cfg_text = json.dumps({"version": 1, "node": {"group_id": "G", "edge_node_id": "E"},
+                           "uplink": {"broker": "mqtt://127.0.0.1:1", "insecure": True},
+                           "devices": [{"id": "D", "adapter": "nosuch://x", "tags": [
+                               {"name": "T", "address": "r1", "type": "double"}]}]})
+    with pytest.raises(tagwire.ConfigError) as e:
+        tagwire.Config.load_string(cfg_text, name="bad.json")
+    assert "bad.json: $.devices[0].adapter" in e.value.detail and "nosuch" in e.value.detail
+    # a file named in the configuration is opened by the node: its failure carries the node's detail
+    cfg_text = json.dumps({"version": 1, "node": {"group_id": "G", "edge_node_id": "E"},
+                           "uplink": {"broker": "mqtts://127.0.0.1:1",
+                                      "tls": {"ca": missing, "cert": str(pki / "client.pem"),
+                                              "key": str(pki / "client.key")}},
+                           "devices": [{"id": "D", "adapter": "sim://", "tags": [
+                               {"name": "T", "address": "counter", "type": "double"}]}]})
+    with tagwire.Config.load_string(cfg_text, name="tls.json") as cfg, pytest.raises(tagwire.Error) as e:
+        Node(config=cfg)
+    assert e.value.code == lib.TW_ERR_NOT_FOUND
+    assert e.value.detail.startswith("node: ") and missing in e.value.detail
+    with Node("G", "E", "mqtt://127.0.0.1:1", insecure=True) as node:
+        with pytest.raises(tagwire.Error) as e:
+            node.add_device("a+b")
+        assert e.value.detail == node.last_error and node.last_status == lib.TW_ERR_INVALID_ARG
 
 
 def test_exception_on_the_node_thread_goes_to_unraisablehook(pki, broker, monkeypatch):

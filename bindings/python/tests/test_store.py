@@ -44,3 +44,23 @@ def test_disk_store_survives_reopen_and_reports_lock(tmp_path):
             ro.append(b"y")
         assert e.value.code == lib.TW_ERR_BUSY
     assert tagwire.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720)
+
+
+def test_failing_constructor_error_carries_the_detail(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"not a directory")
+    bad = str(blocker / "spool")  # its parent is a regular file: it cannot be created
+    tagwire.last_error_clear()
+    with pytest.raises(tagwire.StoreError) as e:
+        Store(bad)
+    assert e.value.code == lib.TW_ERR_NOT_FOUND or e.value.code == lib.TW_ERR_IO
+    # the exception carries tw_last_error(): the module, the directory and the system's reason
+    assert e.value.detail.startswith("store: ")
+    assert bad in e.value.detail and "Not a directory" in e.value.detail
+    assert e.value.detail == tagwire.last_error()
+    assert tagwire.last_error_status() == e.value.code
+    with Store(max_bytes=65536) as s:
+        assert s.last_status == 0
+        with pytest.raises(tagwire.RangeError):
+            s.ack(99)
+        assert s.last_status == lib.TW_ERR_RANGE

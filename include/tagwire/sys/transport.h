@@ -41,7 +41,8 @@ typedef struct tw_transport_ops {
 /*
  * Wraps `ops` + `ctx` in a transport. `ops` must stay valid for the transport's lifetime (usually
  * static). On failure ctx is not destroyed. Errors: TW_ERR_INVALID_ARG (missing connect, read,
- * write or close), TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_NOT_INITIALIZED.
+ * write or close), TW_ERR_VERSION, TW_ERR_NOMEM, TW_ERR_NOT_INITIALIZED; detail in
+ * tw_last_error() on the calling thread.
  */
 TW_API tw_status tw_transport_new_custom(tw_transport **out, const tw_transport_ops *ops, void *ctx);
 

@@ -39,18 +39,10 @@ typedef struct ref_rec {
     UA_ReferenceDescription rd;
 } ref_rec;
 
-tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, tw_opcua_browse_fn fn,
-                          void *user_data, char *err, size_t errlen)
+static tw_status browse(const char *uri, const char *node_id, uint32_t timeout_ms, tw_opcua_browse_fn fn,
+                        void *user_data, char *err, size_t errlen)
 {
-    char dummy[8];
-    if (!err || !errlen) {
-        err = dummy;
-        errlen = sizeof dummy;
-    }
-    err[0] = '\0';
-    if (!uri || !fn) return TW_ERR_INVALID_ARG;
-    tw_status st = tw__check_init();
-    if (st) return st;
+    tw_status st;
     tw__uri u;
     if ((st = tw__uri_parse(&u, uri, err, errlen))) return st;
     if (strcmp(u.scheme, "opcua")) {
@@ -228,4 +220,16 @@ out:
     UA_NodeId_clear(&start);
     tw__opcua_conf_free(&conf);
     return st;
+}
+
+tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, tw_opcua_browse_fn fn,
+                          void *user_data)
+{
+    if (!uri || !fn) return TW_ERR_INVALID_ARG;
+    tw_status st = tw__check_init();
+    if (st) return st;
+    char msg[1024] = ""; /* room for the endpoint URL; tw__err() truncates */
+    st = browse(uri, node_id, timeout_ms, fn, user_data, msg, sizeof msg);
+    if (st == TW_OK) return TW_OK;
+    return tw__err(NULL, MOD, st, "%s", msg[0] ? msg : tw_strerror(st));
 }

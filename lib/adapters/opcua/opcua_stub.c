@@ -5,13 +5,13 @@
 #include "tagwire/opcua.h"
 
 tw_status tw_opcua_browse(const char *uri, const char *node_id, uint32_t timeout_ms, tw_opcua_browse_fn fn,
-                          void *user_data, char *err, size_t errlen)
+                          void *user_data)
 {
     (void)uri;
     (void)node_id;
     (void)timeout_ms;
     (void)fn;
     (void)user_data;
-    if (err && errlen) snprintf(err, errlen, "this tagwire was built without OPC UA (open62541 not found)");
-    return TW_ERR_UNSUPPORTED;
+    return tw__err(NULL, "opcua", TW_ERR_UNSUPPORTED,
+                   "this tagwire was built without OPC UA (open62541 not found)");
 }
