@@ -34,6 +34,10 @@
  *     tw_sp_payload_decode().
  *  4. A call that fails only because a required pointer is NULL may return TW_ERR_INVALID_ARG
  *     without a message. Each function's comment says where its detail goes.
+ *  Why both: the handle is the place of record (it survives thread switches, so a Go goroutine
+ *  may read it from any OS thread); the per-thread copy exists for the moment when no handle
+ *  exists yet. Language bindings that move work between OS threads run a constructor and the
+ *  read of tw_last_error() on one thread (the Go binding locks the OS thread for that call only).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
