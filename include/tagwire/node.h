@@ -66,6 +66,44 @@
  * node polls the store (group commit, age bound) from its loop. Without store_dir, data waits in
  * the session's bounded memory queue (lost with the process).
  *
+ * Certificate renewal (options.enroll, or the "enroll" section of a configuration file): the
+ * uplink's client key and certificate come from an enrollment credential directory
+ * (tagwire/enroll.h: enroll->credentials_dir, or options.credentials_dir) and the node keeps them
+ * valid by itself, for as long as it runs:
+ *   - The directory must already hold a current credential (`tagwire enroll`, tw_enroll_enroll()):
+ *     the node renews, it does not make the first enrollment. Its `current` link is resolved once
+ *     (tw_credential_inspect()), so key and chain come from one generation.
+ *   - A renewal thread of the node (in both driving modes) calls tw_enroll_step() when the
+ *     certificate's renewal point (enroll->renew_fraction of its lifetime, default 2/3) has
+ *     passed, then about once a second while renewal is due; tw_enroll_step() paces the attempts
+ *     by back-off (enroll->backoff_base_ms .. backoff_cap_ms) or the server's Retry-After. An EST
+ *     request may block for up to request_timeout_ms: it runs on that thread so that the publish
+ *     path never waits for it. A failed attempt changes nothing: the node keeps publishing with
+ *     the old certificate, counts it (stats.cert_renew_failures, cert_last_error) and logs a
+ *     warning.
+ *   - A renewed credential (still `pending` in the directory) is loaded into the uplink's TLS
+ *     configuration; the node then ends the MQTT session cleanly (NDEATH, DISCONNECT, bounded by
+ *     1 s) and reconnects at once with the new certificate, rather than waiting for a natural
+ *     reconnect that may come only after the old certificate expired: renewing at the renewal
+ *     point leaves the rest of the old certificate's lifetime as the margin to fall back on.
+ *     The first connection that completes with the new certificate (TLS handshake and CONNACK)
+ *     commits it (tw_enroll_commit(): `current` then names the new generation; stats.cert_renewals).
+ *     When the broker refuses it (TLS alert, CONNACK refused) the node rolls it back
+ *     (tw_enroll_rollback()), reconnects with the old credential, counts stats.cert_rollbacks and
+ *     renews again after back-off. Network errors (broker down) decide nothing: the renewed
+ *     credential stays pending until the broker answers.
+ *   - Nothing accepted is lost across that reconnect: what the broker has not confirmed stays in
+ *     the store (or the memory queue) and is published after the new births, flagged historical.
+ *   - A pending credential found by tw_node_new() (a renewal cut short by a stop or a crash) is
+ *     loaded instead of the current one and committed or rolled back in the same way.
+ *   - The identity in the request is enroll->identity, or when NULL the current certificate's
+ *     (CN = device id; vendor, model, serial from its urn:tagwire URI SAN). enroll->on_event, when
+ *     set, receives every enrollment event on the renewal thread (it may call the node's
+ *     TW_THREADSAFE functions only). Events are also logged (renewed, committed: info; failed,
+ *     rolled back, expiring: warning).
+ *   - tw_node_stop(), tw_node_shutdown() and tw_node_free() wait for an EST request in flight
+ *     (at most enroll->request_timeout_ms, default 30 s).
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef TAGWIRE_NODE_H
@@ -74,6 +112,7 @@
 #include "adapter.h"
 #include "config.h"
 #include "edge.h"
+#include "enroll.h"
 #include "store.h"
 #include "tag.h"
 #include "tls.h"
@@ -92,8 +131,9 @@ typedef enum tw_node_poll_mode {
     TW_NODE_POLL_INLINE = 2   /* always inline on the node's driving thread */
 } tw_node_poll_mode;
 
-/* 2 added store_options; version 1 structs are still accepted (store_options = NULL). */
-#define TW_NODE_OPTIONS_VERSION 2
+/* 2 added store_options, 3 added enroll; older structs are still accepted (the later fields
+ * then take their defaults: NULL). */
+#define TW_NODE_OPTIONS_VERSION 3
 
 /*
  * Options of a node. Every field's zero value is the default. Strings are copied by tw_node_new().
@@ -140,11 +180,14 @@ typedef struct tw_node_options {
                                      sync, sync_interval_ms, ... (backend and dir are set by the
                                      node; copied by tw_node_new()); NULL = the store's defaults
                                      (64 MiB, fsync every record, drop oldest) */
+    /* version 3 */
+    const tw_enroll_options *enroll; /* automatic certificate renewal over EST (see "Certificate
+                                     renewal" below); NULL = none. Copied by tw_node_new() */
 } tw_node_options;
 
 #define TW_NODE_OPTIONS_INIT                                                                       \
     { TW_NODE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-      NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, TW_NODE_POLL_AUTO, 0, 0, NULL }
+      NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, TW_NODE_POLL_AUTO, 0, 0, NULL, NULL }
 
 /* ---- Life cycle ------------------------------------------------------------------------------- */
 
@@ -308,8 +351,8 @@ typedef enum tw_node_link {
 /* "offline", "connecting", "online". Static. */
 TW_API TW_THREADSAFE const char *tw_node_link_name(tw_node_link link);
 
-/* 2 added the store_* counters; a version 1 struct is still filled (without them). */
-#define TW_NODE_STATS_VERSION 2
+/* 2 added the store_* counters, 3 the cert_* fields; an older struct is filled without them. */
+#define TW_NODE_STATS_VERSION 3
 typedef struct tw_node_stats {
     uint32_t version;            /* set by the caller: TW_NODE_STATS_VERSION */
     tw_node_link link;
@@ -340,6 +383,14 @@ typedef struct tw_node_stats {
     uint64_t store_dropped;      /* records the overflow policy / age bound / a full disk dropped */
     uint64_t store_refused;      /* changes refused by a full store (refuse new / disk full);
                                     the session counts them in queue_dropped as well */
+    /* version 3: the uplink's own certificate and its renewal (counters 0 without enroll) */
+    int64_t cert_not_after;      /* notAfter (Unix seconds) of the client certificate that new
+                                    connections present; 0 without TLS credentials */
+    int64_t cert_renew_at;       /* when its renewal is due (Unix seconds); 0 without enroll */
+    uint64_t cert_renewals;      /* renewed certificates committed (a connection succeeded) */
+    uint64_t cert_renew_failures; /* renewal attempts that failed (EST down, refused, ...) */
+    uint64_t cert_rollbacks;     /* renewed certificates the broker refused (rolled back) */
+    tw_status cert_last_error;   /* status of the last failure or rollback; TW_OK when none */
 } tw_node_stats;
 
 /* Fills *out. TW_THREADSAFE (counters are read atomically one by one). Errors:

@@ -169,10 +169,14 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
         return TW_ERR_INVALID_ARG;
     }
     tw_node_options ocopy;
-    if (TW__OPTS_COPY(ocopy, o, offsetof(tw_node_options, store_options), sizeof(tw_node_options))) {
+    if (TW__OPTS_COPY(ocopy, o, offsetof(tw_node_options, store_options), offsetof(tw_node_options, enroll),
+                      sizeof(tw_node_options))) {
         put_err(err, errlen, "unknown tw_node_options version");
         return TW_ERR_VERSION;
     }
+    /* renewal: the credential directory named in the enrollment options supplies the uplink's key */
+    if (ocopy.enroll && ocopy.enroll->version >= 1 && !ocopy.credentials_dir)
+        ocopy.credentials_dir = ocopy.enroll->credentials_dir;
     o = &ocopy;
     tw_node *n = tw__calloc(1, sizeof *n);
     if (!n) return TW_ERR_NOMEM;
@@ -241,6 +245,7 @@ tw_status tw_node_new(tw_node **out, const tw_node_options *o, char *err, size_t
     n->stats_interval_ms = o->stats_interval_ms ? o->stats_interval_ms : 10000;
     n->poll_mode = o->poll_threads;
     if ((st = setup_tls(n, o))) goto fail;
+    if ((st = tw__renew_new(n, o))) goto fail;
     if ((st = tw_tagset_new(&n->ts))) goto fail;
     tw_tagset_set_notify(n->ts, on_change, n);
     n->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -314,6 +319,7 @@ static void stop_poll_threads(tw_node *n)
 static void node_destroy(tw_node *n)
 {
     if (!n) return;
+    tw__renew_free(n); /* its thread uses the TLS config and the wake-up descriptor */
     stop_poll_threads(n);
     tw__uplink_free(n);
     for (size_t i = 0; i < n->ndevs; i++) device_free(n->devs[i]);
@@ -659,7 +665,8 @@ static tw_status node_begin(tw_node *n)
 {
     tw_status st = freeze(n);
     if (st) return st;
-    return tw__uplink_start(n);
+    if ((st = tw__uplink_start(n))) return st;
+    return tw__renew_start(n);
 }
 
 static void *poll_thread(void *arg)
@@ -747,7 +754,8 @@ tw_status tw_node_stats_get(const tw_node *cn, tw_node_stats *out)
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
     tw_status st = node_stats_fill(cn, &s);
-    return st ? st : TW__STATS_PUT(out, &s, offsetof(tw_node_stats, store_records), sizeof(tw_node_stats));
+    return st ? st : TW__STATS_PUT(out, &s, offsetof(tw_node_stats, store_records),
+                                   offsetof(tw_node_stats, cert_not_after), sizeof(tw_node_stats));
 }
 
 static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
@@ -761,6 +769,12 @@ static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
     out->store_bytes = atomic_load(&n->store_bytes);
     out->store_dropped = atomic_load(&n->store_dropped);
     out->store_refused = atomic_load(&n->store_refused);
+    if (n->tls && tw_tls_config_own_not_after(n->tls, &out->cert_not_after)) out->cert_not_after = 0;
+    out->cert_renew_at = atomic_load(&n->cert_renew_at);
+    out->cert_renewals = atomic_load(&n->cert_renewals);
+    out->cert_renew_failures = atomic_load(&n->cert_renew_failures);
+    out->cert_rollbacks = atomic_load(&n->cert_rollbacks);
+    out->cert_last_error = (tw_status)atomic_load(&n->cert_last_error);
     out->link = (tw_node_link)atomic_load(&n->link);
     out->connects = atomic_load(&n->connects);
     out->disconnects = atomic_load(&n->disconnects);
@@ -852,6 +866,7 @@ static void check_reachability(tw_node *n)
 static tw_status node_work(tw_node *n, int woken, int io)
 {
     if (woken) drain(n->wake_fd);
+    tw__renew_poll(n); /* a renewed certificate: reconnect with it */
     run_inline_polls(n);
     int64_t now = tw__mono_ns();
     if (!n->wait_publish && tw__node_pending(n) > 0) {
@@ -973,6 +988,7 @@ tw_status tw_node_stop(tw_node *n)
     pthread_join(n->thread, NULL);
     stop_poll_threads(n);
     tw_status st = tw__uplink_shutdown(n, (int)n->shutdown_timeout_ms);
+    tw__renew_stop(n);
     n->mode = NODE_SETUP;
     return st;
 }
@@ -983,6 +999,7 @@ tw_status tw_node_shutdown(tw_node *n)
     if (n->mode == NODE_THREADED) return tw__err(&n->err, MOD, TW_ERR_NODE_STATE, "use tw_node_stop()");
     stop_poll_threads(n);
     tw_status st = tw__uplink_shutdown(n, (int)n->shutdown_timeout_ms);
+    tw__renew_stop(n);
     if (n->mode == NODE_STEPPING) n->mode = NODE_SETUP;
     return st;
 }
