@@ -122,7 +122,7 @@ static tw_status setup_tls(tw_node *n, const tw_node_options *o)
     char cacerts[TW_CREDENTIAL_PATH_MAX + 32];
     const char *ca = o->tls_ca_file, *cert = o->tls_cert_file, *key = o->tls_key_file;
     tw_credential_info ci;
-    if (o->credentials_dir) {
+    if (o->credentials_dir && !o->enroll) {
         memset(&ci, 0, sizeof ci);
         ci.version = TW_CREDENTIAL_INFO_VERSION;
         st = tw_credential_inspect(&ci, o->credentials_dir, 0.66);
@@ -132,17 +132,18 @@ static tw_status setup_tls(tw_node *n, const tw_node_options *o)
                            o->credentials_dir);
         cert = ci.chain_path;
         key = ci.key_path;
-        if (!ca) {
-            snprintf(cacerts, sizeof cacerts, "%s/cacerts.pem", o->credentials_dir);
-            ca = cacerts;
-        }
     }
-    if (!ca || !cert || !key)
+    if (o->credentials_dir && !ca) {
+        snprintf(cacerts, sizeof cacerts, "%s/cacerts.pem", o->credentials_dir);
+        ca = cacerts;
+    }
+    /* with enroll, tw__renew_new() loads the key and chain from the credential directory */
+    if (!ca || (!o->enroll && (!cert || !key)))
         return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG,
                        "mqtts:// needs a CA file, a certificate and a key (or a tw_tls_config)");
     if ((st = tw_tls_config_set_ca_file(n->tls, ca)))
         return tw__err(&n->err, MOD, st, "TLS CA file '%s': %s", ca, tw_tls_config_last_error(n->tls));
-    if ((st = tw_tls_config_set_credentials_file(n->tls, cert, key, NULL)))
+    if (!o->enroll && (st = tw_tls_config_set_credentials_file(n->tls, cert, key, NULL)))
         return tw__err(&n->err, MOD, st, "TLS certificate '%s' / key '%s': %s", cert, key,
                        tw_tls_config_last_error(n->tls));
     if (o->tls_crl_file && (st = tw_tls_config_set_crl_file(n->tls, o->tls_crl_file)))

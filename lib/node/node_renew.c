@@ -186,6 +186,10 @@ tw_status tw__renew_new(tw_node *n, const tw_node_options *o)
         return tw__err(&n->err, MOD, TW_ERR_VERSION, "enroll: unknown tw_enroll_options version");
     if (!n->tls)
         return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "enroll: certificate renewal needs an mqtts:// broker");
+    if (o->tls_cert_file || o->tls_key_file)
+        return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG,
+                       "enroll: tls_cert_file and tls_key_file are not used with enroll (the credential "
+                       "comes from credentials_dir)");
     const char *dir = eo.credentials_dir ? eo.credentials_dir : o->credentials_dir;
     if (!dir)
         return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG, "enroll: credentials_dir is required");
