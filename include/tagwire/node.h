@@ -140,7 +140,9 @@ typedef enum tw_node_poll_mode {
  * Credentials: either `tls` (a tw_tls_config the caller configured; the node takes its own
  * reference), or the files tls_ca_file + tls_cert_file + tls_key_file, or tls_ca_file +
  * credentials_dir (an enrollment credential directory, tagwire/enroll.h: its current key and
- * chain are used; without tls_ca_file, DIR/cacerts.pem is the trust anchor).
+ * chain are used; without tls_ca_file, DIR/cacerts.pem is the trust anchor). With `enroll`, the
+ * key and chain come from the credential directory only (loaded also into a `tls` the caller gave,
+ * whose credentials the node then replaces at every renewal) and are renewed by the node.
  */
 typedef struct tw_node_options {
     uint32_t version;             /* TW_NODE_OPTIONS_VERSION */
@@ -197,7 +199,10 @@ typedef struct tw_node_options {
  * message, available through `err`/`errlen` when given, names it), TW_ERR_VERSION,
  * TW_ERR_STORE_LOCKED / TW_ERR_IO / TW_ERR_PERMISSION / TW_ERR_NO_SPACE (store_dir cannot be
  * opened: another process has it, ...), TW_ERR_NOT_FOUND / TW_ERR_PARSE / TW_ERR_TLS_CREDENTIALS (TLS
- * files), TW_ERR_NOMEM.
+ * files), TW_ERR_NOMEM. With options.enroll also: TW_ERR_NOT_FOUND (the credential directory holds
+ * no enrolled credential), TW_ERR_INVALID_ARG (plaintext broker, tls_cert_file/tls_key_file given,
+ * two different credential directories), and tw_enroll_new()'s errors (TW_ERR_CONFIG,
+ * TW_ERR_IDENTITY, TW_ERR_IO); messages start with "enroll: ".
  */
 TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *err, size_t errlen);
 
@@ -211,7 +216,9 @@ TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts, char *e
  * Mapping notes: a "store" block opens the disk store (store_dir, with max_bytes, max_age_s,
  * fsync "always" = every record, "periodic" = group commit every fsync_interval_ms, "never" = OS,
  * overflow "drop_oldest" / "drop_newest" = refuse new); "keep_alive_s": 0 selects the default
- * (30 s).
+ * (30 s); an "enroll" block sets options.enroll (server_url = est_url, server_ca_file = server_ca,
+ * credentials_dir, renew_fraction, backoff_cap_ms = retry_max_s * 1000; the identity is the
+ * current certificate's); the node's messages about it carry the path "$.enroll".
  * Errors: as tw_node_new(), TW_ERR_CONFIG (the adapter refuses a URI parameter),
  * TW_ERR_NO_ADAPTER, TW_ERR_PARSE, TW_ERR_ADDRESS, TW_ERR_UNSUPPORTED, TW_ERR_IO (store dir).
  */
