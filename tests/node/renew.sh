@@ -6,7 +6,9 @@
 # max_queued_messages 0), mosquitto_sub with its own certificate, Eclipse Tahu's decoder
 # (tests/delivery/check.js: no accepted value lost, no hole, duplicates only as replays). The
 # gateway is renew_gw (tests/node/renew_gw.c): a node built from a configuration file with an
-# "enroll" section and a disk store, publishing a counter.
+# "enroll" section and a disk store, publishing a counter. The test plays the Sparkplug primary host
+# "host1" (STATE), so that the node publishes only while the subscriber listens (also after the
+# broker restart, when the retained STATE is gone until the test publishes it again).
 #
 #   renew.sh MODE SRC_DIR BIN_DIR
 # MODE: live      certificates live 30 s and are renewed after 30 % of their lifetime, so the node
@@ -73,7 +75,7 @@ stop_est() { kill "$est_pid" 2>/dev/null || true; wait "$est_pid" 2>/dev/null ||
 
 port=$(free_port)
 printf '%s\n' 'user device-1' 'topic write spBv1.0/Deliv/+/Gw1' 'topic write spBv1.0/Deliv/+/Gw1/+' \
-  'topic read spBv1.0/Deliv/NCMD/Gw1' 'topic read spBv1.0/Deliv/DCMD/Gw1/+' \
+  'topic read spBv1.0/Deliv/NCMD/Gw1' 'topic read spBv1.0/Deliv/DCMD/Gw1/+' 'topic read spBv1.0/STATE/+' \
   'user device-2' 'topic readwrite spBv1.0/#' 'topic write probe/#' >"$tmp/acl"
 printf '%s\n' "listener $port 127.0.0.1" "cafile $tmp/pki/ca.pem" "certfile $tmp/pki/server.pem" \
   "keyfile $tmp/pki/server.key" 'require_certificate true' 'use_identity_as_username true' \
@@ -103,6 +105,11 @@ stop_sub() { # TERM first so that it writes out what it has
   wait "$sub_pid" 2>/dev/null || true
   sub_pid=''
 }
+host_state() { # the primary host "host1" online (retained STATE, Sparkplug 3.0): the node
+  # publishes only after it, so nothing goes out before the subscriber is subscribed
+  mosquitto_pub "${sub[@]}" -i host-state -q 1 -r -t spBv1.0/STATE/host1 \
+    -m "{\"online\":true,\"timestamp\":$(date +%s%3N)}"
+}
 node_connections() { grep -c "as Renew-Gw1 .*u'device-1'" "$tmp/mosquitto.log" 2>/dev/null || true; }
 tick() { # the gateway's last TICK line's field NAME
   grep '^TICK' "$tmp/gw.out" | tail -n 1 | awk -v f="$1" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }'
@@ -125,9 +132,10 @@ pub0=$(openssl x509 -in "$tmp/old/chain.pem" -noout -pubkey)
 # 2. broker, subscriber, gateway configuration
 start_broker
 start_sub
+host_state
 cat >"$tmp/gateway.json" <<EOF
 { "version": 1,
-  "node": { "group_id": "Deliv", "edge_node_id": "Gw1" },
+  "node": { "group_id": "Deliv", "edge_node_id": "Gw1", "primary_host_id": "host1" },
   "uplink": { "broker": "mqtts://127.0.0.1:$port", "client_id": "Renew-Gw1",
               "tls": { "ca": "pki/ca.pem", "server_name": "localhost" } },
   "store": { "dir": "store", "fsync": "never" },
@@ -160,6 +168,7 @@ live)
   sleep 0.3
   start_broker
   start_sub
+  host_state # the broker lost the retained STATE (no persistence)
   ;;
 est_down)
   # 3. EST down before the renewal point (~10 s after enrollment) until 9 s after it
