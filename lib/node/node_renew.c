@@ -305,7 +305,9 @@ static void *renew_thread(void *arg)
         }
         int wait_ms = 1000;
         tw_credential_info ci;
-        if (!r->awaiting && inspect(r, &ci)) {
+        if (!r->awaiting && !inspect(r, &ci)) {
+            wait_ms = 60000; /* no usable current credential any more: nothing to renew from */
+        } else if (!r->awaiting) {
             atomic_store(&n->cert_renew_at, ci.renew_at);
             int64_t due = ci.renew_at > r->hold_until ? ci.renew_at : r->hold_until;
             now = (int64_t)time(NULL);

@@ -35,7 +35,7 @@ for p in "$mosquitto" mosquitto_sub mosquitto_pub "$node" "$gw" "$tagwire" pytho
   command -v "$p" >/dev/null || { echo "FAIL: $p is not installed (scripts/bootstrap installs it)"; exit 1; }
 done
 
-tmp=$(mktemp -d /tmp/tw-renew.XXXXXX)
+tmp=$(mktemp -d /tmp/tw-node-renew.XXXXXX)
 broker_pid='' sub_pid='' gw_pid='' est_pid=''
 cleanup() {
   for p in $gw_pid $sub_pid $broker_pid $est_pid; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
@@ -58,9 +58,9 @@ wait_listen() { # port
   return 1
 }
 
-case $mode in
-live) lifetime=30 fraction=0.3 seconds=36 ;;
-est_down) lifetime=40 fraction=0.25 seconds=26 ;;
+case $mode in # the node is stepped by renew_gw in "live" and runs on its own thread in "est_down"
+live) lifetime=30 fraction=0.3 seconds=36 drive=step ;;
+est_down) lifetime=40 fraction=0.25 seconds=26 drive=threaded ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
 
@@ -145,7 +145,7 @@ cat >"$tmp/gateway.json" <<EOF
 EOF
 accepted=$tmp/accepted.log
 : >"$accepted"
-"$gw" "$tmp/gateway.json" "$accepted" "$seconds" >"$tmp/gw.out" 2>"$tmp/gw.err" &
+"$gw" "$tmp/gateway.json" "$accepted" "$seconds" "$drive" >"$tmp/gw.out" 2>"$tmp/gw.err" &
 gw_pid=$!
 t_start=$(date +%s)
 
