@@ -23,6 +23,10 @@
 #                 it: the node keeps publishing with its old certificate, counts and logs the
 #                 failures, paces its attempts (back-off, retry_max_s 2), and renews once the
 #                 server is back. No accepted value lost.
+#       refused   after the first enrollment the EST server issues from a CA the broker does not
+#                 trust: the node renews, the broker refuses the new certificate (TLS alert), the
+#                 node rolls it back, reconnects with its current certificate and keeps
+#                 publishing; `current` is unchanged, nothing is pending, no value lost.
 # Every process started here is stopped by its PID on exit (also on failure).
 set -euo pipefail
 mode=$1 src=$2 bin=$3
@@ -61,13 +65,15 @@ wait_listen() { # port
 case $mode in # the node is stepped by renew_gw in "live" and runs on its own thread in "est_down"
 live) lifetime=30 fraction=0.3 seconds=36 drive=step ;;
 est_down) lifetime=40 fraction=0.25 seconds=26 drive=threaded ;;
+refused) lifetime=40 fraction=0.25 seconds=24 drive=step ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
 
 sh "$src/tests/fixtures/make_pki.sh" "$tmp/pki" >/dev/null
 est_port=$(free_port)
+est_pki=$tmp/pki
 start_est() {
-  python3 "$src/tests/enroll/fake_est.py" "$est_port" "$tmp/pki" short "$lifetime" >>"$tmp/est.out" 2>&1 &
+  python3 "$src/tests/enroll/fake_est.py" "$est_port" "$est_pki" short "$lifetime" >>"$tmp/est.out" 2>&1 &
   est_pid=$!
   wait_listen "$est_port" || fail "the EST responder did not listen"
 }
@@ -188,6 +194,35 @@ est_down)
   [ "$(readlink "$tmp/creds/current")" = "$gen0" ] || fail "current changed while EST was down"
   echo "EST down for ~9 s: $f_down failed attempts, last error $(tick last_error), node online"
   start_est
+  ;;
+refused)
+  # 3. the same EST address now issues from the rogue CA (its TLS certificate stays the trusted one)
+  mkdir -p "$tmp/pki2"
+  cp "$tmp/pki/server.pem" "$tmp/pki/server.key" "$tmp/pki2/"
+  cp "$tmp/pki/rogue-ca.pem" "$tmp/pki2/ca.pem"
+  cp "$tmp/pki/rogue-ca.key" "$tmp/pki2/ca.key"
+  stop_est
+  est_pki=$tmp/pki2
+  start_est
+  wait "$gw_pid" || fail "the gateway failed"
+  gw_pid=''
+  echo "renewals $(stat cert_renewals), failures $(stat cert_renew_failures), rollbacks $(stat cert_rollbacks), last error $(stat cert_last_error), connects $(stat connects)"
+  [ "$(stat store_records)" = 0 ] || fail "the store is not empty at the end (not online again?)"
+  [ "$(stat cert_rollbacks)" -ge 1 ] || fail "no rollback"
+  [ "$(stat cert_renewals)" = 0 ] || fail "a refused certificate was committed"
+  [ "$(stat cert_last_error)" = TW_ERR_TLS_PEER_REFUSED ] || fail "last error $(stat cert_last_error)"
+  grep -q "refused the renewed certificate" "$tmp/gw.err" || fail "the rollback was not logged"
+  grep -q "certificate verify failed" "$tmp/mosquitto.log" || fail "the broker did not refuse a certificate"
+  [ "$(readlink "$tmp/creds/current")" = "$gen0" ] || fail "current changed"
+  [ ! -e "$tmp/creds/pending" ] || fail "the refused credential is still pending"
+  [ "$(stat cert_not_after)" = "$na0" ] || fail "the node does not present its current certificate again"
+  # the first connection, and one with the current certificate again after every rollback
+  [ "$(stat connects)" -ge $(($(stat cert_rollbacks) + 1)) ] || fail "no reconnect with the current certificate"
+  sleep 1
+  stop_sub
+  "$node" "$src/tests/delivery/check.js" "$tmp/capture.txt" "$accepted" 1 || fail "check.js"
+  echo "PASS ($mode, $(($(date +%s) - t_start)) s)"
+  exit 0
   ;;
 esac
 
