@@ -16,6 +16,8 @@
  *                           "server_name": "broker", "pins": ["sha256/<base64>"] } },
  *     "store":   { "dir": "spool", "max_bytes": 67108864, "max_age_s": 0,
  *                  "fsync": "periodic", "fsync_interval_ms": 1000, "overflow": "drop_oldest" },
+ *     "enroll":  { "est_url": "https://est.plant.local:8443", "server_ca": "est-ca.pem",
+ *                  "credentials_dir": "creds", "renew_fraction": 0.66, "retry_max_s": 30 },
  *     "devices": [ { "id": "Press", "adapter": "modbus+tcp://127.0.0.1:1502?unit=1",
  *                    "scan_groups": [ { "name": "fast", "rate_ms": 100 } ],
  *                    "tags": [ { "name": "Hydraulics/OilTemp", "address": "hr:100",
@@ -45,11 +47,14 @@
  *   datetime with integers. The device's adapter must therefore be registered when the file is
  *   loaded: the built-in ones always are; an application registers its own with
  *   tw_adapter_register() before loading.
- * - Relative file and directory paths (tls.ca/cert/key/crl, store.dir) are resolved against the
- *   directory of the configuration file (or the base_dir given to tw_config_load_string()).
+ * - Relative file and directory paths (tls.ca/cert/key/crl, store.dir, enroll.server_ca,
+ *   enroll.credentials_dir) are resolved against the directory of the configuration file (or the
+ *   base_dir given to tw_config_load_string()).
  *   The files are not opened here: the TLS and store modules report missing files.
  * - A plaintext "mqtt://" broker needs "insecure": true in "uplink" and no "tls" block;
- *   "mqtts://" needs "tls" with at least "ca", "cert" and "key" (mutual TLS).
+ *   "mqtts://" needs "tls" with at least "ca", "cert" and "key" (mutual TLS). With an "enroll"
+ *   section, "cert" and "key" are not allowed: the client credential comes from its
+ *   credentials_dir (and "enroll" needs an "mqtts://" broker).
  *
  * Errors: every failure has a message of the form
  *     "<file>: <JSON path>: <problem>"          e.g.
@@ -199,6 +204,27 @@ TW_API TW_THREADSAFE uint32_t tw_config_store_fsync_interval_ms(const tw_config 
 /* What a full store gives up ("overflow"): "drop_oldest" (default) = TW_STORE_DROP_OLDEST,
  * "drop_newest" = TW_STORE_REFUSE_NEW (new data is refused until there is room). */
 TW_API TW_THREADSAFE tw_store_overflow tw_config_store_overflow(const tw_config *cfg);
+
+/* ---- Certificate renewal ("enroll", optional) ------------------------------------------------- */
+
+/* Non-zero when an "enroll" section is present: the node renews its client certificate over EST
+ * by itself (tagwire/node.h, "Certificate renewal"); zero: the other tw_config_enroll_* accessors
+ * return NULL / 0. */
+TW_API TW_THREADSAFE int tw_config_has_enroll(const tw_config *cfg);
+/* The EST server: "est_url", required, "https://host[:port]" (the EST path prefix
+ * /.well-known/est is appended by the client). */
+TW_API TW_THREADSAFE const char *tw_config_enroll_est_url(const tw_config *cfg);
+/* PEM trust anchors for the EST server's certificate: "server_ca", required, resolved. */
+TW_API TW_THREADSAFE const char *tw_config_enroll_server_ca_file(const tw_config *cfg);
+/* The enrollment credential directory (tagwire/enroll.h): "credentials_dir", required, resolved.
+ * It must already hold an enrolled credential (`tagwire enroll`) when the node is created. */
+TW_API TW_THREADSAFE const char *tw_config_enroll_credentials_dir(const tw_config *cfg);
+/* Renew after this fraction of the certificate's lifetime: "renew_fraction", 0.05..0.95,
+ * default 2/3. */
+TW_API TW_THREADSAFE double tw_config_enroll_renew_fraction(const tw_config *cfg);
+/* Longest pause between failed renewal attempts (exponential back-off with jitter, from 0.5 s):
+ * "retry_max_s", 1..86400, default 30. */
+TW_API TW_THREADSAFE uint32_t tw_config_enroll_retry_max_s(const tw_config *cfg);
 
 /* ---- Devices ("devices", at least one) -------------------------------------------------------- */
 

@@ -66,6 +66,44 @@
  * node polls the store (group commit, age bound) from its loop. Without store_dir, data waits in
  * the session's bounded memory queue (lost with the process).
  *
+ * Certificate renewal (options.enroll, or the "enroll" section of a configuration file): the
+ * uplink's client key and certificate come from an enrollment credential directory
+ * (tagwire/enroll.h: enroll->credentials_dir, or options.credentials_dir) and the node keeps them
+ * valid by itself, for as long as it runs:
+ *   - The directory must already hold a current credential (`tagwire enroll`, tw_enroll_enroll()):
+ *     the node renews, it does not make the first enrollment. Its `current` link is resolved once
+ *     (tw_credential_inspect()), so key and chain come from one generation.
+ *   - A renewal thread of the node (in both driving modes) calls tw_enroll_step() when the
+ *     certificate's renewal point (enroll->renew_fraction of its lifetime, default 2/3) has
+ *     passed, then about once a second while renewal is due; tw_enroll_step() paces the attempts
+ *     by back-off (enroll->backoff_base_ms .. backoff_cap_ms) or the server's Retry-After. An EST
+ *     request may block for up to request_timeout_ms: it runs on that thread so that the publish
+ *     path never waits for it. A failed attempt changes nothing: the node keeps publishing with
+ *     the old certificate, counts it (stats.cert_renew_failures, cert_last_error) and logs a
+ *     warning.
+ *   - A renewed credential (still `pending` in the directory) is loaded into the uplink's TLS
+ *     configuration; the node then ends the MQTT session cleanly (NDEATH, DISCONNECT, bounded by
+ *     1 s) and reconnects at once with the new certificate, rather than waiting for a natural
+ *     reconnect that may come only after the old certificate expired: renewing at the renewal
+ *     point leaves the rest of the old certificate's lifetime as the margin to fall back on.
+ *     The first connection that completes with the new certificate (TLS handshake and CONNACK)
+ *     commits it (tw_enroll_commit(): `current` then names the new generation; stats.cert_renewals).
+ *     When the broker refuses it (TLS alert, CONNACK refused) the node rolls it back
+ *     (tw_enroll_rollback()), reconnects with the old credential, counts stats.cert_rollbacks and
+ *     renews again after back-off. Network errors (broker down) decide nothing: the renewed
+ *     credential stays pending until the broker answers.
+ *   - Nothing accepted is lost across that reconnect: what the broker has not confirmed stays in
+ *     the store (or the memory queue) and is published after the new births, flagged historical.
+ *   - A pending credential found by tw_node_new() (a renewal cut short by a stop or a crash) is
+ *     loaded instead of the current one and committed or rolled back in the same way.
+ *   - The identity in the request is enroll->identity, or when NULL the current certificate's
+ *     (CN = device id; vendor, model, serial from its urn:tagwire URI SAN). enroll->on_event, when
+ *     set, receives every enrollment event on the renewal thread (it may call the node's
+ *     TW_THREADSAFE functions only). Events are also logged (renewed, committed: info; failed,
+ *     rolled back, expiring: warning).
+ *   - tw_node_stop(), tw_node_shutdown() and tw_node_free() wait for an EST request in flight
+ *     (at most enroll->request_timeout_ms, default 30 s).
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef TAGWIRE_NODE_H
@@ -74,6 +112,7 @@
 #include "adapter.h"
 #include "config.h"
 #include "edge.h"
+#include "enroll.h"
 #include "store.h"
 #include "tag.h"
 #include "tls.h"
@@ -92,15 +131,18 @@ typedef enum tw_node_poll_mode {
     TW_NODE_POLL_INLINE = 2   /* always inline on the node's driving thread */
 } tw_node_poll_mode;
 
-/* 2 added store_options; version 1 structs are still accepted (store_options = NULL). */
-#define TW_NODE_OPTIONS_VERSION 2
+/* 2 added store_options, 3 added enroll; older structs are still accepted (the later fields
+ * then take their defaults: NULL). */
+#define TW_NODE_OPTIONS_VERSION 3
 
 /*
  * Options of a node. Every field's zero value is the default. Strings are copied by tw_node_new().
  * Credentials: either `tls` (a tw_tls_config the caller configured; the node takes its own
  * reference), or the files tls_ca_file + tls_cert_file + tls_key_file, or tls_ca_file +
  * credentials_dir (an enrollment credential directory, tagwire/enroll.h: its current key and
- * chain are used; without tls_ca_file, DIR/cacerts.pem is the trust anchor).
+ * chain are used; without tls_ca_file, DIR/cacerts.pem is the trust anchor). With `enroll`, the
+ * key and chain come from the credential directory only (loaded also into a `tls` the caller gave,
+ * whose credentials the node then replaces at every renewal) and are renewed by the node.
  */
 typedef struct tw_node_options {
     uint32_t version;             /* TW_NODE_OPTIONS_VERSION */
@@ -140,11 +182,14 @@ typedef struct tw_node_options {
                                      sync, sync_interval_ms, ... (backend and dir are set by the
                                      node; copied by tw_node_new()); NULL = the store's defaults
                                      (64 MiB, fsync every record, drop oldest) */
+    /* version 3 */
+    const tw_enroll_options *enroll; /* automatic certificate renewal over EST (see "Certificate
+                                     renewal" below); NULL = none. Copied by tw_node_new() */
 } tw_node_options;
 
 #define TW_NODE_OPTIONS_INIT                                                                       \
     { TW_NODE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-      NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, TW_NODE_POLL_AUTO, 0, 0, NULL }
+      NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, TW_NODE_POLL_AUTO, 0, 0, NULL, NULL }
 
 /* ---- Life cycle ------------------------------------------------------------------------------- */
 
@@ -153,9 +198,12 @@ typedef struct tw_node_options {
  * failure. Errors: TW_ERR_NOT_INITIALIZED, TW_ERR_INVALID_ARG (missing or invalid field),
  * TW_ERR_VERSION, TW_ERR_STORE_LOCKED / TW_ERR_IO / TW_ERR_PERMISSION / TW_ERR_NO_SPACE (store_dir
  * cannot be opened: another process has it, ...), TW_ERR_NOT_FOUND / TW_ERR_PARSE /
- * TW_ERR_TLS_CREDENTIALS (TLS files), TW_ERR_NOMEM. Error detail: tw_last_error() on the calling
+ * TW_ERR_TLS_CREDENTIALS (TLS files), TW_ERR_NOMEM. With options.enroll also: TW_ERR_NOT_FOUND
+ * (the credential directory holds no enrolled credential), TW_ERR_INVALID_ARG (plaintext broker,
+ * tls_cert_file/tls_key_file given, two different credential directories), and tw_enroll_new()'s
+ * errors (TW_ERR_CONFIG, TW_ERR_IDENTITY, TW_ERR_IO). Error detail: tw_last_error() on the calling
  * thread names the field, file or reason (e.g. "node: store: dir '/var/spool/x': cannot create:
- * Permission denied").
+ * Permission denied"; renewal problems start with "node: enroll: ").
  */
 TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts);
 
@@ -170,7 +218,9 @@ TW_API tw_status tw_node_new(tw_node **out, const tw_node_options *opts);
  * Mapping notes: a "store" block opens the disk store (store_dir, with max_bytes, max_age_s,
  * fsync "always" = every record, "periodic" = group commit every fsync_interval_ms, "never" = OS,
  * overflow "drop_oldest" / "drop_newest" = refuse new); "keep_alive_s": 0 selects the default
- * (30 s).
+ * (30 s); an "enroll" block sets options.enroll (server_url = est_url, server_ca_file = server_ca,
+ * credentials_dir, renew_fraction, backoff_cap_ms = retry_max_s * 1000; the identity is the
+ * current certificate's); the node's messages about it carry the path "$.enroll".
  * Errors: as tw_node_new(), TW_ERR_CONFIG (the adapter refuses a URI parameter),
  * TW_ERR_NO_ADAPTER, TW_ERR_PARSE, TW_ERR_ADDRESS, TW_ERR_UNSUPPORTED, TW_ERR_IO (store dir).
  */
@@ -312,8 +362,8 @@ typedef enum tw_node_link {
 /* "offline", "connecting", "online". Static. */
 TW_API TW_THREADSAFE const char *tw_node_link_name(tw_node_link link);
 
-/* 2 added the store_* counters; a version 1 struct is still filled (without them). */
-#define TW_NODE_STATS_VERSION 2
+/* 2 added the store_* counters, 3 the cert_* fields; an older struct is filled without them. */
+#define TW_NODE_STATS_VERSION 3
 typedef struct tw_node_stats {
     uint32_t version;            /* set by the caller: TW_NODE_STATS_VERSION */
     tw_node_link link;
@@ -344,6 +394,14 @@ typedef struct tw_node_stats {
     uint64_t store_dropped;      /* records the overflow policy / age bound / a full disk dropped */
     uint64_t store_refused;      /* changes refused by a full store (refuse new / disk full);
                                     the session counts them in queue_dropped as well */
+    /* version 3: the uplink's own certificate and its renewal (counters 0 without enroll) */
+    int64_t cert_not_after;      /* notAfter (Unix seconds) of the client certificate that new
+                                    connections present; 0 without TLS credentials */
+    int64_t cert_renew_at;       /* when its renewal is due (Unix seconds); 0 without enroll */
+    uint64_t cert_renewals;      /* renewed certificates committed (a connection succeeded) */
+    uint64_t cert_renew_failures; /* renewal attempts that failed (EST down, refused, ...) */
+    uint64_t cert_rollbacks;     /* renewed certificates the broker refused (rolled back) */
+    tw_status cert_last_error;   /* status of the last failure or rollback; TW_OK when none */
 } tw_node_stats;
 
 /* Fills *out. TW_THREADSAFE (counters are read atomically one by one). Errors:

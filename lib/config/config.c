@@ -290,6 +290,13 @@ const char *tw_config_tls_pin(const tw_config *c, size_t index)
 }
 
 int tw_config_has_store(const tw_config *c) { return LOADED(c) ? c->has_store : 0; }
+
+int tw_config_has_enroll(const tw_config *c) { return LOADED(c) ? c->has_enroll : 0; }
+const char *tw_config_enroll_est_url(const tw_config *c) { return LOADED(c) && c->has_enroll ? c->enroll_url : NULL; }
+const char *tw_config_enroll_server_ca_file(const tw_config *c) { return LOADED(c) && c->has_enroll ? c->enroll_ca : NULL; }
+const char *tw_config_enroll_credentials_dir(const tw_config *c) { return LOADED(c) && c->has_enroll ? c->enroll_dir : NULL; }
+double tw_config_enroll_renew_fraction(const tw_config *c) { return LOADED(c) && c->has_enroll ? c->enroll_fraction : 0.0; }
+uint32_t tw_config_enroll_retry_max_s(const tw_config *c) { return LOADED(c) && c->has_enroll ? c->enroll_retry_max_s : 0; }
 const char *tw_config_store_dir(const tw_config *c) { return LOADED(c) ? c->store_dir : NULL; }
 uint64_t tw_config_store_max_bytes(const tw_config *c) { return LOADED(c) ? c->store_max_bytes : 0; }
 uint64_t tw_config_store_max_age_s(const tw_config *c) { return LOADED(c) ? c->store_max_age_s : 0; }

@@ -92,6 +92,11 @@ struct tw_config {
     uint32_t store_fsync_interval_ms;
     tw_store_overflow store_overflow;
 
+    int has_enroll;
+    const char *enroll_url, *enroll_ca, *enroll_dir;
+    double enroll_fraction;
+    uint32_t enroll_retry_max_s;
+
     size_t n_devices;
     tw_config_device *devices;
     tw__cfg_index device_index;

@@ -633,8 +633,16 @@ static tw_status parse_tls(pctx *c, json_object *o)
     TRY(need_object(c, o));
     TRY(check_keys(c, o, keys, TW__ARRAY_LEN(keys)));
     TRY(get_path(c, o, "ca", 1, &cfg->tls_ca));
-    TRY(get_path(c, o, "cert", 1, &cfg->tls_cert));
-    TRY(get_path(c, o, "key", 1, &cfg->tls_key));
+    /* with "enroll", the client key and certificate come from its credential directory */
+    for (int k = 0; cfg->has_enroll && k < 2; k++) {
+        json_object *v;
+        const char *key = k ? "key" : "cert";
+        TRY(member(c, o, key, 0, &v));
+        if (v) return err_key(c, key, "not allowed with \"enroll\": the client key and certificate "
+                                      "come from enroll.credentials_dir");
+    }
+    TRY(get_path(c, o, "cert", !cfg->has_enroll, &cfg->tls_cert));
+    TRY(get_path(c, o, "key", !cfg->has_enroll, &cfg->tls_key));
     TRY(get_path(c, o, "crl", 0, &cfg->tls_crl));
     TRY(get_string(c, o, "server_name", STR_LINE, 253, 0, &cfg->tls_server_name));
     if (cfg->tls_server_name) {
@@ -702,8 +710,10 @@ static tw_status parse_uplink(pctx *c, json_object *o)
         if (insecure)
             return err_key(c, "insecure", "true is only allowed with a plaintext \"mqtt://\" "
                                           "broker (\"mqtts://\" is always verified)");
-        if (!tls) return err(c, "missing required key \"tls\" (an \"mqtts://\" broker needs ca, "
-                                "cert and key)");
+        if (!tls) return err(c, cfg->has_enroll ? "missing required key \"tls\" (an \"mqtts://\" broker "
+                                                  "needs at least ca)"
+                                                : "missing required key \"tls\" (an \"mqtts://\" broker "
+                                                  "needs ca, cert and key)");
         size_t m = push_key(c, "tls");
         TRY(parse_tls(c, tls));
         pop(c, m);
@@ -752,6 +762,31 @@ static tw_status parse_store(pctx *c, json_object *o)
     int ov = TW_STORE_DROP_OLDEST;
     TRY(get_enum(c, o, "overflow", ovf_names, ovf_values, 2, 0, &ov, NULL));
     cfg->store_overflow = (tw_store_overflow)ov;
+    return TW_OK;
+}
+
+static tw_status parse_enroll(pctx *c, json_object *o)
+{
+    static const char *const keys[] = {"est_url", "server_ca", "credentials_dir", "renew_fraction",
+                                       "retry_max_s"};
+    tw_config *cfg = c->cfg;
+    TRY(need_object(c, o));
+    TRY(check_keys(c, o, keys, TW__ARRAY_LEN(keys)));
+    if (cfg->insecure)
+        return err(c, "certificate renewal needs an \"mqtts://\" broker (the uplink is plaintext)");
+    TRY(get_string(c, o, "est_url", STR_LINE, TW_CONFIG_MAX_STRING_BYTES, 1, &cfg->enroll_url));
+    if (strncmp(cfg->enroll_url, "https://", 8) || !cfg->enroll_url[8] || cfg->enroll_url[8] == '/') {
+        char got[128];
+        describe(json_object_object_get(o, "est_url"), got, sizeof got);
+        return err_key(c, "est_url", "must be an https:// URL of the EST server (got %s)", got);
+    }
+    TRY(get_path(c, o, "server_ca", 1, &cfg->enroll_ca));
+    TRY(get_path(c, o, "credentials_dir", 1, &cfg->enroll_dir));
+    cfg->enroll_fraction = 2.0 / 3.0;
+    TRY(get_number(c, o, "renew_fraction", 0.05, 0.95, " from 0.05 to 0.95", 0, &cfg->enroll_fraction, NULL));
+    uint64_t rm = 30;
+    TRY(get_uint(c, o, "retry_max_s", 1, 86400, 0, &rm, NULL));
+    cfg->enroll_retry_max_s = (uint32_t)rm;
     return TW_OK;
 }
 
@@ -1099,7 +1134,7 @@ static tw_status parse_devices(pctx *c, json_object *arr)
 
 static tw_status parse_root(pctx *c, json_object *root)
 {
-    static const char *const keys[] = {"version", "node", "uplink", "store", "devices"};
+    static const char *const keys[] = {"version", "node", "uplink", "store", "enroll", "devices"};
     TRY(need_object(c, root));
     TRY(check_keys(c, root, keys, TW__ARRAY_LEN(keys)));
     json_object *v;
@@ -1111,15 +1146,19 @@ static tw_status parse_root(pctx *c, json_object *root)
         return err_key(c, "version", "unsupported format version (this library reads %d; got %s)",
                        TW_CONFIG_FORMAT_VERSION, got);
     }
-    static const char *const sections[] = {"node", "uplink", "store", "devices"};
+    /* the uplink's TLS rules depend on whether "enroll" supplies the client credential */
+    c->cfg->has_enroll = json_object_object_get_ex(root, "enroll", NULL);
+    static const char *const sections[] = {"node", "uplink", "store", "enroll", "devices"};
+    static const int required[] = {1, 1, 0, 0, 1};
     for (size_t k = 0; k < TW__ARRAY_LEN(sections); k++) {
-        TRY(member(c, root, sections[k], k != 2, &v));
+        TRY(member(c, root, sections[k], required[k], &v));
         if (!v) continue;
         size_t m = push_key(c, sections[k]);
         switch (k) {
         case 0: TRY(parse_node(c, v)); break;
         case 1: TRY(parse_uplink(c, v)); break;
         case 2: TRY(parse_store(c, v)); break;
+        case 3: TRY(parse_enroll(c, v)); break;
         default: TRY(parse_devices(c, v)); break;
         }
         pop(c, m);

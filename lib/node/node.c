@@ -123,7 +123,7 @@ static tw_status setup_tls(tw_node *n, const tw_node_options *o)
     char cacerts[TW_CREDENTIAL_PATH_MAX + 32];
     const char *ca = o->tls_ca_file, *cert = o->tls_cert_file, *key = o->tls_key_file;
     tw_credential_info ci;
-    if (o->credentials_dir) {
+    if (o->credentials_dir && !o->enroll) {
         memset(&ci, 0, sizeof ci);
         ci.version = TW_CREDENTIAL_INFO_VERSION;
         st = tw_credential_inspect(&ci, o->credentials_dir, 0.66);
@@ -133,17 +133,18 @@ static tw_status setup_tls(tw_node *n, const tw_node_options *o)
                            o->credentials_dir);
         cert = ci.chain_path;
         key = ci.key_path;
-        if (!ca) {
-            snprintf(cacerts, sizeof cacerts, "%s/cacerts.pem", o->credentials_dir);
-            ca = cacerts;
-        }
     }
-    if (!ca || !cert || !key)
+    if (o->credentials_dir && !ca) {
+        snprintf(cacerts, sizeof cacerts, "%s/cacerts.pem", o->credentials_dir);
+        ca = cacerts;
+    }
+    /* with enroll, tw__renew_new() loads the key and chain from the credential directory */
+    if (!ca || (!o->enroll && (!cert || !key)))
         return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG,
                        "mqtts:// needs a CA file, a certificate and a key (or a tw_tls_config)");
     if ((st = tw_tls_config_set_ca_file(n->tls, ca)))
         return tw__err(&n->err, MOD, st, "TLS CA file '%s': %s", ca, tw_tls_config_last_error(n->tls));
-    if ((st = tw_tls_config_set_credentials_file(n->tls, cert, key, NULL)))
+    if (!o->enroll && (st = tw_tls_config_set_credentials_file(n->tls, cert, key, NULL)))
         return tw__err(&n->err, MOD, st, "TLS certificate '%s' / key '%s': %s", cert, key,
                        tw_tls_config_last_error(n->tls));
     if (o->tls_crl_file && (st = tw_tls_config_set_crl_file(n->tls, o->tls_crl_file)))
@@ -173,11 +174,15 @@ tw_status tw__node_new(tw_node **out, const tw_node_options *o, char *err, size_
         return tw__err(NULL, MOD, TW_ERR_INVALID_ARG, "options are required");
     }
     tw_node_options ocopy;
-    if (TW__OPTS_COPY(ocopy, o, offsetof(tw_node_options, store_options), sizeof(tw_node_options))) {
+    if (TW__OPTS_COPY(ocopy, o, offsetof(tw_node_options, store_options), offsetof(tw_node_options, enroll),
+                      sizeof(tw_node_options))) {
         put_err(err, errlen, "unknown tw_node_options version");
         return tw__err(NULL, MOD, TW_ERR_VERSION, "tw_node_options version %u is not supported",
                        (unsigned)o->version);
     }
+    /* renewal: the credential directory named in the enrollment options supplies the uplink's key */
+    if (ocopy.enroll && ocopy.enroll->version >= 1 && !ocopy.credentials_dir)
+        ocopy.credentials_dir = ocopy.enroll->credentials_dir;
     o = &ocopy;
     tw_node *n = tw__calloc(1, sizeof *n);
     if (!n) {
@@ -249,6 +254,7 @@ tw_status tw__node_new(tw_node **out, const tw_node_options *o, char *err, size_
     n->stats_interval_ms = o->stats_interval_ms ? o->stats_interval_ms : 10000;
     n->poll_mode = o->poll_threads;
     if ((st = setup_tls(n, o))) goto fail;
+    if ((st = tw__renew_new(n, o))) goto fail;
     if ((st = tw_tagset_new(&n->ts))) goto fail;
     tw_tagset_set_notify(n->ts, on_change, n);
     n->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -325,6 +331,7 @@ static void stop_poll_threads(tw_node *n)
 static void node_destroy(tw_node *n)
 {
     if (!n) return;
+    tw__renew_free(n); /* its thread uses the TLS config and the wake-up descriptor */
     stop_poll_threads(n);
     tw__uplink_free(n);
     for (size_t i = 0; i < n->ndevs; i++) device_free(n->devs[i]);
@@ -682,7 +689,8 @@ static tw_status node_begin(tw_node *n)
 {
     tw_status st = freeze(n);
     if (st) return st;
-    return tw__uplink_start(n);
+    if ((st = tw__uplink_start(n))) return st;
+    return tw__renew_start(n);
 }
 
 static void *poll_thread(void *arg)
@@ -770,7 +778,8 @@ tw_status tw_node_stats_get(const tw_node *cn, tw_node_stats *out)
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
     tw_status st = node_stats_fill(cn, &s);
-    return st ? st : TW__STATS_PUT(out, &s, offsetof(tw_node_stats, store_records), sizeof(tw_node_stats));
+    return st ? st : TW__STATS_PUT(out, &s, offsetof(tw_node_stats, store_records),
+                                   offsetof(tw_node_stats, cert_not_after), sizeof(tw_node_stats));
 }
 
 static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
@@ -784,6 +793,12 @@ static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
     out->store_bytes = atomic_load(&n->store_bytes);
     out->store_dropped = atomic_load(&n->store_dropped);
     out->store_refused = atomic_load(&n->store_refused);
+    if (n->tls && tw_tls_config_own_not_after(n->tls, &out->cert_not_after)) out->cert_not_after = 0;
+    out->cert_renew_at = atomic_load(&n->cert_renew_at);
+    out->cert_renewals = atomic_load(&n->cert_renewals);
+    out->cert_renew_failures = atomic_load(&n->cert_renew_failures);
+    out->cert_rollbacks = atomic_load(&n->cert_rollbacks);
+    out->cert_last_error = (tw_status)atomic_load(&n->cert_last_error);
     out->link = (tw_node_link)atomic_load(&n->link);
     out->connects = atomic_load(&n->connects);
     out->disconnects = atomic_load(&n->disconnects);
@@ -875,6 +890,7 @@ static void check_reachability(tw_node *n)
 static tw_status node_work(tw_node *n, int woken, int io)
 {
     if (woken) drain(n->wake_fd);
+    tw__renew_poll(n); /* a renewed certificate: reconnect with it */
     run_inline_polls(n);
     int64_t now = tw__mono_ns();
     if (!n->wait_publish && tw__node_pending(n) > 0) {
@@ -996,6 +1012,7 @@ tw_status tw_node_stop(tw_node *n)
     pthread_join(n->thread, NULL);
     stop_poll_threads(n);
     tw_status st = tw__uplink_shutdown(n, (int)n->shutdown_timeout_ms);
+    tw__renew_stop(n);
     n->mode = NODE_SETUP;
     return st;
 }
@@ -1006,6 +1023,7 @@ tw_status tw_node_shutdown(tw_node *n)
     if (n->mode == NODE_THREADED) return tw__err(&n->err, MOD, TW_ERR_NODE_STATE, "use tw_node_stop()");
     stop_poll_threads(n);
     tw_status st = tw__uplink_shutdown(n, (int)n->shutdown_timeout_ms);
+    tw__renew_stop(n);
     if (n->mode == NODE_STEPPING) n->mode = NODE_SETUP;
     return st;
 }

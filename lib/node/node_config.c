@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "node_internal.h"
+#include "tagwire/enroll.h"
 
 #define MOD NODE_MOD
 
@@ -134,11 +135,21 @@ tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg)
         so.overflow = tw_config_store_overflow(cfg);
         o.store_options = &so;
     }
+    tw_enroll_options eo = TW_ENROLL_OPTIONS_INIT;
+    if (tw_config_has_enroll(cfg)) {
+        /* certificate renewal: the identity comes from the enrolled certificate */
+        eo.server_url = tw_config_enroll_est_url(cfg);
+        eo.server_ca_file = tw_config_enroll_server_ca_file(cfg);
+        eo.credentials_dir = tw_config_enroll_credentials_dir(cfg);
+        eo.renew_fraction = tw_config_enroll_renew_fraction(cfg);
+        eo.backoff_cap_ms = tw_config_enroll_retry_max_s(cfg) * 1000u;
+        o.enroll = &eo;
+    }
     tw_node *n = NULL;
     char why[512] = "";
     st = tw__node_new(&n, &o, why, sizeof why);
     tw_tls_config_free(tls); /* the node holds its own reference */
-    if (st) return cfg_err(st, cfg, "$.uplink", why);
+    if (st) return cfg_err(st, cfg, o.enroll && strstr(why, "enroll") == why ? "$.enroll" : "$.uplink", why);
 
     for (size_t i = 0; i < tw_config_device_count(cfg); i++) {
         const tw_config_device *cd = tw_config_device_at(cfg, i);

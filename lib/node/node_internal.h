@@ -103,6 +103,12 @@ struct tw_node {
         commands_failed, refused, queue_depth, queue_dropped, unflushed, device_writes,
         device_write_errors, bd_seq, devices_offline, store_records, store_bytes, store_dropped,
         store_refused;
+
+    /* certificate renewal (node_renew.c); renew == NULL without options.enroll */
+    struct node_renew *renew;
+    _Atomic int64_t cert_not_after, cert_renew_at;
+    _Atomic uint64_t cert_renewals, cert_renew_failures, cert_rollbacks;
+    atomic_int cert_last_error;
 };
 
 /* ---- node.c ---- */
@@ -135,5 +141,19 @@ tw_status tw__uplink_shutdown(tw_node *n, int timeout_ms);
 void tw__uplink_sync_stats(tw_node *n);
 /* Tells the session that a device went offline (DDEATH) or came back (DBIRTH). */
 tw_status tw__uplink_device_online(tw_node *n, tw_node_device *d, int online);
+
+/* ---- certificate renewal (node_renew.c) ---- */
+/* Sets up renewal from o->enroll (when set): loads the credential directory's current (or
+ * pending) key and chain into n->tls, creates the tw_enroll object. Called by tw_node_new() after
+ * n->tls exists. */
+tw_status tw__renew_new(tw_node *n, const tw_node_options *o);
+void tw__renew_free(tw_node *n);
+/* Starts / stops the renewal thread (idempotent). */
+tw_status tw__renew_start(tw_node *n);
+void tw__renew_stop(tw_node *n);
+/* Driving thread, every round: a renewed credential waiting for the uplink -> reconnect. */
+void tw__renew_poll(tw_node *n);
+/* Driving thread (edge event callback): the session state changed (status = reason). */
+void tw__renew_on_state(tw_node *n, tw_edge_state state, tw_status status);
 
 #endif

@@ -12,6 +12,7 @@ static void on_event(tw_edge *e, const tw_edge_event *ev, void *ud)
     tw_node *n = ud;
     switch (ev->type) {
     case TW_EDGE_EVENT_STATE:
+        tw__renew_on_state(n, ev->state, ev->status);
         tw__log(ev->state == TW_EDGE_ONLINE ? TW_LOG_INFO : TW_LOG_DEBUG, MOD, "%s/%s: uplink %s%s%s",
                 n->group_id, n->edge_node_id, tw_edge_state_name(ev->state),
                 ev->message && *ev->message ? ": " : "", ev->message ? ev->message : "");

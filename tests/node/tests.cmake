@@ -18,3 +18,20 @@ if(TW_VALGRIND AND NOT TW_SANITIZE)
   set_tests_properties(valgrind.node_gateway_reconnect PROPERTIES LABELS "valgrind;node" TIMEOUT 400
     ENVIRONMENT "TW_MBSERVER=$<TARGET_FILE:tw_mbserver>")
 endif()
+
+# Certificate renewal by the node itself (options.enroll / the "enroll" config section): a
+# short-lived certificate from an EST responder (fake_est.py "short"), renewed while renew_gw
+# publishes through Mosquitto (mutual TLS, ACL) to an independent subscriber (Tahu's decoder).
+# renew.sh: "live" (several renewals, broker restart after the first certificate expired) and
+# "est_down" (EST unreachable at renewal time: failures, back-off, renewal once it is back) and
+# "refused" (the broker refuses the renewed certificate: rollback, the current one again).
+add_executable(renew_gw ${CMAKE_CURRENT_LIST_DIR}/renew_gw.c)
+target_link_libraries(renew_gw PRIVATE tagwire_internal)
+target_compile_options(renew_gw PRIVATE ${TW_WARNINGS})
+set_target_properties(renew_gw PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+add_dependencies(renew_gw tagwire_cli)
+foreach(_mode live est_down refused)
+  add_test(NAME node.renew_${_mode}
+    COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/renew.sh ${_mode} ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  set_tests_properties(node.renew_${_mode} PROPERTIES LABELS "interop;node;enroll" TIMEOUT 120)
+endforeach()

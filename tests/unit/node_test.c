@@ -1,6 +1,7 @@
 /* Unit tests of the node: options, devices and tags, configuration errors with file and JSON path
  * (exact messages), adapter values into tags (scaling, quality), writes to devices, step mode
- * without a broker, statistics, and state rules. No broker is needed here: the uplink points at a
+ * without a broker, statistics, state rules, and the certificate renewal options (the "enroll"
+ * config section; renewal itself is tested end to end in tests/node/renew.sh). No broker is needed here: the uplink points at a
  * closed port (the end-to-end tests in tests/node/ use a real one). */
 #include <poll.h>
 #include <stdio.h>
@@ -46,6 +47,26 @@ static tw_node *offline_node(tw_node_poll_mode mode)
     tw_status st = tw_node_new(&n, &o);
     if (st) fail_msg("tw_node_new: %s", tw_last_error());
     return n;
+}
+
+/* tw_node_new() / tw_node_new_from_config() with the failure's detail (tw_last_error() without its
+ * "node: " prefix) copied into err */
+static tw_status node_detail(tw_status st, char *err, size_t errlen)
+{
+    const char *m = st != TW_OK ? tw_last_error() : "";
+    if (st != TW_OK && strncmp(m, "node: ", 6) != 0) fail_msg("tw_last_error() \"%s\" lacks \"node: \"", m);
+    snprintf(err, errlen, "%s", st != TW_OK ? m + 6 : "");
+    return st;
+}
+static tw_status node_new_err(tw_node **n, const tw_node_options *o, char *err, size_t errlen)
+{
+    tw_last_error_clear();
+    return node_detail(tw_node_new(n, o), err, errlen);
+}
+static tw_status node_from_config_err(tw_node **n, const tw_config *cfg, char *err, size_t errlen)
+{
+    tw_last_error_clear();
+    return node_detail(tw_node_new_from_config(n, cfg), err, errlen);
 }
 
 static void test_options(void **state)
@@ -512,6 +533,179 @@ static void test_example_gateway_json(void **state)
     tw_node_free(n);
 }
 
+
+/* An enrollment credential directory made by hand in the documented layout (tagwire/enroll.h):
+ * DIR/gen-1/{key,chain}.pem and DIR/current -> gen-1, from the test PKI's client (CN=device-1). */
+static void make_creds(const char *dir)
+{
+    assert_int_equal(twt_sh("mkdir -m 700 -p '%s/gen-1' && cp '%s/client.key' '%s/gen-1/key.pem' && "
+                            "cp '%s/client.pem' '%s/gen-1/chain.pem' && chmod 600 '%s'/gen-1/* && "
+                            "ln -sfn gen-1 '%s/current'",
+                            dir, g_dir, dir, g_dir, dir, dir, dir),
+                     0);
+}
+
+/* options.enroll: where the credential comes from, what is refused, and the v3 statistics. */
+static void test_enroll_options(void **state)
+{
+    (void)state;
+    char dir[600], other[600], broker[64], err[512];
+    snprintf(dir, sizeof dir, "%s/creds", g_dir);
+    snprintf(other, sizeof other, "%s/other", g_dir);
+    snprintf(broker, sizeof broker, "mqtts://127.0.0.1:%u", (unsigned)twt_free_port());
+    tw_enroll_options eo = TW_ENROLL_OPTIONS_INIT;
+    eo.server_url = "https://127.0.0.1:1";
+    eo.server_ca_file = twt_path(0, g_dir, "ca.pem");
+    eo.credentials_dir = dir;
+    tw_node_options o = TW_NODE_OPTIONS_INIT;
+    o.group_id = "G";
+    o.edge_node_id = "E";
+    o.broker = broker;
+    o.tls_ca_file = twt_path(1, g_dir, "ca.pem");
+    o.shutdown_timeout_ms = 200;
+    o.enroll = &eo;
+    tw_node *n = NULL;
+    /* nothing enrolled yet: the node renews, it does not enroll */
+    assert_int_equal(node_new_err(&n, &o, err, sizeof err), TW_ERR_NOT_FOUND);
+    assert_null(n);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "enroll: '%s' holds no usable enrolled key and certificate (enroll first, e.g. `tagwire enroll`)", dir);
+    assert_string_equal(err, want);
+    make_creds(dir);
+    o.credentials_dir = other;
+    assert_int_equal(node_new_err(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "differ"));
+    o.credentials_dir = NULL;
+    o.tls_cert_file = twt_path(2, g_dir, "client.pem");
+    assert_int_equal(node_new_err(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "not used with enroll"));
+    o.tls_cert_file = NULL;
+    o.broker = "mqtt://127.0.0.1:1";
+    o.insecure = 1;
+    assert_int_equal(node_new_err(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
+    assert_string_equal(err, "enroll: certificate renewal needs an mqtts:// broker");
+    o.broker = broker;
+    o.insecure = 0;
+    eo.server_url = "http://127.0.0.1:1"; /* tw_enroll_new's own checks reach the caller */
+    assert_int_equal(node_new_err(&n, &o, err, sizeof err), TW_ERR_CONFIG);
+    assert_non_null(strstr(err, "enroll: "));
+    eo.server_url = "https://127.0.0.1:1";
+    /* a version 2 options struct has no enroll field: the node then wants its own credential */
+    o.version = 2;
+    assert_int_equal(node_new_err(&n, &o, err, sizeof err), TW_ERR_INVALID_ARG);
+    assert_string_equal(err, "mqtts:// needs a CA file, a certificate and a key (or a tw_tls_config)");
+    o.version = TW_NODE_OPTIONS_VERSION;
+    assert_int_equal(node_new_err(&n, &o, err, sizeof err), TW_OK);
+    tw_credential_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.version = TW_CREDENTIAL_INFO_VERSION;
+    assert_int_equal(tw_credential_inspect(&ci, dir, 0), TW_OK);
+    tw_node_stats s;
+    memset(&s, 0, sizeof s);
+    s.version = TW_NODE_STATS_VERSION;
+    for (int i = 0; i < 5; i++) tw_node_step(n, 10); /* the renewal thread runs: nothing is due */
+    assert_int_equal(tw_node_stats_get(n, &s), TW_OK);
+    assert_true(s.cert_not_after == ci.not_after);
+    assert_true(s.cert_renew_at == ci.renew_at);
+    assert_true(s.cert_renew_at > ci.not_before && s.cert_renew_at < ci.not_after);
+    assert_true(s.cert_renewals == 0 && s.cert_renew_failures == 0 && s.cert_rollbacks == 0);
+    assert_int_equal(s.cert_last_error, TW_OK);
+    /* a version 2 stats struct gets nothing past its end */
+    tw_node_stats s2;
+    memset(&s2, 0xA5, sizeof s2);
+    s2.version = 2;
+    assert_int_equal(tw_node_stats_get(n, &s2), TW_OK);
+    assert_true(s2.cert_not_after == (int64_t)0xA5A5A5A5A5A5A5A5ull);
+    tw_node_free(n);
+    /* the directory is untouched */
+    char link[64] = "";
+    ssize_t l = readlink(twt_path(0, dir, "current"), link, sizeof link - 1);
+    assert_true(l > 0);
+    link[l] = 0;
+    assert_string_equal(link, "gen-1");
+}
+
+/* The "enroll" section of a configuration file and its rules. */
+static void test_config_enroll(void **state)
+{
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/cfgcreds", g_dir);
+    static const struct {
+        const char *tls, *enroll;
+        tw_status status;
+        const char *message;
+    } cases[] = {
+        {"'ca': 'ca.pem', 'cert': 'client.pem', 'key': 'client.key'", "'est_url': 'https://127.0.0.1:1', 'server_ca': 'ca.pem', 'credentials_dir': 'cfgcreds'",
+         TW_ERR_CONFIG, "gw.json: $.uplink.tls.cert: not allowed with \"enroll\": the client key and certificate come from "
+                        "enroll.credentials_dir"},
+        {"'ca': 'ca.pem'", "'est_url': 'http://127.0.0.1:1', 'server_ca': 'ca.pem', 'credentials_dir': 'cfgcreds'",
+         TW_ERR_CONFIG, "gw.json: $.enroll.est_url: must be an https:// URL of the EST server (got \"http://127.0.0.1:1\")"},
+        {"'ca': 'ca.pem'", "'est_url': 'https://127.0.0.1:1', 'credentials_dir': 'cfgcreds'", TW_ERR_CONFIG,
+         "gw.json: $.enroll: missing required key \"server_ca\""},
+        {"'ca': 'ca.pem'", "'est_url': 'https://127.0.0.1:1', 'server_ca': 'ca.pem', 'credentials_dir': 'cfgcreds', 'renew_fraction': 1",
+         TW_ERR_CONFIG, "gw.json: $.enroll.renew_fraction: must be a number from 0.05 to 0.95 (got 1)"},
+        {"'ca': 'ca.pem'", "'est_url': 'https://127.0.0.1:1', 'server_ca': 'ca.pem', 'credentials_dir': 'cfgcreds', 'renew': 1",
+         TW_ERR_CONFIG, NULL},
+        {"'ca': 'ca.pem'", "'est_url': 'https://127.0.0.1:1', 'server_ca': 'ca.pem', 'credentials_dir': 'cfgcreds'", TW_ERR_NOT_FOUND,
+         NULL /* the node: nothing enrolled yet ($.enroll) */},
+        {"'ca': 'ca.pem'", "'est_url': 'https://127.0.0.1:1', 'server_ca': 'ca.pem', 'credentials_dir': 'cfgcreds', "
+                           "'renew_fraction': 0.5, 'retry_max_s': 5",
+         TW_OK, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].status == TW_OK) make_creds(dir);
+        char json[2048];
+        snprintf(json, sizeof json,
+                 "{ 'node': { 'group_id': 'G', 'edge_node_id': 'E' }, 'uplink': { 'broker': 'mqtts://127.0.0.1:1', "
+                 "'tls': { %s } }, 'enroll': { %s }, 'devices': [ { 'id': 'D', 'tags': [ { 'name': 'a', 'type': 'double' } ] } ] }",
+                 cases[i].tls, cases[i].enroll);
+        for (char *p = json; *p; p++)
+            if (*p == '\'') *p = '"';
+        tw_config *cfg;
+        assert_int_equal(tw_config_new(&cfg), TW_OK);
+        tw_status st = tw_config_load_string(cfg, json, strlen(json), "gw.json", g_dir);
+        const char *msg = tw_config_last_error(cfg);
+        tw_node *n = NULL;
+        char err[1024] = "";
+        if (st == TW_OK) {
+            assert_true(tw_config_has_enroll(cfg));
+            assert_string_equal(tw_config_enroll_credentials_dir(cfg), dir);
+            assert_null(tw_config_tls_cert_file(cfg));
+            st = node_from_config_err(&n, cfg, err, sizeof err);
+            msg = err;
+        }
+        if (st != cases[i].status) fail_msg("case %zu: %s, expected %s (%s)", i, tw_status_name(st),
+                                            tw_status_name(cases[i].status), msg);
+        if (cases[i].message && strcmp(msg, cases[i].message))
+            fail_msg("case %zu:\n got      %s\n expected %s", i, msg, cases[i].message);
+        if (i == 4) assert_non_null(strstr(msg, "gw.json: $.enroll.renew: unknown key"));
+        if (i == 5) assert_non_null(strstr(msg, "gw.json: $.enroll: enroll: '"));
+        if (st == TW_OK) {
+            assert_true(tw_config_enroll_renew_fraction(cfg) == 0.5);
+            assert_int_equal(tw_config_enroll_retry_max_s(cfg), 5);
+            tw_node_stats s;
+            s.version = TW_NODE_STATS_VERSION;
+            assert_int_equal(tw_node_stats_get(n, &s), TW_OK);
+            assert_true(s.cert_not_after > 0 && s.cert_renew_at > 0);
+        }
+        tw_node_free(n);
+        tw_config_free(cfg);
+    }
+    /* defaults, and no enroll section at all */
+    const char *plain = "{\"node\": {\"group_id\": \"G\", \"edge_node_id\": \"E\"}, \"uplink\": {\"broker\": "
+                        "\"mqtt://127.0.0.1:1\", \"insecure\": true}, \"devices\": [{\"id\": \"D\", \"tags\": [{\"name\": \"a\", "
+                        "\"type\": \"double\"}]}]}";
+    tw_config *cfg;
+    assert_int_equal(tw_config_new(&cfg), TW_OK);
+    assert_int_equal(tw_config_load_string(cfg, plain, strlen(plain), "p.json", NULL), TW_OK);
+    assert_false(tw_config_has_enroll(cfg));
+    assert_null(tw_config_enroll_est_url(cfg));
+    assert_true(tw_config_enroll_renew_fraction(cfg) == 0.0);
+    tw_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +719,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_maps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_example_gateway_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_device, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enroll_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_enroll, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,8 +83,12 @@ static int run(int argc, char **argv)
     if (tw_config_insecure(cfg)) {
         printf("          PLAINTEXT (insecure): no TLS\n");
     } else {
-        printf("          tls ca %s, cert %s, key %s", tw_config_tls_ca_file(cfg),
-               tw_config_tls_cert_file(cfg), tw_config_tls_key_file(cfg));
+        if (tw_config_has_enroll(cfg))
+            printf("          tls ca %s, cert and key from %s", tw_config_tls_ca_file(cfg),
+                   tw_config_enroll_credentials_dir(cfg));
+        else
+            printf("          tls ca %s, cert %s, key %s", tw_config_tls_ca_file(cfg),
+                   tw_config_tls_cert_file(cfg), tw_config_tls_key_file(cfg));
         if (tw_config_tls_crl_file(cfg)) printf(", crl %s", tw_config_tls_crl_file(cfg));
         printf(", server name %s, %zu pin%s\n", tw_config_tls_server_name(cfg),
                tw_config_tls_pin_count(cfg), tw_config_tls_pin_count(cfg) == 1 ? "" : "s");
@@ -102,6 +106,10 @@ static int run(int argc, char **argv)
     } else {
         printf("store     none (in-memory queue only)\n");
     }
+    if (tw_config_has_enroll(cfg))
+        printf("enroll    %s (trust %s), renewal after %.0f %% of the lifetime, retries up to %u s apart\n",
+               tw_config_enroll_est_url(cfg), tw_config_enroll_server_ca_file(cfg),
+               tw_config_enroll_renew_fraction(cfg) * 100.0, (unsigned)tw_config_enroll_retry_max_s(cfg));
     for (size_t i = 0; i < ndev; i++) {
         const tw_config_device *d = tw_config_device_at(cfg, i);
         size_t n = tw_config_device_tag_count(d);

@@ -46,6 +46,14 @@ static void format_status(char *buf, size_t len, const tw_node *node, const tw_n
              (unsigned long long)s->poll_errors, (unsigned long long)s->adapter_requests,
              (unsigned long long)s->adapter_errors, (unsigned long long)s->commands,
              (unsigned long long)s->commands_failed, (unsigned long long)s->disconnects);
+    if (s->cert_renew_at) { /* the node renews its certificate ("enroll") */
+        size_t used = strlen(buf);
+        long left = (long)(s->cert_not_after - (int64_t)time(NULL));
+        snprintf(buf + used, len - used, "  cert expires in %ldh%02ldm, renewals %llu (%llu failed%s%s)",
+                 left / 3600, left > 0 ? (left / 60) % 60 : 0, (unsigned long long)s->cert_renewals,
+                 (unsigned long long)s->cert_renew_failures, s->cert_last_error ? ": " : "",
+                 s->cert_last_error ? tw_status_name(s->cert_last_error) : "");
+    }
 }
 
 static int run(int argc, char **argv)
@@ -124,7 +132,7 @@ static int run(int argc, char **argv)
             tw_node_edge_node_id(node), tw_node_device_count(node), tw_node_device_count(node) == 1 ? "" : "s",
             seconds ? "" : "; Ctrl-C stops");
     int64_t t0 = mono_ms(), next = t0 + interval_ms;
-    char line[512];
+    char line[640];
     tw_node_stats s;
     while (!g_stop && (!seconds || mono_ms() - t0 < (int64_t)seconds * 1000)) {
         struct timespec nap = {0, 100 * 1000000L};

@@ -437,6 +437,12 @@ typedef struct tw_config_tag tw_config_tag;
  tw_store_sync_policy tw_config_store_fsync(const tw_config *cfg);
  uint32_t tw_config_store_fsync_interval_ms(const tw_config *cfg);
  tw_store_overflow tw_config_store_overflow(const tw_config *cfg);
+ int tw_config_has_enroll(const tw_config *cfg);
+ const char *tw_config_enroll_est_url(const tw_config *cfg);
+ const char *tw_config_enroll_server_ca_file(const tw_config *cfg);
+ const char *tw_config_enroll_credentials_dir(const tw_config *cfg);
+ double tw_config_enroll_renew_fraction(const tw_config *cfg);
+ uint32_t tw_config_enroll_retry_max_s(const tw_config *cfg);
  size_t tw_config_device_count(const tw_config *cfg);
  const tw_config_device *tw_config_device_at(const tw_config *cfg, size_t index);
  const tw_config_device *tw_config_device_find(const tw_config *cfg,
@@ -958,6 +964,7 @@ typedef struct tw_node_options {
     int protocol_version;
     int qos0;
     const tw_store_options *store_options;
+    const tw_enroll_options *enroll;
 } tw_node_options;
  tw_status tw_node_new(tw_node **out, const tw_node_options *opts);
  tw_status tw_node_new_from_config(tw_node **out, const tw_config *cfg);
@@ -1026,6 +1033,12 @@ typedef struct tw_node_stats {
     uint64_t store_bytes;
     uint64_t store_dropped;
     uint64_t store_refused;
+    int64_t cert_not_after;
+    int64_t cert_renew_at;
+    uint64_t cert_renewals;
+    uint64_t cert_renew_failures;
+    uint64_t cert_rollbacks;
+    tw_status cert_last_error;
 } tw_node_stats;
  tw_status tw_node_stats_get(const tw_node *node, tw_node_stats *out);
  const char *tw_node_group_id(const tw_node *node);
@@ -1220,9 +1233,9 @@ typedef struct tw_transport_ops {
 #define TW_MQTT_RECONNECT_ON 1
 #define TW_MQTT_RECONNECT_OFF -1
 #define TW_MQTT_OPTIONS_VERSION 2
-#define TW_NODE_OPTIONS_VERSION 2
+#define TW_NODE_OPTIONS_VERSION 3
 #define TW_NODE_DEVICE_OPTIONS_VERSION 1
-#define TW_NODE_STATS_VERSION 2
+#define TW_NODE_STATS_VERSION 3
 #define TW_SP_DT_UNKNOWN 0
 #define TW_SP_DT_INT8 1
 #define TW_SP_DT_INT16 2

@@ -115,6 +115,12 @@ class Config:
     store_max_bytes = property(lambda s: lib.tw_config_store_max_bytes(s._p()))
     store_max_age_s = property(lambda s: lib.tw_config_store_max_age_s(s._p()))
     store_fsync_interval_ms = property(lambda s: lib.tw_config_store_fsync_interval_ms(s._p()))
+    has_enroll = property(lambda s: bool(lib.tw_config_has_enroll(s._p())))
+    enroll_est_url = property(lambda s: opt_string(lib.tw_config_enroll_est_url(s._p())))
+    enroll_server_ca_file = property(lambda s: opt_string(lib.tw_config_enroll_server_ca_file(s._p())))
+    enroll_credentials_dir = property(lambda s: opt_string(lib.tw_config_enroll_credentials_dir(s._p())))
+    enroll_renew_fraction = property(lambda s: lib.tw_config_enroll_renew_fraction(s._p()))
+    enroll_retry_max_s = property(lambda s: lib.tw_config_enroll_retry_max_s(s._p()))
 
     @property
     def store_fsync(self) -> Optional[Sync]:
