@@ -64,7 +64,14 @@
  *     restart with the same store, everything unconfirmed is read again and published after the
  *     births flagged historical: duplicates are possible only inside that window and carry the
  *     same tag and timestamp as the first copy; nothing is lost short of the store's own
- *     overflow / age policy (counted in the store's stats). Records of a device that is offline
+ *     overflow / age policy (counted in the store's stats). When the store refuses an append
+ *     (overflow policy TW_STORE_REFUSE_NEW at max_bytes, or a full disk) that change is lost:
+ *     counted (the store's refused_full / refused_no_space, stats.queue_dropped) and reported
+ *     once when refusals begin (TW_EDGE_EVENT_ERROR with TW_ERR_FULL / TW_ERR_NO_SPACE, the
+ *     last error, the return value of that step), not for every change; a warning with the
+ *     number refused is logged when the store accepts again. Everything the store accepted
+ *     before is still delivered, in order, and the tags' current values go out with the next
+ *     birth. Records of a device that is offline
  *     (tw_edge_device_set_online(0)) or not registered when they are read are held back: neither
  *     published nor acknowledged (the store's watermark stops before the oldest held record)
  *     until the device is online / registered again (then the store is read again from its

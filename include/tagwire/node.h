@@ -63,8 +63,11 @@
  * with the same directory) whatever was not confirmed is published again, flagged historical
  * (duplicates are possible only inside that window: same tag and timestamp). The bdSeq lives in
  * the same directory. options.store_options sets its bounds, fsync and overflow policies; the
- * node polls the store (group commit, age bound) from its loop. Without store_dir, data waits in
- * the session's bounded memory queue (lost with the process).
+ * node polls the store (group commit, age bound) from its loop. With the overflow policy
+ * TW_STORE_REFUSE_NEW a full store keeps what it has and new changes are lost until the broker
+ * confirms stored ones: counted (stats.store_refused), reported once per episode (the step's
+ * status TW_ERR_FULL, tw_node_last_error(), a warning in the log; see tagwire/edge.h). Without
+ * store_dir, data waits in the session's bounded memory queue (lost with the process).
  *
  * SPDX-License-Identifier: Apache-2.0
  */

@@ -138,6 +138,9 @@ struct tw_edge {
     uint64_t rescan_upto; /* after a rewind: records <= this were read before */
     uint64_t hold_seq;    /* lowest store seq held back (device offline/unknown); 0 = none */
     int need_rescan;      /* a held device came back: read the store again from the watermark */
+    tw_status refusing;   /* the store refuses appends (TW_ERR_FULL / TW_ERR_NO_SPACE) since
+                             the last accepted one: reported once per episode; TW_OK = not */
+    uint64_t refused_run; /* changes refused in the current episode */
     char **removed;       /* devices removed with tw_edge_remove_device(): their history goes */
     size_t nremoved;
 
@@ -427,10 +430,32 @@ static void store_push(tw_edge *e, const char *device, const tw_tag_change *c, i
     if (dl) memcpy(e->sbuf + sizeof h, device, dl);
     if (vl) memcpy(e->sbuf + sizeof h + dl, c->value.as.buf.ptr, vl);
     tw_status st = tw_store_append(e->o.store, NULL, e->sbuf, n);
+    if (st == TW_ERR_FULL || st == TW_ERR_NO_SPACE) {
+        /* The store is full and keeps what it has (overflow policy refuse new, or a full disk):
+         * this change is lost (counted in the store's refused_* and in queue_dropped; the tag's
+         * current value goes out with the next birth). Reported once when it starts, not for
+         * every change (a log line per refused value would bury the log), and once when the
+         * store accepts again. */
+        e->st.queue_dropped++;
+        e->refused_run++;
+        if (e->refusing != st) {
+            e->refusing = st;
+            survive(e, st, "history store full: new changes are refused and lost until the broker "
+                    "confirms stored ones (%s); the tags' current values go out with the next birth",
+                    tw_store_last_error(e->o.store));
+        }
+        return;
+    }
     if (st != TW_OK) {
         e->st.queue_dropped++;
         survive(e, st, "history store: %s", tw_store_last_error(e->o.store));
         return;
+    }
+    if (e->refusing) {
+        tw__log(TW_LOG_WARN, MOD, "%s/%s: history store accepts changes again; %llu change(s) were "
+                "refused while it was full", e->group, e->node, (unsigned long long)e->refused_run);
+        e->refusing = TW_OK;
+        e->refused_run = 0;
     }
     e->store_more = 1;
 }
