@@ -311,8 +311,9 @@ typedef enum tw_node_link {
 /* "offline", "connecting", "online". Static. */
 TW_API TW_THREADSAFE const char *tw_node_link_name(tw_node_link link);
 
-/* 2 added the store_* counters; a version 1 struct is still filled (without them). */
-#define TW_NODE_STATS_VERSION 2
+/* 2 added the store_* counters, 3 store_oldest_time_ms and the store's sequence numbers; older
+ * versions are still filled (without the newer fields). */
+#define TW_NODE_STATS_VERSION 3
 typedef struct tw_node_stats {
     uint32_t version;            /* set by the caller: TW_NODE_STATS_VERSION */
     tw_node_link link;
@@ -343,6 +344,16 @@ typedef struct tw_node_stats {
     uint64_t store_dropped;      /* records the overflow policy / age bound / a full disk dropped */
     uint64_t store_refused;      /* changes refused by a full store (refuse new / disk full);
                                     the session counts them in queue_dropped as well */
+    /* version 3 (all 0 without store_dir) */
+    int64_t store_oldest_time_ms; /* append time (ms since the Unix epoch, wall clock) of the
+                                    oldest record not yet confirmed; 0 when the store is empty */
+    uint64_t store_acked_seq;    /* the store's acknowledged watermark: every record with a
+                                    sequence number up to it was confirmed by the broker (or
+                                    dropped by the policy) and trimmed */
+    uint64_t store_last_seq;     /* sequence number of the last record appended (0 = none yet);
+                                    store_last_seq - store_acked_seq records are outstanding at
+                                    most. Both survive restarts (sequence numbers are never
+                                    reused) */
 } tw_node_stats;
 
 /* Fills *out. TW_THREADSAFE (counters are read atomically one by one). Errors:

@@ -747,7 +747,8 @@ tw_status tw_node_stats_get(const tw_node *cn, tw_node_stats *out)
     tw_node_stats s;
     s.version = TW_NODE_STATS_VERSION;
     tw_status st = node_stats_fill(cn, &s);
-    return st ? st : TW__STATS_PUT(out, &s, offsetof(tw_node_stats, store_records), sizeof(tw_node_stats));
+    return st ? st : TW__STATS_PUT(out, &s, offsetof(tw_node_stats, store_records),
+                                         offsetof(tw_node_stats, store_oldest_time_ms), sizeof(tw_node_stats));
 }
 
 static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
@@ -761,6 +762,9 @@ static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
     out->store_bytes = atomic_load(&n->store_bytes);
     out->store_dropped = atomic_load(&n->store_dropped);
     out->store_refused = atomic_load(&n->store_refused);
+    out->store_oldest_time_ms = atomic_load(&n->store_oldest_ms);
+    out->store_acked_seq = atomic_load(&n->store_acked_seq);
+    out->store_last_seq = atomic_load(&n->store_last_seq);
     out->link = (tw_node_link)atomic_load(&n->link);
     out->connects = atomic_load(&n->connects);
     out->disconnects = atomic_load(&n->disconnects);

@@ -102,7 +102,8 @@ struct tw_node {
     _Atomic uint64_t connects, disconnects, messages, births, metrics, historical, commands,
         commands_failed, refused, queue_depth, queue_dropped, unflushed, device_writes,
         device_write_errors, bd_seq, devices_offline, store_records, store_bytes, store_dropped,
-        store_refused;
+        store_refused, store_acked_seq, store_last_seq;
+    _Atomic int64_t store_oldest_ms;
 };
 
 /* ---- node.c ---- */

@@ -1042,6 +1042,9 @@ typedef struct tw_node_stats {
     uint64_t store_bytes;
     uint64_t store_dropped;
     uint64_t store_refused;
+    int64_t store_oldest_time_ms;
+    uint64_t store_acked_seq;
+    uint64_t store_last_seq;
 } tw_node_stats;
  tw_status tw_node_stats_get(const tw_node *node, tw_node_stats *out);
  const char *tw_node_group_id(const tw_node *node);
@@ -1237,7 +1240,7 @@ typedef struct tw_transport_ops {
 #define TW_MQTT_OPTIONS_VERSION 2
 #define TW_NODE_OPTIONS_VERSION 2
 #define TW_NODE_DEVICE_OPTIONS_VERSION 1
-#define TW_NODE_STATS_VERSION 2
+#define TW_NODE_STATS_VERSION 3
 #define TW_SP_DT_UNKNOWN 0
 #define TW_SP_DT_INT8 1
 #define TW_SP_DT_INT16 2
