@@ -193,7 +193,14 @@ TW_API const char *tw_node_last_error(const tw_node *node);
 /*
  * Adds a node-level tag (an NBIRTH/NDATA metric) set by the application. Arguments and errors as
  * tw_tagset_add() (tagwire/tag.h), plus TW_ERR_NODE_STATE once the node has been started or
- * stepped (tags cannot be added to a born node). *out (may be NULL) is owned by the node.
+ * stepped (tags cannot be added to a born node), and TW_ERR_RANGE for a STRING/BYTES tag whose
+ * max_len (TW_TAG_DEFAULT_MAX_LEN when 0) is longer than a value the node can publish: more than
+ * tw_edge_max_value_len() of its session (65216 bytes: max_payload 64 KiB minus
+ * TW_EDGE_VALUE_OVERHEAD) or, with store_dir, than a store record holds (the smaller of
+ * max_record_bytes and max_bytes - TW_STORE_RECORD_OVERHEAD, minus TW_EDGE_VALUE_OVERHEAD);
+ * tw_node_last_error() names the tag and the limit. A value longer than max_len is then refused
+ * by the setter (TW_ERR_RANGE), so no accepted value is lost for its size at publish time.
+ * *out (may be NULL) is owned by the node.
  */
 TW_API tw_status tw_node_add_tag(tw_node *node, tw_tag **out, const char *name, tw_type type,
                                  const tw_tag_options *opts);
@@ -246,7 +253,7 @@ TW_API tw_device *tw_node_device_adapter(const tw_node_device *dev);
  * published with TW_QUALITY_BAD_OUT_OF_RANGE (or _TYPE_MISMATCH), keeping the last value.
  * Errors: as tw_tagset_add(), TW_ERR_ADDRESS / TW_ERR_UNSUPPORTED (the adapter refused the
  * address; tw_node_last_error() has its message), TW_ERR_INVALID_ARG (address on a pushed device),
- * TW_ERR_NODE_STATE.
+ * TW_ERR_NODE_STATE, TW_ERR_RANGE (STRING/BYTES max_len above the limit: see tw_node_add_tag()).
  */
 TW_API tw_status tw_node_device_add_tag(tw_node_device *dev, tw_tag **out, const char *name,
                                         tw_type type, const tw_tag_options *opts,

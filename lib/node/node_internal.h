@@ -73,6 +73,7 @@ struct tw_node {
     size_t queue_bytes;
     char *state_dir;
     tw_store *store;           /* store_dir: the disk store handed to the edge session */
+    size_t store_value_max;    /* longest STRING/BYTES value a store record holds (SIZE_MAX: no store) */
     uint32_t publish_interval_ms, max_metrics, shutdown_timeout_ms, stats_interval_ms;
     tw_node_poll_mode poll_mode;
 

@@ -718,17 +718,26 @@ static tw_status publish_data(tw_edge *e, edge_set *s, size_t n, size_t *fit, in
     size_t len = 0;
     *fit = n;
     uint64_t seq = e->seq;
-    tw_status st = tw_sp_encode_data(e->pay, e->pay_cap, &len, now_ms(), seq, e->metrics, n);
-    while (st == TW_ERR_FULL && n > 1) {
-        n /= 2;
+    tw_status st;
+    for (;;) {
+        /* too large: for max_payload (the encoder's TW_ERR_FULL), or for the maximum packet size
+         * the broker announced (the client's TW_ERR_MQTT_TOO_LARGE); the client's TW_ERR_FULL
+         * (output buffer full for now) is transient and returned as it is */
+        int too_large = 0;
         st = tw_sp_encode_data(e->pay, e->pay_cap, &len, now_ms(), seq, e->metrics, n);
+        if (st == TW_ERR_FULL) {
+            too_large = 1;
+        } else if (st == TW_OK) {
+            st = publish(e, s->t_data, e->pay, len, qos_of(e));
+            too_large = st == TW_ERR_MQTT_TOO_LARGE;
+        }
+        if (!too_large) break;
+        if (n == 1) {
+            *fit = 0;
+            return TW_ERR_FULL;
+        }
+        n /= 2;
     }
-    if (st == TW_ERR_FULL) {
-        *fit = 0;
-        return st;
-    }
-    if (st != TW_OK) return st;
-    st = publish(e, s->t_data, e->pay, len, qos_of(e));
     if (st != TW_OK) return st;
     *fit = n;
     e->seq = (uint8_t)(e->seq + 1u);
@@ -806,7 +815,8 @@ static tw_status drain_queue(tw_edge *e)
                 e->q_nunconf++;
             }
             e->st.queue_dropped++;
-            survive(e, TW_ERR_MQTT_TOO_LARGE, "a queued metric does not fit max_payload: dropped");
+            survive(e, TW_ERR_MQTT_TOO_LARGE, "a queued metric does not fit a DATA message (max_payload "
+                    "%zu bytes, or the broker's maximum packet size): dropped", e->pay_cap);
             continue;
         }
         if (st != TW_OK) return st;
@@ -1512,10 +1522,36 @@ static int set_registered(const tw_edge *e, const tw_tagset *ts)
     return 0;
 }
 
+size_t tw_edge_max_value_len(const tw_edge *e)
+{
+    if (!e) return 0;
+    size_t cap = e->pay_cap;
+    if (e->q_cap - 64u < cap) cap = e->q_cap - 64u; /* a queue record: header + value */
+    return cap > TW_EDGE_VALUE_OVERHEAD ? cap - TW_EDGE_VALUE_OVERHEAD : 0;
+}
+
+/* A STRING/BYTES tag whose values could never be published is refused when its set is
+ * registered, not discovered at publish time. */
+static tw_status check_value_lens(tw_edge *e, tw_tagset *ts, const char *device_id)
+{
+    size_t lim = tw_edge_max_value_len(e);
+    for (size_t i = 0, n = tw_tagset_count(ts); i < n; i++) {
+        tw_tag *t = tw_tagset_at(ts, i);
+        if (tw_tag_max_len(t) <= lim) continue;
+        return tw__err(&e->err, MOD, TW_ERR_RANGE,
+                       "%s%s%stag '%s': max_len %zu bytes exceeds %zu, the longest %s value one DATA "
+                       "message can carry (max_payload %zu bytes)", device_id ? "device '" : "",
+                       device_id ? device_id : "", device_id ? "': " : "", tw_tag_name(t),
+                       tw_tag_max_len(t), lim, tw_type_name(tw_tag_type(t)), e->pay_cap);
+    }
+    return TW_OK;
+}
+
 tw_status tw_edge_set_node_tags(tw_edge *e, tw_tagset *ts)
 {
     if (!e) return TW_ERR_INVALID_ARG;
     if (ts && ts != e->node_set.ts && set_registered(e, ts)) return TW_ERR_EXISTS;
+    if (ts && check_value_lens(e, ts, NULL) != TW_OK) return TW_ERR_RANGE;
     e->node_set.ts = ts;
     e->node_set.span = 0;
     if (e->nborn) e->need_nbirth = 1;
@@ -1527,6 +1563,7 @@ tw_status tw_edge_add_device(tw_edge *e, const char *device_id, tw_tagset *ts)
     if (!e || !ts || !id_ok(device_id)) return TW_ERR_INVALID_ARG;
     if (dev_by_name(e, device_id, strlen(device_id)) || set_registered(e, ts))
         return TW_ERR_EXISTS;
+    if (check_value_lens(e, ts, device_id) != TW_OK) return TW_ERR_RANGE;
     if (e->ndevs == e->devs_cap) {
         size_t nc = e->devs_cap ? e->devs_cap * 2 : 4;
         edge_set **nd = tw__realloc(e->devs, nc * sizeof *nd);
