@@ -1171,6 +1171,72 @@ static void test_cli_sub(void **state)
     free(t2);
 }
 
+/* tagwire sub --table --interval without a terminal: a periodic snapshot of the latest values
+ * (for scripts and logs), each headed by a time line */
+static void test_cli_sub_table_interval(void **state)
+{
+    (void)state;
+    tw_tagset *ns = NULL;
+    tw_tag *temp;
+    assert_int_equal(tw_tagset_new(&ns), TW_OK);
+    tw_tag_options to = TW_TAG_OPTIONS_INIT;
+    to.unit = "degC";
+    assert_int_equal(tw_tagset_add(ns, &temp, "Hydraulics/OilTemp", TW_TYPE_DOUBLE, &to), TW_OK);
+    tw_tag_set_double(temp, 20.5, TW_QUALITY_GOOD, 0);
+    char url[64], out[1024], ca[512], cert[512], key[512];
+    snprintf(url, sizeof url, "mqtts://127.0.0.1:%u", (unsigned)g_port);
+    snprintf(out, sizeof out, "%s/cli-interval.out", g_dir);
+    snprintf(ca, sizeof ca, "%s", P(0, "ca.pem"));
+    snprintf(cert, sizeof cert, "%s", P(0, "client2.pem"));
+    snprintf(key, sizeof key, "%s", P(0, "client2.key"));
+    char *a[] = {TW_CLI_BIN, "sub", "--broker", url, "--ca", ca, "--cert", cert, "--key", key,
+                 "--client-id", "cli-interval", "--table", "--interval", "0.5", "--seconds", "4",
+                 "spBv1.0/" GROUP "/#", NULL};
+    pid_t p = twt_spawn(a, out);
+    assert_true(p > 0);
+    if (!log_wait("Sending SUBACK to cli-interval", 5000)) {
+        twt_stop(p);
+        fail_msg("tagwire sub did not subscribe");
+    }
+    tw_edge *e = edge_new(GROUP, NULL, NULL, NULL);
+    tw_edge_set_node_tags(e, ns);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    drive_until_state(e, TW_EDGE_ONLINE, 10000);
+    tw_tag_set_double(temp, 21.75, TW_QUALITY_GOOD, 0);
+    drive(e, 1500);
+    tw_tag_set_double(temp, 22.5, TW_QUALITY_GOOD, 0);
+    int status = -1;
+    for (int i = 0; i < 200 && p > 0; i++) { /* the subscriber ends after its 4 s */
+        if (waitpid(p, &status, WNOHANG) == p) p = -1;
+        else drive(e, 50);
+    }
+    if (p > 0) twt_stop(p);
+    assert_int_equal(tw_edge_stop(e, 5000), TW_OK);
+    tw_edge_free(e);
+    tw_tagset_free(ns);
+    char *t = slurp(out);
+    if (p > 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("tagwire sub failed:\n%s", t);
+    /* snapshots every 0.5 s over 4 s (and one at the end): several, each with a time line */
+    int snaps = 0;
+    const char *first_new = NULL, *last_snap = NULL;
+    for (const char *l = t; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (!strncmp(l, "# ", 2)) {
+            snaps++;
+            last_snap = l;
+        }
+        if (!first_new && !strncmp(l, GROUP "/" NODE "  Hydraulics/OilTemp", strlen(GROUP "/" NODE "  Hydraulics/OilTemp")) &&
+            strstr(l, "22.5") && strstr(l, "22.5") < strchr(l, '\n'))
+            first_new = l;
+    }
+    if (snaps < 4) fail_msg("%d snapshots:\n%s", snaps, t);
+    assert_non_null(strstr(t, "metric"));
+    /* the earlier value in an earlier snapshot, the later one in the last */
+    const char *old_v = strstr(t, "21.75");
+    if (!old_v || !first_new || old_v > first_new) fail_msg("values not in successive snapshots:\n%s", t);
+    if (!strstr(last_snap, "22.5")) fail_msg("the last snapshot lacks the latest value:\n%s", t);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1181,6 +1247,7 @@ int main(void)
         cmocka_unit_test(test_history_store_survives_restart),
         cmocka_unit_test(test_store_holds_offline_device_history),
         cmocka_unit_test(test_cli_sub),
+        cmocka_unit_test(test_cli_sub_table_interval),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
