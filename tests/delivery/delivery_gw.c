@@ -2,7 +2,7 @@
  * delivery_gw: the gateway of the delivery tests. A node with one INT64 node tag "Counter" fed by a
  * deterministic counter, a disk store (store_dir) and a Sparkplug primary host, over mutual TLS.
  *
- *   delivery_gw PORT PKI_DIR STORE_DIR RUN ACCEPTED_LOG SECONDS [MAX_BYTES [refuse]]
+ *   delivery_gw PORT PKI_DIR STORE_DIR RUN ACCEPTED_LOG SECONDS [MAX_BYTES [refuse [STOP_FILE]]]
  *
  * Every 10 ms the counter takes the value RUN * 1000000 + k (k = 1, 2, ...). A value is *accepted*
  * when the node's step has taken it out of the tag set (with a store: appended to the store, fsync
@@ -10,7 +10,8 @@
  * write(2), so a kill -9 never leaves a logged value that was not accepted). A value the store
  * refused (overflow policy refuse new, or a full disk: the node's store_refused counter grew while
  * it was taken) goes to ACCEPTED_LOG.refused instead. The first time a step fails with a given
- * status, "ERR <status name>: <tw_node_last_error()>" is printed. After SECONDS the
+ * status, "ERR <status name>: <tw_node_last_error()>" is printed. After SECONDS (or as soon as
+ * STOP_FILE exists, when given) the
  * counter stops, the gateway waits (up to 30 s) until the store is empty (everything confirmed by
  * the broker), shuts down and prints its statistics as "STAT name value" lines; exit 0.
  * SPDX-License-Identifier: Apache-2.0
@@ -35,7 +36,7 @@ static int64_t mono_ms(void)
 int main(int argc, char **argv)
 {
     if (argc < 7) {
-        fprintf(stderr, "usage: delivery_gw PORT PKI_DIR STORE_DIR RUN ACCEPTED_LOG SECONDS [MAX_BYTES [refuse]]\n");
+        fprintf(stderr, "usage: delivery_gw PORT PKI_DIR STORE_DIR RUN ACCEPTED_LOG SECONDS [MAX_BYTES [refuse [STOP_FILE]]]\n");
         return 2;
     }
     char broker[64], ca[512], cert[512], key[512];
@@ -83,7 +84,8 @@ int main(int argc, char **argv)
     tw_status seen[8];
     size_t nseen = 0;
     tw_node_stats s;
-    while (mono_ms() - start < (int64_t)seconds * 1000) {
+    const char *stop_file = argc > 9 ? argv[9] : NULL;
+    while (mono_ms() - start < (int64_t)seconds * 1000 && !(stop_file && access(stop_file, F_OK) == 0)) {
         long long v = run * 1000000LL + (++k);
         tw_tag_set_int64(counter, v, TW_QUALITY_GOOD, 0);
         s.version = TW_NODE_STATS_VERSION;

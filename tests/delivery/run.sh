@@ -179,8 +179,10 @@ disk_full)
   [ $((got + dropped)) -eq "$n" ] || fail "$got delivered + $dropped dropped != $n accepted"
   ;;
 refuse_new)
-  # ~56 bytes a record (24 header + 32): the 16 KiB store is full ~3 s after the broker died
-  start_gw 0 16 16384 refuse
+  # ~56 bytes a record (24 header + 32): the 16 KiB store is full ~3 s after the broker died. The
+  # gateway counts until the stop file exists (at most 50 s): until 2 s after the store accepted
+  # again (the node's reconnect back-off after a 7 s outage is random, up to 30 s)
+  start_gw 0 50 16384 refuse "$tmp/stop"
   sleep 2
   kill -9 "$broker_pid"
   wait "$broker_pid" 2>/dev/null || true
@@ -192,6 +194,13 @@ refuse_new)
   start_broker
   start_sub
   host_state online
+  for _ in $(seq 400); do
+    grep -q "history store accepts changes again" "$tmp/gw.out" && break
+    kill -0 "$gw_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep 2
+  touch "$tmp/stop"
   wait_gw || fail "the gateway failed"
   grep -q "STAT store_records 0" "$tmp/gw.out" || fail "the store is not empty at the end"
   nref=$(wc -l <"$accepted.refused")
