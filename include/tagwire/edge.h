@@ -64,7 +64,14 @@
  *     restart with the same store, everything unconfirmed is read again and published after the
  *     births flagged historical: duplicates are possible only inside that window and carry the
  *     same tag and timestamp as the first copy; nothing is lost short of the store's own
- *     overflow / age policy (counted in the store's stats). Records of a device that is offline
+ *     overflow / age policy (counted in the store's stats). When the store refuses an append
+ *     (overflow policy TW_STORE_REFUSE_NEW at max_bytes, or a full disk) that change is lost:
+ *     counted (the store's refused_full / refused_no_space, stats.queue_dropped) and reported
+ *     once when refusals begin (TW_EDGE_EVENT_ERROR with TW_ERR_FULL / TW_ERR_NO_SPACE, the
+ *     last error, the return value of that step), not for every change; a warning with the
+ *     number refused is logged when the store accepts again. Everything the store accepted
+ *     before is still delivered, in order, and the tags' current values go out with the next
+ *     birth. Records of a device that is offline
  *     (tw_edge_device_set_online(0)) or not registered when they are read are held back: neither
  *     published nor acknowledged (the store's watermark stops before the oldest held record)
  *     until the device is online / registered again (then the store is read again from its
@@ -151,7 +158,8 @@ typedef struct tw_edge_options {
                                     kept in memory only (starts at 0 for each tw_edge) */
     /* Limits (0 = default). */
     size_t queue_bytes;          /* memory queue for data held back while offline; 1 MiB */
-    size_t max_payload;          /* largest DATA payload; 64 KiB (also bounds the MQTT buffers) */
+    size_t max_payload;          /* largest DATA payload; 64 KiB (also bounds the MQTT buffers
+                                    and STRING/BYTES values: tw_edge_max_value_len()) */
     size_t max_metrics;          /* metrics per DATA message; 512 */
     uint32_t connect_timeout_ms; /* transport connect + CONNACK; 10000 */
     uint32_t reconnect_min_ms;   /* back-off with full jitter between attempts; 500 */
@@ -249,10 +257,31 @@ TW_API tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts);
  * Registered tag sets are not freed. NULL is ignored. Call tw_edge_stop() first for a clean stop. */
 TW_API void tw_edge_free(tw_edge *e);
 
+/* What a DATA message, a memory queue record and a store record need besides one STRING or
+ * BYTES value: protobuf framing (payload timestamp and seq, alias, timestamp, datatype, flags,
+ * the Quality property), the record headers and the device id. */
+#define TW_EDGE_VALUE_OVERHEAD 320u
+
+/*
+ * The longest STRING or BYTES value, in bytes, this edge can always publish:
+ * min(max_payload, queue_bytes - 64) - TW_EDGE_VALUE_OVERHEAD (65216 bytes with the defaults).
+ * tw_edge_set_node_tags() and tw_edge_add_device() refuse (TW_ERR_RANGE, the tag named in
+ * tw_edge_last_error()) a tag set holding a STRING/BYTES tag whose max_len (tagwire/tag.h) is
+ * larger, and the setters refuse values longer than max_len (TW_ERR_RANGE), so a value a setter
+ * accepted always fits a DATA message. Limits known only later are applied when the value is
+ * stored or published: a store's max_record_bytes / max_bytes (the append is refused), a
+ * broker's smaller maximum packet size (MQTT 5 CONNACK); such a value is dropped, counted
+ * (stats.queue_dropped) and reported (TW_EDGE_EVENT_ERROR, TW_ERR_MQTT_TOO_LARGE / TW_ERR_RANGE).
+ * Tags added to a tag set after its registration are not checked here. 0 for e NULL.
+ * TW_THREADSAFE (the limits are fixed by tw_edge_new()).
+ */
+TW_API TW_THREADSAFE size_t tw_edge_max_value_len(const tw_edge *e);
+
 /*
  * The node's own metrics (NBIRTH/NDATA). `ts` stays owned by the caller and must outlive the
  * edge (or be replaced). NULL removes them. When online, triggers a rebirth. Driving thread.
- * Errors: TW_ERR_INVALID_ARG.
+ * Errors: TW_ERR_INVALID_ARG, TW_ERR_RANGE (a STRING/BYTES tag's max_len exceeds
+ * tw_edge_max_value_len(); the set is not registered).
  */
 TW_API tw_status tw_edge_set_node_tags(tw_edge *e, tw_tagset *ts);
 
@@ -262,7 +291,8 @@ TW_API tw_status tw_edge_set_node_tags(tw_edge *e, tw_tagset *ts);
  * when the edge is online its DBIRTH is published now. Adding tags to a registered tag set later
  * is allowed: the edge notices unknown aliases and rebirths.
  * Errors: TW_ERR_INVALID_ARG (bad id, NULL ts), TW_ERR_EXISTS (id taken or tag set already
- * registered), TW_ERR_NOMEM.
+ * registered), TW_ERR_RANGE (a STRING/BYTES tag's max_len exceeds tw_edge_max_value_len();
+ * tw_edge_last_error() names it), TW_ERR_NOMEM.
  */
 TW_API tw_status tw_edge_add_device(tw_edge *e, const char *device_id, tw_tagset *ts);
 

@@ -63,8 +63,11 @@
  * with the same directory) whatever was not confirmed is published again, flagged historical
  * (duplicates are possible only inside that window: same tag and timestamp). The bdSeq lives in
  * the same directory. options.store_options sets its bounds, fsync and overflow policies; the
- * node polls the store (group commit, age bound) from its loop. Without store_dir, data waits in
- * the session's bounded memory queue (lost with the process).
+ * node polls the store (group commit, age bound) from its loop. With the overflow policy
+ * TW_STORE_REFUSE_NEW a full store keeps what it has and new changes are lost until the broker
+ * confirms stored ones: counted (stats.store_refused), reported once per episode (the step's
+ * status TW_ERR_FULL, tw_node_last_error(), a warning in the log; see tagwire/edge.h). Without
+ * store_dir, data waits in the session's bounded memory queue (lost with the process).
  *
  * Certificate renewal (options.enroll, or the "enroll" section of a configuration file): the
  * uplink's client key and certificate come from an enrollment credential directory
@@ -244,7 +247,14 @@ TW_API tw_status tw_node_last_status(const tw_node *node);
 /*
  * Adds a node-level tag (an NBIRTH/NDATA metric) set by the application. Arguments and errors as
  * tw_tagset_add() (tagwire/tag.h), plus TW_ERR_NODE_STATE once the node has been started or
- * stepped (tags cannot be added to a born node). *out (may be NULL) is owned by the node.
+ * stepped (tags cannot be added to a born node), and TW_ERR_RANGE for a STRING/BYTES tag whose
+ * max_len (TW_TAG_DEFAULT_MAX_LEN when 0) is longer than a value the node can publish: more than
+ * tw_edge_max_value_len() of its session (65216 bytes: max_payload 64 KiB minus
+ * TW_EDGE_VALUE_OVERHEAD) or, with store_dir, than a store record holds (the smaller of
+ * max_record_bytes and max_bytes - TW_STORE_RECORD_OVERHEAD, minus TW_EDGE_VALUE_OVERHEAD);
+ * tw_node_last_error() names the tag and the limit. A value longer than max_len is then refused
+ * by the setter (TW_ERR_RANGE), so no accepted value is lost for its size at publish time.
+ * *out (may be NULL) is owned by the node.
  */
 TW_API tw_status tw_node_add_tag(tw_node *node, tw_tag **out, const char *name, tw_type type,
                                  const tw_tag_options *opts);
@@ -297,7 +307,7 @@ TW_API tw_device *tw_node_device_adapter(const tw_node_device *dev);
  * published with TW_QUALITY_BAD_OUT_OF_RANGE (or _TYPE_MISMATCH), keeping the last value.
  * Errors: as tw_tagset_add(), TW_ERR_ADDRESS / TW_ERR_UNSUPPORTED (the adapter refused the
  * address; tw_node_last_error() has its message), TW_ERR_INVALID_ARG (address on a pushed device),
- * TW_ERR_NODE_STATE.
+ * TW_ERR_NODE_STATE, TW_ERR_RANGE (STRING/BYTES max_len above the limit: see tw_node_add_tag()).
  */
 TW_API tw_status tw_node_device_add_tag(tw_node_device *dev, tw_tag **out, const char *name,
                                         tw_type type, const tw_tag_options *opts,
@@ -362,7 +372,8 @@ typedef enum tw_node_link {
 /* "offline", "connecting", "online". Static. */
 TW_API TW_THREADSAFE const char *tw_node_link_name(tw_node_link link);
 
-/* 2 added the store_* counters, 3 the cert_* fields; an older struct is filled without them. */
+/* 2 added the store_* counters, 3 store_oldest_time_ms, the store's sequence numbers and the
+ * cert_* fields; older versions are still filled (without the newer fields). */
 #define TW_NODE_STATS_VERSION 3
 typedef struct tw_node_stats {
     uint32_t version;            /* set by the caller: TW_NODE_STATS_VERSION */
@@ -394,7 +405,17 @@ typedef struct tw_node_stats {
     uint64_t store_dropped;      /* records the overflow policy / age bound / a full disk dropped */
     uint64_t store_refused;      /* changes refused by a full store (refuse new / disk full);
                                     the session counts them in queue_dropped as well */
-    /* version 3: the uplink's own certificate and its renewal (counters 0 without enroll) */
+    /* version 3: the store (all 0 without store_dir) ... */
+    int64_t store_oldest_time_ms; /* append time (ms since the Unix epoch, wall clock) of the
+                                    oldest record not yet confirmed; 0 when the store is empty */
+    uint64_t store_acked_seq;    /* the store's acknowledged watermark: every record with a
+                                    sequence number up to it was confirmed by the broker (or
+                                    dropped by the policy) and trimmed */
+    uint64_t store_last_seq;     /* sequence number of the last record appended (0 = none yet);
+                                    store_last_seq - store_acked_seq records are outstanding at
+                                    most. Both survive restarts (sequence numbers are never
+                                    reused) */
+    /* ... and the uplink's own certificate and its renewal (counters 0 without enroll) */
     int64_t cert_not_after;      /* notAfter (Unix seconds) of the client certificate that new
                                     connections present; 0 without TLS credentials */
     int64_t cert_renew_at;       /* when its renewal is due (Unix seconds); 0 without enroll */

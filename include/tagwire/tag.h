@@ -104,7 +104,9 @@ typedef struct tw_tag_options {
     int report_every_sample;   /* 0 = report by exception (default); non-zero = every set is
                                   reported, deadband and equality are ignored */
     uint64_t alias;            /* 0 = assign automatically; unique within the tag set */
-    size_t max_len;            /* STRING/BYTES capacity in bytes; 0 = TW_TAG_DEFAULT_MAX_LEN */
+    size_t max_len;            /* STRING/BYTES capacity in bytes; 0 = TW_TAG_DEFAULT_MAX_LEN.
+                                  Sparkplug publishing bounds it: see tw_edge_max_value_len()
+                                  (tagwire/edge.h; 65216 bytes by default) */
     void *user_data;           /* returned by tw_tag_user_data() */
 } tw_tag_options;
 

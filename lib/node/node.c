@@ -275,6 +275,11 @@ tw_status tw__node_new(tw_node **out, const tw_node_options *o, char *err, size_
         so.backend = TW_STORE_DISK;
         so.dir = o->store_dir;
         so.read_only = 0;
+        /* a record: the history header, the device id and the value (tagwire/store.h defaults) */
+        uint64_t rec = so.max_record_bytes ? so.max_record_bytes : 1u << 20;
+        uint64_t room = (so.max_bytes ? so.max_bytes : (uint64_t)64 << 20) - TW_STORE_RECORD_OVERHEAD;
+        if (room < rec) rec = room;
+        n->store_value_max = rec > TW_EDGE_VALUE_OVERHEAD ? (size_t)(rec - TW_EDGE_VALUE_OVERHEAD) : 0;
         if ((st = tw_store_new(&n->store, &so))) {
             st = tw__err(&n->err, MOD, st, "store: %s", tw__err_detail(st));
             goto fail;
@@ -366,6 +371,21 @@ const char *tw_node_edge_node_id(const tw_node *n) { return n ? n->edge_node_id 
 
 /* ---- tags and devices --------------------------------------------------------------------------- */
 
+/* A STRING/BYTES tag whose longest value (max_len) could never be published or stored is refused
+ * when it is added, not discovered when a value is published. */
+static tw_status check_value_len(tw_node *n, const char *name, tw_type type, const tw_tag_options *opts)
+{
+    if (type != TW_TYPE_STRING && type != TW_TYPE_BYTES) return TW_OK;
+    size_t want = opts && opts->version && opts->max_len ? opts->max_len : TW_TAG_DEFAULT_MAX_LEN;
+    size_t lim = tw_edge_max_value_len(n->edge), slim = n->store ? n->store_value_max : SIZE_MAX;
+    if (want <= lim && want <= slim) return TW_OK;
+    return tw__err(&n->err, MOD, TW_ERR_RANGE,
+                   "tag '%s': max_len %zu bytes exceeds %zu, the longest %s value %s", name ? name : "(null)",
+                   want, lim < slim ? lim : slim, tw_type_name(type),
+                   lim <= slim ? "one Sparkplug DATA message of the node can carry"
+                               : "one record of the store can hold (store max_record_bytes / max_bytes)");
+}
+
 tw_status tw_node_add_tag(tw_node *n, tw_tag **out, const char *name, tw_type type,
                           const tw_tag_options *opts)
 {
@@ -373,7 +393,9 @@ tw_status tw_node_add_tag(tw_node *n, tw_tag **out, const char *name, tw_type ty
     if (!n) return TW_ERR_INVALID_ARG;
     if (n->mode != NODE_SETUP || n->frozen)
         return tw__err(&n->err, MOD, TW_ERR_NODE_STATE, "tags cannot be added once the node runs");
-    tw_status st = tw_tagset_add(n->ts, out, name, type, opts);
+    tw_status st = check_value_len(n, name, type, opts);
+    if (st) return st;
+    st = tw_tagset_add(n->ts, out, name, type, opts);
     if (st) return tw__err(&n->err, MOD, st, "tag '%s': %s", name ? name : "(null)", tw_tagset_last_error(n->ts));
     return TW_OK;
 }
@@ -497,8 +519,9 @@ tw_status tw_node_device_add_tag(tw_node_device *d, tw_tag **out, const char *na
         return tw__err(&n->err, MOD, TW_ERR_INVALID_ARG,
                        "tag '%s': device '%s' has an adapter: the tag needs an address",
                        name ? name : "(null)", d->id);
+    tw_status st = check_value_len(n, name, type, opts);
+    if (st) return st;
     node_binding *b = NULL;
-    tw_status st;
     if (address) {
         if (d->nbinds == d->capbinds) {
             size_t nc = d->capbinds ? d->capbinds * 2 : 16;
@@ -779,7 +802,7 @@ tw_status tw_node_stats_get(const tw_node *cn, tw_node_stats *out)
     s.version = TW_NODE_STATS_VERSION;
     tw_status st = node_stats_fill(cn, &s);
     return st ? st : TW__STATS_PUT(out, &s, offsetof(tw_node_stats, store_records),
-                                   offsetof(tw_node_stats, cert_not_after), sizeof(tw_node_stats));
+                                         offsetof(tw_node_stats, store_oldest_time_ms), sizeof(tw_node_stats));
 }
 
 static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
@@ -793,6 +816,9 @@ static tw_status node_stats_fill(const tw_node *cn, tw_node_stats *out)
     out->store_bytes = atomic_load(&n->store_bytes);
     out->store_dropped = atomic_load(&n->store_dropped);
     out->store_refused = atomic_load(&n->store_refused);
+    out->store_oldest_time_ms = atomic_load(&n->store_oldest_ms);
+    out->store_acked_seq = atomic_load(&n->store_acked_seq);
+    out->store_last_seq = atomic_load(&n->store_last_seq);
     if (n->tls && tw_tls_config_own_not_after(n->tls, &out->cert_not_after)) out->cert_not_after = 0;
     out->cert_renew_at = atomic_load(&n->cert_renew_at);
     out->cert_renewals = atomic_load(&n->cert_renewals);

@@ -73,6 +73,7 @@ struct tw_node {
     size_t queue_bytes;
     char *state_dir;
     tw_store *store;           /* store_dir: the disk store handed to the edge session */
+    size_t store_value_max;    /* longest STRING/BYTES value a store record holds (SIZE_MAX: no store) */
     uint32_t publish_interval_ms, max_metrics, shutdown_timeout_ms, stats_interval_ms;
     tw_node_poll_mode poll_mode;
 
@@ -102,7 +103,8 @@ struct tw_node {
     _Atomic uint64_t connects, disconnects, messages, births, metrics, historical, commands,
         commands_failed, refused, queue_depth, queue_dropped, unflushed, device_writes,
         device_write_errors, bd_seq, devices_offline, store_records, store_bytes, store_dropped,
-        store_refused;
+        store_refused, store_acked_seq, store_last_seq;
+    _Atomic int64_t store_oldest_ms;
 
     /* certificate renewal (node_renew.c); renew == NULL without options.enroll */
     struct node_renew *renew;

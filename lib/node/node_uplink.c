@@ -146,6 +146,9 @@ void tw__uplink_sync_stats(tw_node *n)
             atomic_store(&n->store_bytes, ss.bytes);
             atomic_store(&n->store_dropped, ss.dropped_overflow + ss.dropped_age + ss.dropped_no_space);
             atomic_store(&n->store_refused, ss.refused_full + ss.refused_no_space);
+            atomic_store(&n->store_oldest_ms, ss.records ? ss.oldest_time_ms : 0);
+            atomic_store(&n->store_acked_seq, ss.acked_seq);
+            atomic_store(&n->store_last_seq, ss.next_seq ? ss.next_seq - 1 : 0);
         }
     }
 }

@@ -138,6 +138,9 @@ struct tw_edge {
     uint64_t rescan_upto; /* after a rewind: records <= this were read before */
     uint64_t hold_seq;    /* lowest store seq held back (device offline/unknown); 0 = none */
     int need_rescan;      /* a held device came back: read the store again from the watermark */
+    tw_status refusing;   /* the store refuses appends (TW_ERR_FULL / TW_ERR_NO_SPACE) since
+                             the last accepted one: reported once per episode; TW_OK = not */
+    uint64_t refused_run; /* changes refused in the current episode */
     char **removed;       /* devices removed with tw_edge_remove_device(): their history goes */
     size_t nremoved;
 
@@ -427,10 +430,32 @@ static void store_push(tw_edge *e, const char *device, const tw_tag_change *c, i
     if (dl) memcpy(e->sbuf + sizeof h, device, dl);
     if (vl) memcpy(e->sbuf + sizeof h + dl, c->value.as.buf.ptr, vl);
     tw_status st = tw_store_append(e->o.store, NULL, e->sbuf, n);
+    if (st == TW_ERR_FULL || st == TW_ERR_NO_SPACE) {
+        /* The store is full and keeps what it has (overflow policy refuse new, or a full disk):
+         * this change is lost (counted in the store's refused_* and in queue_dropped; the tag's
+         * current value goes out with the next birth). Reported once when it starts, not for
+         * every change (a log line per refused value would bury the log), and once when the
+         * store accepts again. */
+        e->st.queue_dropped++;
+        e->refused_run++;
+        if (e->refusing != st) {
+            e->refusing = st;
+            survive(e, st, "history store full: new changes are refused and lost until the broker "
+                    "confirms stored ones (%s); the tags' current values go out with the next birth",
+                    tw_store_last_error(e->o.store));
+        }
+        return;
+    }
     if (st != TW_OK) {
         e->st.queue_dropped++;
         survive(e, st, "history store: %s", tw_store_last_error(e->o.store));
         return;
+    }
+    if (e->refusing) {
+        tw__log(TW_LOG_WARN, MOD, "%s/%s: history store accepts changes again; %llu change(s) were "
+                "refused while it was full", e->group, e->node, (unsigned long long)e->refused_run);
+        e->refusing = TW_OK;
+        e->refused_run = 0;
     }
     e->store_more = 1;
 }
@@ -693,17 +718,26 @@ static tw_status publish_data(tw_edge *e, edge_set *s, size_t n, size_t *fit, in
     size_t len = 0;
     *fit = n;
     uint64_t seq = e->seq;
-    tw_status st = tw_sp_encode_data(e->pay, e->pay_cap, &len, now_ms(), seq, e->metrics, n);
-    while (st == TW_ERR_FULL && n > 1) {
-        n /= 2;
+    tw_status st;
+    for (;;) {
+        /* too large: for max_payload (the encoder's TW_ERR_FULL), or for the maximum packet size
+         * the broker announced (the client's TW_ERR_MQTT_TOO_LARGE); the client's TW_ERR_FULL
+         * (output buffer full for now) is transient and returned as it is */
+        int too_large = 0;
         st = tw_sp_encode_data(e->pay, e->pay_cap, &len, now_ms(), seq, e->metrics, n);
+        if (st == TW_ERR_FULL) {
+            too_large = 1;
+        } else if (st == TW_OK) {
+            st = publish(e, s->t_data, e->pay, len, qos_of(e));
+            too_large = st == TW_ERR_MQTT_TOO_LARGE;
+        }
+        if (!too_large) break;
+        if (n == 1) {
+            *fit = 0;
+            return TW_ERR_FULL;
+        }
+        n /= 2;
     }
-    if (st == TW_ERR_FULL) {
-        *fit = 0;
-        return st;
-    }
-    if (st != TW_OK) return st;
-    st = publish(e, s->t_data, e->pay, len, qos_of(e));
     if (st != TW_OK) return st;
     *fit = n;
     e->seq = (uint8_t)(e->seq + 1u);
@@ -781,7 +815,8 @@ static tw_status drain_queue(tw_edge *e)
                 e->q_nunconf++;
             }
             e->st.queue_dropped++;
-            survive(e, TW_ERR_MQTT_TOO_LARGE, "a queued metric does not fit max_payload: dropped");
+            survive(e, TW_ERR_MQTT_TOO_LARGE, "a queued metric does not fit a DATA message (max_payload "
+                    "%zu bytes, or the broker's maximum packet size): dropped", e->pay_cap);
             continue;
         }
         if (st != TW_OK) return st;
@@ -1488,10 +1523,36 @@ static int set_registered(const tw_edge *e, const tw_tagset *ts)
     return 0;
 }
 
+size_t tw_edge_max_value_len(const tw_edge *e)
+{
+    if (!e) return 0;
+    size_t cap = e->pay_cap;
+    if (e->q_cap - 64u < cap) cap = e->q_cap - 64u; /* a queue record: header + value */
+    return cap > TW_EDGE_VALUE_OVERHEAD ? cap - TW_EDGE_VALUE_OVERHEAD : 0;
+}
+
+/* A STRING/BYTES tag whose values could never be published is refused when its set is
+ * registered, not discovered at publish time. */
+static tw_status check_value_lens(tw_edge *e, tw_tagset *ts, const char *device_id)
+{
+    size_t lim = tw_edge_max_value_len(e);
+    for (size_t i = 0, n = tw_tagset_count(ts); i < n; i++) {
+        tw_tag *t = tw_tagset_at(ts, i);
+        if (tw_tag_max_len(t) <= lim) continue;
+        return tw__err(&e->err, MOD, TW_ERR_RANGE,
+                       "%s%s%stag '%s': max_len %zu bytes exceeds %zu, the longest %s value one DATA "
+                       "message can carry (max_payload %zu bytes)", device_id ? "device '" : "",
+                       device_id ? device_id : "", device_id ? "': " : "", tw_tag_name(t),
+                       tw_tag_max_len(t), lim, tw_type_name(tw_tag_type(t)), e->pay_cap);
+    }
+    return TW_OK;
+}
+
 tw_status tw_edge_set_node_tags(tw_edge *e, tw_tagset *ts)
 {
     if (!e) return TW_ERR_INVALID_ARG;
     if (ts && ts != e->node_set.ts && set_registered(e, ts)) return TW_ERR_EXISTS;
+    if (ts && check_value_lens(e, ts, NULL) != TW_OK) return TW_ERR_RANGE;
     e->node_set.ts = ts;
     e->node_set.span = 0;
     if (e->nborn) e->need_nbirth = 1;
@@ -1503,6 +1564,7 @@ tw_status tw_edge_add_device(tw_edge *e, const char *device_id, tw_tagset *ts)
     if (!e || !ts || !id_ok(device_id)) return TW_ERR_INVALID_ARG;
     if (dev_by_name(e, device_id, strlen(device_id)) || set_registered(e, ts))
         return TW_ERR_EXISTS;
+    if (check_value_lens(e, ts, device_id) != TW_OK) return TW_ERR_RANGE;
     if (e->ndevs == e->devs_cap) {
         size_t nc = e->devs_cap ? e->devs_cap * 2 : 4;
         edge_set **nd = tw__realloc(e->devs, nc * sizeof *nd);

@@ -1,7 +1,7 @@
 // Independent checker of the delivery tests: decodes a `mosquitto_sub -F '%t %x'` capture with
 // Eclipse Tahu's JavaScript codec (npm sparkplug-payload, scripts/deps/sparkplug.sh) and compares
 // the Counter values the subscriber got with the values the gateway accepted.
-//   node check.js CAPTURE ACCEPTED_LOG RUNS [--suffix]
+//   node check.js CAPTURE ACCEPTED_LOG RUNS [--suffix] [--refused REFUSED_LOG]
 // Asserts:
 //   - loss: every accepted value (ACCEPTED_LOG) was received (in a birth or a DATA message, live or
 //     historical). With --suffix (drop-oldest overflow) only the values after the first received
@@ -12,6 +12,10 @@
 //   - duplicates: a value received twice carries the same metric timestamp both times (it is a
 //     replay of one record, identifiable by tag + timestamp), and at least one copy is historical
 //     or part of a birth (a replay after a reconnect / restart), never two live copies.
+//   - with --refused (refuse-new overflow): the values the store refused (REFUSED_LOG) are the only
+//     holes allowed, none of them arrives in a DATA message (a birth may carry one as the tag's
+//     current value), and the DATA messages bring the values in order: the first copy of every
+//     value arrives after the first copy of every smaller one (replays may repeat older ones).
 // Prints "N passed, M failed" and exits non-zero on any failure.
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
@@ -24,9 +28,11 @@ if (!fs.existsSync(modDir)) {
   process.exit(2);
 }
 const tahu = require(modDir).get('spBv1.0');
-const [capture, acceptedLog, runsArg, flag] = process.argv.slice(2);
+const [capture, acceptedLog, runsArg, ...flags] = process.argv.slice(2);
 const runs = Number(runsArg);
-const suffix = flag === '--suffix';
+const suffix = flags.includes('--suffix');
+const refusedLog = flags.includes('--refused') ? flags[flags.indexOf('--refused') + 1] : null;
+const refused = new Set(refusedLog ? fs.readFileSync(refusedLog, 'utf8').split('\n').filter((s) => s).map(Number) : []);
 let passed = 0, failed = 0;
 function check(what, ok, detail) {
   if (ok) { passed++; return; }
@@ -37,6 +43,7 @@ const num = (v) => (v !== null && typeof v === 'object' && 'low' in v ? Number(v
 
 let alias = null;
 const got = new Map(); // value -> [{ ts, hist, birth }]
+const dataOrder = []; // values of DATA messages in arrival order
 let nmsg = 0;
 for (const line of fs.readFileSync(capture, 'utf8').split('\n')) {
   const sp = line.trim().split(' ');
@@ -55,6 +62,7 @@ for (const line of fs.readFileSync(capture, 'utf8').split('\n')) {
     const v = num(m.value);
     if (!got.has(v)) got.set(v, []);
     got.get(v).push({ ts: num(m.timestamp), hist: !!m.isHistorical, birth: type === 'NBIRTH' });
+    if (type === 'NDATA') dataOrder.push(v);
   }
 }
 const accepted = fs.readFileSync(acceptedLog, 'utf8').split('\n').filter((s) => s).map(Number);
@@ -74,8 +82,13 @@ for (let r = 0; r < runs; r++) {
   if (!ks.length) continue;
   firstOf.set(r, ks[0]);
   const holes = [];
-  for (let i = 1; i < ks.length; i++) if (ks[i] !== ks[i - 1] + 1) holes.push(`${ks[i - 1]}..${ks[i]}`);
-  check(`run ${r}: received k ${ks[0]}..${ks[ks.length - 1]} without holes`, holes.length === 0, holes.slice(0, 5).join(' '));
+  for (let i = 1; i < ks.length; i++) {
+    if (ks[i] === ks[i - 1] + 1) continue;
+    let allRefused = refused.size > 0;
+    for (let k = ks[i - 1] + 1; k < ks[i] && allRefused; k++) allRefused = refused.has(r * 1000000 + k);
+    if (!allRefused) holes.push(`${ks[i - 1]}..${ks[i]}`);
+  }
+  check(`run ${r}: received k ${ks[0]}..${ks[ks.length - 1]} without holes${refused.size ? ' (but refused values)' : ''}`, holes.length === 0, holes.slice(0, 5).join(' '));
   if (!suffix) check(`run ${r}: starts at k=1`, ks[0] === 1, `starts at ${ks[0]}`);
 }
 // loss
@@ -87,6 +100,26 @@ for (const v of accepted) {
   if (!got.has(v)) { lost++; if (lostEx.length < 10) lostEx.push(v); }
 }
 check(`no accepted value lost (${accepted.length} accepted)`, lost === 0, `${lost} lost, e.g. ${lostEx.join(' ')}`);
+// refused values: counted by the gateway, never published as data; the data comes in order
+if (refusedLog) {
+  console.log(`${refused.size} refused`);
+  let refusedSent = 0;
+  const ex = [];
+  for (const v of refused) {
+    const cs = got.get(v) || [];
+    if (cs.some((c) => !c.birth)) { refusedSent++; if (ex.length < 5) ex.push(v); }
+  }
+  check('no refused value published as data', refusedSent === 0, `${refusedSent}, e.g. ${ex.join(' ')}`);
+  let maxFirst = -1, outOfOrder = 0;
+  const seen = new Set(), oEx = [];
+  for (const v of dataOrder) {
+    if (seen.has(v)) continue; // a replay of a value already received
+    seen.add(v);
+    if (v < maxFirst) { outOfOrder++; if (oEx.length < 5) oEx.push(`${v} after ${maxFirst}`); }
+    if (v > maxFirst) maxFirst = v;
+  }
+  check('data in order (first copies ascending)', outOfOrder === 0, `${outOfOrder}: ${oEx.join(', ')}`);
+}
 // duplicates
 let dups = 0, badDups = 0;
 const badEx = [];

@@ -14,6 +14,10 @@
 #       disk_full     the store directory is a 48 KiB tmpfs and the host stays offline until the
 #                     disk is full: the overflow policy applies (drop oldest; then refuse new), the
 #                     node's counters say so, nothing crashes, what was kept is delivered
+#       refuse_new    a 16 KiB store with overflow "refuse new"; the broker is killed (SIGKILL) for
+#                     7 s while values keep coming: the store fills, later values are refused;
+#                     after the broker is back everything accepted is delivered in order, the
+#                     refused values are counted and reported once, publishing resumes
 # "Accepted": see delivery_gw.c (a value is logged only after the node appended it to the store,
 # fsync per record). Values the counter would have produced while the gateway was dead do not
 # exist (the counter is the gateway's own). The assertions: see check.js.
@@ -182,6 +186,50 @@ disk_full)
   dropped=$(awk '/^STAT store_dropped/ { print $3 }' "$tmp/gw.out")
   n=$(wc -l <"$accepted")
   [ $((got + dropped)) -eq "$n" ] || fail "$got delivered + $dropped dropped != $n accepted"
+  ;;
+refuse_new)
+  # ~56 bytes a record (24 header + 32): the 16 KiB store is full ~3 s after the broker died. The
+  # gateway counts until the stop file exists (at most 50 s): until 2 s after the store accepted
+  # again (the node's reconnect back-off after a 7 s outage is random, up to 30 s)
+  start_gw 0 50 16384 refuse "$tmp/stop"
+  sleep 2
+  kill -9 "$broker_pid"
+  wait "$broker_pid" 2>/dev/null || true
+  kill "$sub_pid" 2>/dev/null || true
+  for _ in $(seq 20); do kill -0 "$sub_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$sub_pid" 2>/dev/null || true
+  wait "$sub_pid" 2>/dev/null || true
+  sleep 7
+  start_broker
+  start_sub
+  host_state online
+  for _ in $(seq 400); do
+    grep -q "history store accepts changes again" "$tmp/gw.out" && break
+    kill -0 "$gw_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep 2
+  touch "$tmp/stop"
+  wait_gw || fail "the gateway failed"
+  grep -q "STAT store_records 0" "$tmp/gw.out" || fail "the store is not empty at the end"
+  nref=$(wc -l <"$accepted.refused")
+  [ "$nref" -gt 0 ] || fail "the store never refused a value (the outage did not fill it)"
+  stat_ref=$(awk '/^STAT store_refused/ { print $3 }' "$tmp/gw.out")
+  [ "$stat_ref" = "$nref" ] || fail "store_refused $stat_ref != $nref values refused"
+  # reported: the step's status and tw_node_last_error(), once per episode (not once per value)
+  grep -q "^ERR TW_ERR_FULL: .*history store full: new changes are refused" "$tmp/gw.out" ||
+    fail "no clear report of the refusal (status + last error)"
+  n_full=$(grep -c "history store full" "$tmp/gw.out" || true)
+  [ "$n_full" -le 3 ] || fail "the refusal was reported $n_full times (once per value?)"
+  grep -q "history store accepts changes again; $nref change(s) were refused" "$tmp/gw.out" ||
+    fail "no report that the store accepts again (with the number refused)"
+  # publishing resumed: values newer than every refused one were accepted (check.js: delivered)
+  last_ref=$(sort -n "$accepted.refused" | tail -n 1)
+  last_acc=$(sort -n "$accepted" | tail -n 1)
+  [ "$last_acc" -gt "$last_ref" ] || fail "nothing accepted after the refusals ($last_acc <= $last_ref)"
+  echo "$nref values refused ($(head -n 1 "$accepted.refused") .. $last_ref), last accepted $last_acc"
+  sleep 1
+  check 1 --refused "$accepted.refused"
   ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac

@@ -1128,6 +1128,153 @@ static void test_cli_sub(void **state)
     free(t2);
 }
 
+/* A broker that announces a small maximum packet size (MQTT 5 CONNACK, Mosquitto's
+ * max_packet_size): a DATA message too large for it is split, a single metric too large is dropped,
+ * counted and reported, and the queue keeps flowing (it used to stay blocked on that record). */
+static void test_broker_max_packet_size(void **state)
+{
+    (void)state;
+    uint16_t port = twt_free_port();
+    char log2[1024], conf[1024];
+    snprintf(log2, sizeof log2, "%s/mosquitto-small.log", g_dir);
+    snprintf(conf, sizeof conf, "%s", P(0, "mosquitto-small.conf"));
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "per_listener_settings false\nuser root\nmax_queued_messages 0\npersistence false\n"
+            "max_packet_size 2048\nlog_dest file %s\nlog_type all\n"
+            "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
+            "require_certificate true\nuse_identity_as_username true\nacl_file %s\n",
+            log2, (unsigned)port, P(1, "ca.pem"), P(2, "server.pem"), P(3, "server.key"), P(4, "acl"));
+    fclose(f);
+    char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto",
+                    "-c", conf, NULL};
+    pid_t broker = twt_spawn(argv, P(0, "mosquitto-small.out"));
+    assert_true(broker > 0);
+    if (!twt_wait_listen(port, 5000)) {
+        twt_stop(broker);
+        fail_msg("mosquitto (max_packet_size 2048) did not start");
+    }
+    tw_tagset *ns = NULL;
+    tw_tag *text, *count;
+    assert_int_equal(tw_tagset_new(&ns), TW_OK);
+    tw_tag_options to = TW_TAG_OPTIONS_INIT;
+    to.max_len = 4000;
+    assert_int_equal(tw_tagset_add(ns, &text, "Log/Line", TW_TYPE_STRING, &to), TW_OK);
+    assert_int_equal(tw_tagset_add(ns, &count, "Count", TW_TYPE_INT64, NULL), TW_OK);
+    tw_tag_set_string(text, "start", TW_QUALITY_GOOD, 0);
+    tw_tag_set_int64(count, 1, TW_QUALITY_GOOD, 0);
+    uint16_t saved = g_port;
+    g_port = port;
+    tw_edge *e = edge_new(GROUP, NULL, NULL, NULL);
+    g_port = saved;
+    tw_edge_set_node_tags(e, ns);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    drive_until_state(e, TW_EDGE_ONLINE, 10000);
+    drive(e, 200);
+    tw_edge_stats st;
+    st.version = TW_EDGE_STATS_VERSION;
+    assert_int_equal(tw_edge_stats_get(e, &st), TW_OK);
+    uint64_t m0 = st.metrics_published, d0 = st.queue_dropped;
+    /* one message with both: too large for the broker; split, the counter goes out alone */
+    char big[3001];
+    memset(big, 'x', 3000);
+    big[3000] = '\0';
+    assert_int_equal(tw_tag_set_string(text, big, TW_QUALITY_GOOD, 0), TW_OK);
+    assert_int_equal(tw_tag_set_int64(count, 2, TW_QUALITY_GOOD, 0), TW_OK);
+    drive(e, 300);
+    tw_tag_set_string(text, "small again", TW_QUALITY_GOOD, 0);
+    tw_tag_set_int64(count, 3, TW_QUALITY_GOOD, 0);
+    drive(e, 300);
+    assert_int_equal(tw_edge_stats_get(e, &st), TW_OK);
+    assert_int_equal(st.state, TW_EDGE_ONLINE);
+    assert_int_equal(st.queue_dropped, d0 + 1);        /* the 3000-byte value only */
+    assert_int_equal(st.metrics_published, m0 + 3);    /* count 2, then "small again" and 3 */
+    assert_non_null(strstr(tw_edge_last_error(e), "does not fit a DATA message"));
+    assert_int_equal(tw_edge_stop(e, 5000), TW_OK);
+    tw_edge_free(e);
+    tw_tagset_free(ns);
+    /* the broker saw the later DATA messages, all within its limit, and never a larger one */
+    char *lg = twt_slurp(log2);
+    int ndata = 0;
+    for (const char *l = strstr(lg, "'spBv1.0/" GROUP "/NDATA/" NODE "'"); l;
+         l = strstr(l + 1, "'spBv1.0/" GROUP "/NDATA/" NODE "'")) {
+        const char *b = strstr(l, "... (");
+        assert_non_null(b);
+        assert_true(atoi(b + 5) < 2048);
+        ndata++;
+    }
+    twt_stop(broker);
+    if (ndata < 2) fail_msg("%d NDATA at the broker:\n%s", ndata, lg);
+    free(lg);
+}
+
+/* tagwire sub --table --interval without a terminal: a periodic snapshot of the latest values
+ * (for scripts and logs), each headed by a time line */
+static void test_cli_sub_table_interval(void **state)
+{
+    (void)state;
+    tw_tagset *ns = NULL;
+    tw_tag *temp;
+    assert_int_equal(tw_tagset_new(&ns), TW_OK);
+    tw_tag_options to = TW_TAG_OPTIONS_INIT;
+    to.unit = "degC";
+    assert_int_equal(tw_tagset_add(ns, &temp, "Hydraulics/OilTemp", TW_TYPE_DOUBLE, &to), TW_OK);
+    tw_tag_set_double(temp, 20.5, TW_QUALITY_GOOD, 0);
+    char url[64], out[1024], ca[512], cert[512], key[512];
+    snprintf(url, sizeof url, "mqtts://127.0.0.1:%u", (unsigned)g_port);
+    snprintf(out, sizeof out, "%s/cli-interval.out", g_dir);
+    snprintf(ca, sizeof ca, "%s", P(0, "ca.pem"));
+    snprintf(cert, sizeof cert, "%s", P(0, "client2.pem"));
+    snprintf(key, sizeof key, "%s", P(0, "client2.key"));
+    char *a[] = {TW_CLI_BIN, "sub", "--broker", url, "--ca", ca, "--cert", cert, "--key", key,
+                 "--client-id", "cli-interval", "--table", "--interval", "0.5", "--seconds", "4",
+                 "spBv1.0/" GROUP "/#", NULL};
+    pid_t p = twt_spawn(a, out);
+    assert_true(p > 0);
+    if (!log_wait("Sending SUBACK to cli-interval", 5000)) {
+        twt_stop(p);
+        fail_msg("tagwire sub did not subscribe");
+    }
+    tw_edge *e = edge_new(GROUP, NULL, NULL, NULL);
+    tw_edge_set_node_tags(e, ns);
+    assert_int_equal(tw_edge_start(e), TW_OK);
+    drive_until_state(e, TW_EDGE_ONLINE, 10000);
+    tw_tag_set_double(temp, 21.75, TW_QUALITY_GOOD, 0);
+    drive(e, 1500);
+    tw_tag_set_double(temp, 22.5, TW_QUALITY_GOOD, 0);
+    int status = -1;
+    for (int i = 0; i < 200 && p > 0; i++) { /* the subscriber ends after its 4 s */
+        if (waitpid(p, &status, WNOHANG) == p) p = -1;
+        else drive(e, 50);
+    }
+    if (p > 0) twt_stop(p);
+    assert_int_equal(tw_edge_stop(e, 5000), TW_OK);
+    tw_edge_free(e);
+    tw_tagset_free(ns);
+    char *t = twt_slurp(out);
+    if (p > 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("tagwire sub failed:\n%s", t);
+    /* snapshots every 0.5 s over 4 s (and one at the end): several, each with a time line */
+    int snaps = 0;
+    const char *first_new = NULL, *last_snap = NULL;
+    for (const char *l = t; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (!strncmp(l, "# ", 2)) {
+            snaps++;
+            last_snap = l;
+        }
+        if (!first_new && !strncmp(l, GROUP "/" NODE "  Hydraulics/OilTemp", strlen(GROUP "/" NODE "  Hydraulics/OilTemp")) &&
+            strstr(l, "22.5") && strstr(l, "22.5") < strchr(l, '\n'))
+            first_new = l;
+    }
+    if (snaps < 4) fail_msg("%d snapshots:\n%s", snaps, t);
+    assert_non_null(strstr(t, "metric"));
+    /* the earlier value in an earlier snapshot, the later one in the last */
+    const char *old_v = strstr(t, "21.75");
+    if (!old_v || !first_new || old_v > first_new) fail_msg("values not in successive snapshots:\n%s", t);
+    if (!strstr(last_snap, "22.5")) fail_msg("the last snapshot lacks the latest value:\n%s", t);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1138,6 +1285,8 @@ int main(void)
         cmocka_unit_test(test_history_store_survives_restart),
         cmocka_unit_test(test_store_holds_offline_device_history),
         cmocka_unit_test(test_cli_sub),
+        cmocka_unit_test(test_cli_sub_table_interval),
+        cmocka_unit_test(test_broker_max_packet_size),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

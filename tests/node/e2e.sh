@@ -144,7 +144,7 @@ EOF
 secs=600
 pki=(--ca "$tmp/pki/ca.pem" --cert "$tmp/pki/client.pem" --key "$tmp/pki/client.key" --server-name localhost)
 case "$mode" in
-  run) runner=("$tagwire" run "$tmp/gateway.json" --seconds $secs) ;;
+  run) runner=("$tagwire" run "$tmp/gateway.json" --seconds $secs --status-interval 1000) ;;
   event_loop) runner=("$bin/examples/example_event_loop" "$tmp/gateway.json" --seconds $secs) ;;
   modbus_gateway) runner=("$bin/examples/example_modbus_gateway" --broker "mqtts://127.0.0.1:$mqtt_port" "${pki[@]}"
                           --device "modbus+tcp://127.0.0.1:$mb_port?unit=1" --seconds $secs) ;;
@@ -254,6 +254,32 @@ if [ "$mode" = valgrind ]; then
   data_after_rebirth || fail "no data after the reconnect"
   echo "PASS $mode (no leak, no memory error, reconnect)"
   exit 0
+fi
+if [ "$mode" = run ]; then
+  # the status line (stdout, one a second and one after the stop): key=value fields with the
+  # uplink state, the node's and the store's counters
+  grep -q '^node=Demo/Press7 link=online ' "$tmp/runner.out" || fail "no status line with link=online"
+  last=$(grep '^node=Demo/Press7 link=' "$tmp/runner.out" | tail -n 1)
+  echo "last status line: $last"
+  declare -A kv=()
+  for f in $last; do kv[${f%%=*}]=${f#*=}; done
+  for k in node link uptime_s msgs metrics births queue queue_dropped polls poll_errors adapter_req \
+           adapter_err cmds cmds_failed reconnects refused store_records store_bytes store_oldest_age_ms \
+           store_dropped store_refused store_acked_seq store_last_seq; do
+    [ -n "${kv[$k]:-}" ] || fail "status line without $k"
+  done
+  [ "${kv[link]}" = offline ] || fail "the line after the stop says link=${kv[link]}"
+  [ "${kv[metrics]}" -gt 0 ] && [ "${kv[cmds]}" -ge 2 ] || fail "counters: metrics=${kv[metrics]} cmds=${kv[cmds]}"
+  # the store: everything appended was confirmed by the broker (watermark = last record), nothing
+  # dropped or refused, nothing waiting, so no age
+  [ "${kv[store_last_seq]}" -gt 0 ] || fail "store_last_seq=${kv[store_last_seq]}: nothing went through the store"
+  [ "${kv[store_acked_seq]}" = "${kv[store_last_seq]}" ] && [ "${kv[store_records]}" = 0 ] &&
+    [ "${kv[store_bytes]}" = 0 ] && [ "${kv[store_oldest_age_ms]}" = 0 ] ||
+    fail "store after a clean stop: $last"
+  [ "${kv[store_dropped]}" = 0 ] && [ "${kv[store_refused]}" = 0 ] || fail "store dropped/refused: $last"
+  # while running, the watermark moved (the broker confirmed records as they went)
+  awk '/^node=Demo\/Press7 link=online / { for (i = 1; i <= NF; i++) if ($i ~ /^store_acked_seq=/) { split($i, a, "="); if (a[2] > 0) ok = 1 } }
+       END { exit ok ? 0 : 1 }' "$tmp/runner.out" || fail "no status line while online with store_acked_seq > 0"
 fi
 wait_capture 'NDEATH/' 15 || fail "the subscriber did not receive the NDEATH"
 "$node" "$src/tests/node/sp_check.js" check "$tmp/capture.txt" "$scenario" || fail "Sparkplug stream check"

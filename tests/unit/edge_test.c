@@ -129,6 +129,80 @@ static void test_devices(void **state)
     tw_tagset_free(b);
 }
 
+/* A STRING/BYTES tag whose values could never be published is refused at registration; the limit
+ * is what one worst-case DATA metric really needs (checked with the encoder). */
+static void test_value_length_limit(void **state)
+{
+    (void)state;
+    tw_edge_options o = opts();
+    tw_edge *e;
+    assert_int_equal(tw_edge_new(&e, &o), TW_OK);
+    size_t lim = tw_edge_max_value_len(e);
+    assert_int_equal(lim, (64u << 10) - TW_EDGE_VALUE_OVERHEAD);
+    assert_int_equal(tw_edge_max_value_len(NULL), 0);
+
+    tw_tagset *ok, *big, *node;
+    assert_int_equal(tw_tagset_new(&ok), TW_OK);
+    assert_int_equal(tw_tagset_new(&big), TW_OK);
+    assert_int_equal(tw_tagset_new(&node), TW_OK);
+    tw_tag_options to = TW_TAG_OPTIONS_INIT;
+    tw_tag *fits, *b;
+    to.max_len = lim;
+    assert_int_equal(tw_tagset_add(ok, &fits, "Recipe/Text", TW_TYPE_STRING, &to), TW_OK);
+    assert_int_equal(tw_tagset_add(ok, NULL, "Speed", TW_TYPE_DOUBLE, NULL), TW_OK);
+    to.max_len = lim + 1;
+    assert_int_equal(tw_tagset_add(big, NULL, "Short", TW_TYPE_STRING, NULL), TW_OK);
+    assert_int_equal(tw_tagset_add(big, &b, "Image/Thumbnail", TW_TYPE_BYTES, &to), TW_OK);
+    assert_int_equal(tw_tagset_add(node, NULL, "Log/Line", TW_TYPE_STRING, &to), TW_OK);
+    assert_int_equal(tw_edge_add_device(e, "Cam", big), TW_ERR_RANGE);
+    char want[200];
+    snprintf(want, sizeof want, "device 'Cam': tag 'Image/Thumbnail': max_len %zu bytes exceeds %zu", lim + 1, lim);
+    if (!strstr(tw_edge_last_error(e), want)) fail_msg("last error: %s", tw_edge_last_error(e));
+    assert_int_equal(tw_edge_set_node_tags(e, node), TW_ERR_RANGE);
+    assert_non_null(strstr(tw_edge_last_error(e), "tag 'Log/Line'"));
+    assert_int_equal(tw_edge_add_device(e, "Cam", ok), TW_OK); /* the refused set left no trace */
+    assert_int_equal(tw_edge_add_device(e, "Cam2", big), TW_ERR_RANGE);
+    /* the setter enforces max_len: a value one byte longer than the limit never gets in */
+    char *text = malloc(lim + 2);
+    assert_non_null(text);
+    memset(text, 'x', lim + 1);
+    text[lim + 1] = '\0';
+    assert_int_equal(tw_tag_set_string(fits, text, TW_QUALITY_GOOD, 0), TW_ERR_RANGE);
+    text[lim] = '\0';
+    assert_int_equal(tw_tag_set_string(fits, text, TW_QUALITY_GOOD, 0), TW_OK);
+    /* the longest accepted value, in the worst-case DATA metric (largest alias and timestamps,
+     * every flag, a bad quality, seq 255), fits max_payload */
+    uint8_t *buf = malloc(64u << 10);
+    assert_non_null(buf);
+    tw_sp_metric m;
+    memset(&m, 0, sizeof m);
+    m.alias = UINT64_MAX;
+    m.ts_ms = INT64_MAX;
+    m.value.type = TW_TYPE_STRING;
+    m.value.as.buf.ptr = text;
+    m.value.as.buf.len = lim;
+    m.quality = TW_QUALITY_BAD_COMM_FAILURE;
+    m.flags = TW_SP_METRIC_HISTORICAL | TW_SP_METRIC_TRANSIENT | TW_SP_METRIC_QUALITY;
+    size_t len = 0;
+    assert_int_equal(tw_sp_encode_data(buf, 64u << 10, &len, INT64_MAX, 255, &m, 1), TW_OK);
+    assert_true(len <= (64u << 10));
+    m.value.type = TW_TYPE_BYTES;
+    assert_int_equal(tw_sp_encode_data(buf, 64u << 10, &len, INT64_MAX, 255, &m, 1), TW_OK);
+    free(buf);
+    free(text);
+    tw_edge_free(e);
+    /* a small memory queue bounds it too */
+    o = opts();
+    o.queue_bytes = 2048;
+    assert_int_equal(tw_edge_new(&e, &o), TW_OK);
+    assert_int_equal(tw_edge_max_value_len(e), 2048 - 64 - TW_EDGE_VALUE_OVERHEAD);
+    assert_int_equal(tw_edge_add_device(e, "Cam", ok), TW_ERR_RANGE);
+    tw_edge_free(e);
+    tw_tagset_free(ok);
+    tw_tagset_free(big);
+    tw_tagset_free(node);
+}
+
 static char *read_file(const char *path)
 {
     static char buf[64];
@@ -397,6 +471,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_value_length_limit),
         cmocka_unit_test(test_bdseq_persistence),
         cmocka_unit_test(test_bdseq_in_store),
         cmocka_unit_test(test_commands_and_state),

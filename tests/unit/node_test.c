@@ -706,9 +706,101 @@ static void test_config_enroll(void **state)
     tw_config_free(cfg);
 }
 
+static void count_log(tw_log_level level, const char *module, const char *msg, void *ud)
+{
+    (void)level;
+    (void)module;
+    int *counts = ud;
+    if (strstr(msg, "history store full")) counts[0]++;
+    if (strstr(msg, "accepts changes again")) counts[1]++;
+}
+
+/* Offline with a small store (refuse new): the version 3 statistics (oldest age, sequence
+ * numbers), the refusal reported once, older struct versions, and the STRING/BYTES limits. */
+static void test_store_stats_and_value_limits(void **state)
+{
+    (void)state;
+    char broker[64];
+    snprintf(broker, sizeof broker, "mqtt://127.0.0.1:%u", (unsigned)twt_free_port());
+    tw_store_options so = TW_STORE_OPTIONS_INIT;
+    so.max_bytes = 2048;
+    so.overflow = TW_STORE_REFUSE_NEW;
+    so.sync = TW_STORE_SYNC_OS;
+    tw_node_options o = TW_NODE_OPTIONS_INIT;
+    o.group_id = "G";
+    o.edge_node_id = "E";
+    o.broker = broker;
+    o.insecure = 1;
+    o.store_dir = twt_path(0, g_dir, "store");
+    o.store_options = &so;
+    o.shutdown_timeout_ms = 200;
+    tw_node *n = NULL;
+    char err[256];
+    assert_int_equal(node_new_err(&n, &o, err, sizeof err), TW_OK);
+
+    /* STRING/BYTES: max_len above what a store record of 2048 bytes holds is refused now */
+    size_t slim = 2048 - TW_STORE_RECORD_OVERHEAD - TW_EDGE_VALUE_OVERHEAD;
+    tw_tag_options to = TW_TAG_OPTIONS_INIT;
+    to.max_len = slim + 1;
+    tw_tag *t = (tw_tag *)1;
+    assert_int_equal(tw_node_add_tag(n, &t, "Log/Line", TW_TYPE_STRING, &to), TW_ERR_RANGE);
+    assert_null(t);
+    char want[200];
+    snprintf(want, sizeof want, "tag 'Log/Line': max_len %zu bytes exceeds %zu, the longest string value one record of the store", slim + 1, slim);
+    if (!strstr(tw_node_last_error(n), want)) fail_msg("last error: %s", tw_node_last_error(n));
+    assert_null(tw_tagset_find(tw_node_tagset(n), "Log/Line"));
+    to.max_len = slim;
+    assert_int_equal(tw_node_add_tag(n, NULL, "Log/Line", TW_TYPE_STRING, &to), TW_OK);
+    tw_node_device *dev = NULL;
+    assert_int_equal(tw_node_add_device(n, &dev, "Cam", NULL), TW_OK);
+    to.max_len = 1u << 20; /* beyond a DATA message too */
+    assert_int_equal(tw_node_device_add_tag(dev, NULL, "Image", TW_TYPE_BYTES, &to, NULL, 0), TW_ERR_RANGE);
+    assert_non_null(strstr(tw_node_last_error(n), "tag 'Image': max_len 1048576 bytes exceeds"));
+    assert_int_equal(tw_node_device_add_tag(dev, NULL, "Default", TW_TYPE_BYTES, NULL, NULL, 0), TW_OK);
+
+    /* values while nothing listens: the store fills (~56 bytes a record) and then refuses */
+    tw_tag *c = NULL;
+    assert_int_equal(tw_node_add_tag(n, &c, "Counter", TW_TYPE_INT64, NULL), TW_OK);
+    int64_t t0 = tw_now_ns() / 1000000;
+    int full = 0, logged[2] = {0, 0};
+    tw_set_log(count_log, TW_LOG_WARN, logged);
+    for (int i = 1; i <= 100; i++) {
+        tw_tag_set_int64(c, i, TW_QUALITY_GOOD, 0);
+        if (tw_node_step(n, 0) == TW_ERR_FULL) {
+            full++;
+            assert_non_null(strstr(tw_node_last_error(n), "history store full: new changes are refused"));
+        }
+    }
+    tw_set_log(NULL, TW_LOG_WARN, NULL);
+    /* reported once, not per value: the session's warning and the node's echo of its event */
+    assert_true(full <= 1);
+    assert_true(logged[0] >= 1 && logged[0] <= 2);
+    assert_int_equal(logged[1], 0); /* never accepted again: nothing was confirmed */
+    tw_node_stats s;
+    s.version = TW_NODE_STATS_VERSION;
+    assert_int_equal(tw_node_stats_get(n, &s), TW_OK);
+    assert_true(s.store_records > 10 && s.store_records < 100);
+    assert_int_equal(s.store_refused, 100 - s.store_records);
+    assert_true(s.store_bytes <= 2048);
+    assert_int_equal(s.store_acked_seq, 0); /* nothing confirmed */
+    assert_int_equal(s.store_last_seq, s.store_records);
+    assert_true(s.store_oldest_time_ms >= t0 - 5 && s.store_oldest_time_ms <= tw_now_ns() / 1000000);
+    /* a version 2 caller gets the version 2 fields; the bytes after them are not touched */
+    union { tw_node_stats s; unsigned char b[sizeof(tw_node_stats)]; } v2;
+    memset(&v2, 0xA5, sizeof v2);
+    v2.s.version = 2;
+    assert_int_equal(tw_node_stats_get(n, &v2.s), TW_OK);
+    assert_int_equal(v2.s.store_refused, s.store_refused);
+    for (size_t i = offsetof(tw_node_stats, store_oldest_time_ms); i < sizeof v2; i++)
+        assert_int_equal(v2.b[i], 0xA5);
+    tw_node_free(n);
+}
+
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_store_stats_and_value_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_and_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adapter_values_step, setup, teardown),

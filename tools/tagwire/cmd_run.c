@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <tagwire/node.h>
@@ -33,27 +34,52 @@ static void log_to_stderr(tw_log_level level, const char *module, const char *me
     fprintf(stderr, "%s%s %s: %s\n", tty ? "\r\033[K" : "", tw_log_level_name(level), module, message);
 }
 
+/* One status line of key=value fields separated by single spaces (values never contain spaces),
+ * so that a log line can be split mechanically: identity and uplink state, then the node's
+ * counters, then the store-and-forward counters (0 without a store). */
 static void format_status(char *buf, size_t len, const tw_node *node, const tw_node_stats *s)
 {
-    long up = (long)(s->uptime_ms / 1000);
+    int64_t age_ms = 0;
+    if (s->store_oldest_time_ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        age_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - s->store_oldest_time_ms;
+        if (age_ms < 0) age_ms = 0;
+    }
     snprintf(buf, len,
-             "%s/%s %-10s up %ld:%02ld:%02ld  msgs %llu  metrics %llu  births %llu  queue %llu  "
-             "polls %llu (%llu bad)  adapter req %llu err %llu  cmds %llu (%llu failed)  reconnects %llu",
-             tw_node_group_id(node), tw_node_edge_node_id(node), tw_node_link_name(s->link), up / 3600,
-             (up / 60) % 60, up % 60, (unsigned long long)s->messages_published,
+             "node=%s/%s link=%s uptime_s=%lld msgs=%llu metrics=%llu births=%llu queue=%llu "
+             "queue_dropped=%llu polls=%llu poll_errors=%llu adapter_req=%llu adapter_err=%llu "
+             "cmds=%llu cmds_failed=%llu reconnects=%llu refused=%llu store_records=%llu "
+             "store_bytes=%llu store_oldest_age_ms=%lld store_dropped=%llu store_refused=%llu "
+             "store_acked_seq=%llu store_last_seq=%llu",
+             tw_node_group_id(node), tw_node_edge_node_id(node), tw_node_link_name(s->link),
+             (long long)(s->uptime_ms / 1000), (unsigned long long)s->messages_published,
              (unsigned long long)s->metrics_published, (unsigned long long)s->births,
-             (unsigned long long)s->queue_depth, (unsigned long long)s->polls,
-             (unsigned long long)s->poll_errors, (unsigned long long)s->adapter_requests,
-             (unsigned long long)s->adapter_errors, (unsigned long long)s->commands,
-             (unsigned long long)s->commands_failed, (unsigned long long)s->disconnects);
+             (unsigned long long)s->queue_depth, (unsigned long long)s->queue_dropped,
+             (unsigned long long)s->polls, (unsigned long long)s->poll_errors,
+             (unsigned long long)s->adapter_requests, (unsigned long long)s->adapter_errors,
+             (unsigned long long)s->commands, (unsigned long long)s->commands_failed,
+             (unsigned long long)s->disconnects, (unsigned long long)s->refused,
+             (unsigned long long)s->store_records, (unsigned long long)s->store_bytes, (long long)age_ms,
+             (unsigned long long)s->store_dropped, (unsigned long long)s->store_refused,
+             (unsigned long long)s->store_acked_seq, (unsigned long long)s->store_last_seq);
     if (s->cert_renew_at) { /* the node renews its certificate ("enroll") */
         size_t used = strlen(buf);
-        long left = (long)(s->cert_not_after - (int64_t)time(NULL));
-        snprintf(buf + used, len - used, "  cert expires in %ldh%02ldm, renewals %llu (%llu failed%s%s)",
-                 left / 3600, left > 0 ? (left / 60) % 60 : 0, (unsigned long long)s->cert_renewals,
-                 (unsigned long long)s->cert_renew_failures, s->cert_last_error ? ": " : "",
-                 s->cert_last_error ? tw_status_name(s->cert_last_error) : "");
+        snprintf(buf + used, len - used,
+                 " cert_expires_in_s=%lld cert_renewals=%llu cert_renew_failures=%llu cert_last_error=%s",
+                 (long long)(s->cert_not_after - (int64_t)time(NULL)), (unsigned long long)s->cert_renewals,
+                 (unsigned long long)s->cert_renew_failures,
+                 s->cert_last_error ? tw_status_name(s->cert_last_error) : "none");
     }
+}
+
+/* On a terminal the line is redrawn in place: cut it to the terminal's width so that it does
+ * not wrap (a wrapped line cannot be redrawn with a carriage return). */
+static int term_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1) return ws.ws_col;
+    return 80;
 }
 
 static int run(int argc, char **argv)
@@ -132,7 +158,7 @@ static int run(int argc, char **argv)
             tw_node_edge_node_id(node), tw_node_device_count(node), tw_node_device_count(node) == 1 ? "" : "s",
             seconds ? "" : "; Ctrl-C stops");
     int64_t t0 = mono_ms(), next = t0 + interval_ms;
-    char line[640];
+    char line[1024];
     tw_node_stats s;
     while (!g_stop && (!seconds || mono_ms() - t0 < (int64_t)seconds * 1000)) {
         struct timespec nap = {0, 100 * 1000000L};
@@ -142,7 +168,7 @@ static int run(int argc, char **argv)
         s.version = TW_NODE_STATS_VERSION;
         if (tw_node_stats_get(node, &s)) continue;
         format_status(line, sizeof line, node, &s);
-        if (tty) printf("\r\033[K%s", line);
+        if (tty) printf("\r\033[K%.*s", term_columns() - 1, line);
         else printf("%s\n", line);
         fflush(stdout);
     }
@@ -174,8 +200,18 @@ const tw_cli_command tw_cli_cmd_run = {
     "broker (mutual TLS) as a Sparkplug B edge node and publishes the tags until SIGINT or SIGTERM\n"
     "(or for N seconds), then stops cleanly: pending changes are published, NDEATH is sent and the\n"
     "connection closed within a bounded time.\n\n"
-    "On a terminal a compact status line is refreshed twice a second; otherwise a status line is\n"
-    "printed every 5 s (--status-interval). -v logs at info level, -vv at debug level (including\n"
-    "the node's periodic statistics).\n\n"
+    "Status: one line of space-separated key=value fields, printed to standard output every 5 s\n"
+    "(--status-interval MS) and once more after the stop; on a terminal it is redrawn in place\n"
+    "twice a second (cut to the terminal's width). Keys, in this order:\n"
+    "  node=GROUP/EDGE_NODE link=online|connecting|offline uptime_s msgs metrics births\n"
+    "  queue (changes waiting) queue_dropped polls poll_errors adapter_req adapter_err cmds\n"
+    "  cmds_failed reconnects refused (publishes the broker refused)\n"
+    "  store_records store_bytes (waiting in the store-and-forward store for the broker's\n"
+    "  confirmation) store_oldest_age_ms (age of the oldest of them; 0 when none)\n"
+    "  store_dropped (dropped by the overflow/age policy) store_refused (refused by a full store:\n"
+    "  overflow \"drop_newest\" or a full disk) store_acked_seq store_last_seq (the store's\n"
+    "  confirmed watermark and last appended record; 0 without a store).\n"
+    "Keys may be added at the end in later versions. Logs go to standard error: -v logs at info\n"
+    "level, -vv at debug level (including the node's periodic statistics).\n\n"
     "Exit codes: 0 stopped cleanly, 1 configuration or start failure, 2 usage, 3 file unreadable.",
     run};

@@ -41,6 +41,7 @@ typedef struct sub_ctx {
     size_t nrows, cap;
     int dirty;
     int tty;
+    int64_t interval_ms; /* --interval: a snapshot of the table this often (0 = see run()) */
 } sub_ctx;
 
 static volatile sig_atomic_t g_stop;
@@ -158,7 +159,15 @@ static void table_update(sub_ctx *c, const tw_sp_topic *t, const tw_sp_payload *
 
 static void table_print(sub_ctx *c)
 {
-    if (c->tty) fputs("\033[H\033[2J", stdout);
+    if (c->tty) {
+        fputs("\033[H\033[2J", stdout);
+    } else { /* a snapshot in a log: when it was taken */
+        time_t t = time(NULL);
+        struct tm tm;
+        char when[32] = "";
+        if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        printf("# %s  %zu metric%s\n", when, c->nrows, c->nrows == 1 ? "" : "s");
+    }
     size_t wn = 4, wo = 5, wv = 5, wu = 4;
     for (size_t i = 0; i < c->nrows; i++) {
         row *r = &c->rows[i];
@@ -300,6 +309,12 @@ static int run(int argc, char **argv)
             char *end;
             c.count = strtol(argv[++i], &end, 10);
             if (*end || c.count <= 0) return tw_cli_usage_error(&tw_cli_cmd_sub, "bad --count");
+        } else if (!strcmp(a, "--interval") && more) {
+            char *end;
+            double iv = strtod(argv[++i], &end);
+            if (*end || !(iv >= 0.1) || iv > 86400)
+                return tw_cli_usage_error(&tw_cli_cmd_sub, "bad --interval (seconds, 0.1 .. 86400)");
+            c.interval_ms = (int64_t)(iv * 1000.0 + 0.5);
         } else if (!strcmp(a, "--seconds") && more) {
             char *end;
             seconds = strtod(argv[++i], &end);
@@ -325,7 +340,12 @@ static int run(int argc, char **argv)
     if (tls && !ca) return tw_cli_usage_error(&tw_cli_cmd_sub, "--ca is required for mqtts://");
     if (!cert != !key) return tw_cli_usage_error(&tw_cli_cmd_sub, "--cert and --key go together");
     if (c.json && c.table) return tw_cli_usage_error(&tw_cli_cmd_sub, "--json and --table exclude each other");
+    if (c.interval_ms && !c.table) return tw_cli_usage_error(&tw_cli_cmd_sub, "--interval goes with --table");
     c.tty = isatty(STDOUT_FILENO);
+    /* a terminal redraws as data arrives (at most 5 times a second, at least once a second for
+     * the ages); elsewhere (a pipe, a log) a snapshot is printed every --interval seconds, and once
+     * at the end */
+    int64_t draw_every = c.interval_ms ? c.interval_ms : c.tty ? 1000 : 0;
 
     tw_tls_config *cfg = NULL;
     tw_transport *tr = NULL;
@@ -394,9 +414,18 @@ static int run(int argc, char **argv)
             rc = tw_cli_fail("sub", st, tw_mqtt_client_last_error(cl));
             break;
         }
-        if (c.table && c.tty && (c.dirty || now_ms() - last_draw >= 1000) && now_ms() - last_draw >= 200) {
-            table_print(&c);
-            last_draw = now_ms();
+        if (c.table && draw_every) {
+            int64_t now = now_ms();
+            int due = c.tty ? ((c.dirty || now - last_draw >= draw_every) && now - last_draw >= 200)
+                            : now - last_draw >= draw_every;
+            if (!last_draw) { /* the first snapshot one interval after the subscription */
+                last_draw = now;
+                due = 0;
+            }
+            if (due) {
+                table_print(&c);
+                last_draw = now;
+            }
         }
     }
     if (c.table) table_print(&c);
@@ -417,13 +446,19 @@ const tw_cli_command tw_cli_cmd_sub = {
     "sub", "print Sparkplug messages from a broker as they arrive (or a live table)",
     "tagwire sub --broker mqtts://HOST[:PORT] --ca FILE [--cert FILE --key FILE]\n"
     "            [--key-password P] [--insecure] [--client-id ID] [--table | --json]\n"
-    "            [--count N] [--seconds S] [TOPIC...]\n\n"
+    "            [--interval S] [--count N] [--seconds S] [TOPIC...]\n\n"
     "Subscribes (QoS 1) to the topic filters (default spBv1.0/#) over mutual TLS and prints\n"
     "every message decoded: the topic, then the payload one metric a line (--json: one JSON\n"
     "object a line). STATE messages are printed as their JSON text.\n"
     "--table keeps the name and unit of every metric from the births (aliases resolved) and\n"
-    "redraws a compact table (source, tag, value, unit, quality, age) as data arrives; when\n"
-    "the output is not a terminal, the table is printed once at the end.\n"
+    "redraws a compact table (source, tag, value, unit, quality, age) as data arrives. When\n"
+    "the output is not a terminal (a pipe, a log, a script), --interval S prints a snapshot of\n"
+    "the table (latest value of every metric) every S seconds (0.1 .. 86400; fractions allowed)\n"
+    "and once more at the end, each headed by a line '# <UTC time>  <N> metrics'; without\n"
+    "--interval only the final one is printed. On a terminal --interval sets the longest time\n"
+    "between redraws.\n"
+    "Metrics appear once their birth (NBIRTH/DBIRTH) was seen: a subscriber started after the\n"
+    "births shows rows after the next rebirth (NCMD 'Node Control/Rebirth').\n"
     "mqtt:// (plaintext) requires --insecure. --count N stops after N messages, --seconds S\n"
     "after S seconds; otherwise it runs until interrupted. Exits 1 when the connection fails.",
     run};

@@ -902,6 +902,7 @@ typedef struct tw_edge_stats {
 } tw_edge_stats;
  tw_status tw_edge_new(tw_edge **out, const tw_edge_options *opts);
  void tw_edge_free(tw_edge *e);
+ size_t tw_edge_max_value_len(const tw_edge *e);
  tw_status tw_edge_set_node_tags(tw_edge *e, tw_tagset *ts);
  tw_status tw_edge_add_device(tw_edge *e, const char *device_id, tw_tagset *ts);
  tw_status tw_edge_remove_device(tw_edge *e, const char *device_id);
@@ -1033,6 +1034,9 @@ typedef struct tw_node_stats {
     uint64_t store_bytes;
     uint64_t store_dropped;
     uint64_t store_refused;
+    int64_t store_oldest_time_ms;
+    uint64_t store_acked_seq;
+    uint64_t store_last_seq;
     int64_t cert_not_after;
     int64_t cert_renew_at;
     uint64_t cert_renewals;
@@ -1214,6 +1218,7 @@ typedef struct tw_transport_ops {
 #define TW_EDGE_QOS1 1
 #define TW_EDGE_QOS0 256
 #define TW_EDGE_STATS_VERSION 1
+#define TW_EDGE_VALUE_OVERHEAD 320
 #define TW_CREDENTIAL_PATH_MAX 512
 #define TW_ENROLL_OPTIONS_VERSION 1
 #define TW_CREDENTIAL_INFO_VERSION 1

@@ -189,6 +189,11 @@ class Edge:
     def last_status(self) -> int:
         return lib.tw_edge_last_status(self._p())
 
+    @property
+    def max_value_len(self) -> int:
+        """The longest STRING/BYTES value (bytes) this edge can publish; longer max_len is refused."""
+        return int(lib.tw_edge_max_value_len(self._p()))
+
     def stats(self) -> EdgeStats:
         s = ffi.new("tw_edge_stats *")
         s.version = lib.TW_EDGE_STATS_VERSION

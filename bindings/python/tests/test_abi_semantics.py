@@ -75,6 +75,12 @@ def test_edge_qos_choices():
         Edge("PlantA", "Edge1", "127.0.0.1", 1883, insecure=True, qos=2)
 
 
+def test_edge_max_value_len():
+    # 64 KiB max_payload minus TW_EDGE_VALUE_OVERHEAD: a longer STRING/BYTES max_len is refused
+    with Edge("PlantA", "Edge1", "127.0.0.1", 1883, insecure=True) as e:
+        assert e.max_value_len == 65536 - lib.TW_EDGE_VALUE_OVERHEAD
+
+
 def test_mqtt_reconnect_off_stays_disconnected():
     from tagwire import MqttClient, Transport
     from tagwire.mqtt import State
