@@ -32,7 +32,10 @@ _NODE_STATS = ("connects", "disconnects", "messages_published", "births", "metri
                "historical_published", "refused", "queue_dropped", "commands", "commands_failed",
                "queue_depth", "unflushed_metrics", "polls", "poll_errors", "adapter_requests",
                "adapter_errors", "device_writes", "device_write_errors", "devices_offline", "bd_seq",
-               "uptime_ms")
+               "uptime_ms", "store_records", "store_bytes", "store_dropped", "store_refused",
+               "store_oldest_time_ms", "store_acked_seq", "store_last_seq", "cert_not_after",
+               "cert_renew_at", "cert_renewals", "cert_renew_failures", "cert_rollbacks",
+               "cert_last_error")
 NodeStats = NamedTuple("NodeStats", [("link", Link)] + [(f, int) for f in _NODE_STATS])  # type: ignore[misc]
 
 

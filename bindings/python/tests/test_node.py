@@ -77,7 +77,11 @@ def test_sim_node_mosquitto_tahu(pki, broker, tmp_path):
             node.start()
             wait_for(lambda: node.stats().link == Link.ONLINE, what="node online")
             wait_for(lambda: node.stats().metrics_published >= 10, what="10 metrics")
-            assert node.stats().polls >= 10
+            st = node.stats()
+            assert st.polls >= 10
+            # the client certificate new connections present; no renewal configured
+            assert st.cert_not_after > time.time() and st.cert_renew_at == 0 and st.cert_renewals == 0
+            assert st.store_records == 0 and st.store_last_seq == 0  # no store_dir: no store
             assert node.stop()
         wait_for(lambda: delivered_to_sub(log, "/NDEATH/"), timeout=20, what="NDEATH at the subscriber")
     finally:
