@@ -39,6 +39,13 @@ type NodeStats struct {
 	Online                                                bool
 	Connects, MessagesPublished, Births, MetricsPublished uint64
 	Polls, PollErrors, Commands, QueueDepth, DeviceWrites uint64
+	// The store (0 without StateDir's store): records/bytes not yet confirmed, dropped and refused
+	// changes, the acknowledged watermark and the last sequence number appended.
+	StoreRecords, StoreBytes, StoreDropped, StoreRefused, StoreAckedSeq, StoreLastSeq uint64
+	// The client certificate new connections present (Unix seconds; 0 without TLS credentials),
+	// when its renewal is due (0 without enrollment) and the renewals committed / failed.
+	CertNotAfter, CertRenewAt       int64
+	CertRenewals, CertRenewFailures uint64
 }
 
 func borrowTagSet(p *C.tw_tagset) *TagSet {
@@ -184,5 +191,10 @@ func (n *Node) Stats() (NodeStats, error) {
 	return NodeStats{Online: s.link == C.TW_NODE_LINK_ONLINE, Connects: uint64(s.connects),
 		MessagesPublished: uint64(s.messages_published), Births: uint64(s.births),
 		MetricsPublished: uint64(s.metrics_published), Polls: uint64(s.polls), PollErrors: uint64(s.poll_errors),
-		Commands: uint64(s.commands), QueueDepth: uint64(s.queue_depth), DeviceWrites: uint64(s.device_writes)}, nil
+		Commands: uint64(s.commands), QueueDepth: uint64(s.queue_depth), DeviceWrites: uint64(s.device_writes),
+		StoreRecords: uint64(s.store_records), StoreBytes: uint64(s.store_bytes),
+		StoreDropped: uint64(s.store_dropped), StoreRefused: uint64(s.store_refused),
+		StoreAckedSeq: uint64(s.store_acked_seq), StoreLastSeq: uint64(s.store_last_seq),
+		CertNotAfter: int64(s.cert_not_after), CertRenewAt: int64(s.cert_renew_at),
+		CertRenewals: uint64(s.cert_renewals), CertRenewFailures: uint64(s.cert_renew_failures)}, nil
 }

@@ -53,6 +53,9 @@ func TestEndToEndSimNodeMosquittoTahu(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { s, _ := n.Stats(); return s.Online && s.MetricsPublished >= 10 })
+	if s, _ := n.Stats(); s.CertNotAfter <= time.Now().Unix() || s.CertRenewAt != 0 {
+		t.Fatalf("certificate fields: %+v", s)
+	}
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
