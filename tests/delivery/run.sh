@@ -43,8 +43,8 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; keep=1; echo "--- gateway output"; tail -n 30 "$tmp/gw.out" || true; exit 1; }
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_listen() { # port
-  for _ in $(seq 100); do
+wait_listen() { # port (up to 30 s: a loaded machine)
+  for _ in $(seq 300); do
     ss -ltn "( sport = :$1 )" | grep -q LISTEN && return 0
     sleep 0.1
   done

@@ -41,6 +41,13 @@
 static char *g_dir;       /* PKI + broker files */
 static uint16_t g_port;
 static twt_mosquitto g_broker = {.pid = -1};
+/* the device: its own edge node topics (any group member type), its commands, STATE */
+#define ACL                                                                                        \
+    "pattern write spBv1.0/" GROUP "/+/%u/#\n"                                                     \
+    "pattern read spBv1.0/" GROUP "/NCMD/%u\n"                                                     \
+    "pattern read spBv1.0/" GROUP "/DCMD/%u/#\n"                                                   \
+    "pattern read spBv1.0/STATE/#\n"                                                               \
+    "user device-2\ntopic readwrite #\n"
 static char g_log[1024];
 static pid_t g_sub = -1;
 static char g_subout[1024];
@@ -68,14 +75,7 @@ static int group_setup(void **state)
     }
     g_dir = twt_mkdtemp("tw-edge");
     if (!g_dir || twt_make_pki(g_dir) != 0) return -1;
-    /* the device: its own edge node topics (any group member type), its commands, STATE */
-    twt_mosquitto_opts mo = {.pki_dir = g_dir,
-                             .identity_as_username = true,
-                             .acl = "pattern write spBv1.0/" GROUP "/+/%u/#\n"
-                                    "pattern read spBv1.0/" GROUP "/NCMD/%u\n"
-                                    "pattern read spBv1.0/" GROUP "/DCMD/%u/#\n"
-                                    "pattern read spBv1.0/STATE/#\n"
-                                    "user device-2\ntopic readwrite #\n"};
+    twt_mosquitto_opts mo = {.pki_dir = g_dir, .identity_as_username = true, .acl = ACL};
     int rc = twt_mosquitto_start(&g_broker, g_dir, &mo);
     g_port = g_broker.port;
     snprintf(g_log, sizeof g_log, "%s", g_broker.log);
@@ -1134,27 +1134,12 @@ static void test_cli_sub(void **state)
 static void test_broker_max_packet_size(void **state)
 {
     (void)state;
-    uint16_t port = twt_free_port();
-    char log2[1024], conf[1024];
-    snprintf(log2, sizeof log2, "%s/mosquitto-small.log", g_dir);
-    snprintf(conf, sizeof conf, "%s", P(0, "mosquitto-small.conf"));
-    FILE *f = fopen(conf, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "per_listener_settings false\nuser root\nmax_queued_messages 0\npersistence false\n"
-            "max_packet_size 2048\nlog_dest file %s\nlog_type all\n"
-            "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
-            "require_certificate true\nuse_identity_as_username true\nacl_file %s\n",
-            log2, (unsigned)port, P(1, "ca.pem"), P(2, "server.pem"), P(3, "server.key"), P(4, "acl"));
-    fclose(f);
-    char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto",
-                    "-c", conf, NULL};
-    pid_t broker = twt_spawn(argv, P(0, "mosquitto-small.out"));
-    assert_true(broker > 0);
-    if (!twt_wait_listen(port, 5000)) {
-        twt_stop(broker);
-        fail_msg("mosquitto (max_packet_size 2048) did not start");
-    }
+    twt_mosquitto small = {.pid = -1};
+    twt_mosquitto_opts mo = {.name = "mosquitto-small", .pki_dir = g_dir, .identity_as_username = true,
+                             .acl = ACL, .extra = "max_packet_size 2048"};
+    if (twt_mosquitto_start(&small, g_dir, &mo) != 0) fail_msg("mosquitto (max_packet_size 2048) did not start");
+    uint16_t port = small.port;
+    const char *log2 = small.log;
     tw_tagset *ns = NULL;
     tw_tag *text, *count;
     assert_int_equal(tw_tagset_new(&ns), TW_OK);
@@ -1204,7 +1189,7 @@ static void test_broker_max_packet_size(void **state)
         assert_true(atoi(b + 5) < 2048);
         ndata++;
     }
-    twt_stop(broker);
+    twt_mosquitto_stop(&small);
     if (ndata < 2) fail_msg("%d NDATA at the broker:\n%s", ndata, lg);
     free(lg);
 }

@@ -42,7 +42,7 @@ static pid_t start_server(uint16_t port, const char *stats, const char *extra1, 
     if (extra2) argv[a++] = (char *)extra2;
     argv[a] = NULL;
     pid_t pid = twt_spawn(argv, twt_path(7, g_dir, "server.log"));
-    if (pid > 0 && !twt_wait_listen(port, 5000)) {
+    if (pid > 0 && !twt_wait_listen(port, 20000)) {
         twt_kill9(pid);
         return -1;
     }

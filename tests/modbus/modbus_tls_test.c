@@ -60,7 +60,7 @@ static pid_t start_socat(uint16_t port, const char *cert, const char *key, const
     char logname[64];
     snprintf(logname, sizeof logname, "socat-%u.log", (unsigned)port);
     pid_t pid = twt_spawn(argv, twt_path(3, g_dir, logname));
-    if (pid > 0 && !twt_wait_listen(port, 5000)) {
+    if (pid > 0 && !twt_wait_listen(port, 20000)) {
         twt_kill9(pid);
         return -1;
     }
@@ -87,7 +87,7 @@ static int setup_all(void **state)
     snprintf(ps, sizeof ps, "%u", (unsigned)g_mb_port);
     char *argv[] = {(char *)TW_MBSERVER, "--port", ps, NULL};
     g_mb = twt_spawn(argv, twt_path(7, g_dir, "mbserver.log"));
-    if (g_mb <= 0 || !twt_wait_listen(g_mb_port, 5000)) return -1;
+    if (g_mb <= 0 || !twt_wait_listen(g_mb_port, 20000)) return -1;
     g_tls_port = twt_free_port();
     g_tls = start_socat(g_tls_port, "server.pem", "server.key", NULL, 1);
     g_tls12_port = twt_free_port();

@@ -268,7 +268,7 @@ int twt_mosquitto_start(twt_mosquitto *m, const char *dir, const twt_mosquitto_o
     memset(m, 0, sizeof *m);
     m->pid = -1;
     m->port = o->port ? o->port : twt_free_port();
-    m->wait_ms = o->wait_ms > 0 ? o->wait_ms : 5000;
+    m->wait_ms = o->wait_ms > 0 ? o->wait_ms : 20000; /* generous: a loaded CI machine */
     if (!m->port) return -1;
     snprintf(m->conf, sizeof m->conf, "%s/%s.conf", dir, name);
     snprintf(m->log, sizeof m->log, "%s/%s.log", dir, name);

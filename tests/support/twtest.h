@@ -65,7 +65,7 @@ typedef struct twt_mosquitto_opts {
     const char *extra;         /* further configuration lines (e.g. "allow_anonymous true") */
     bool quiet;                /* default log types only (benchmarks); else log_type all and
                                 * connection_messages, so that tests can wait for log lines */
-    int wait_ms;               /* how long to wait for the port; 0: 5000 */
+    int wait_ms;               /* how long to wait for the port; 0: 20000 */
 } twt_mosquitto_opts;
 
 typedef struct twt_mosquitto {

@@ -113,7 +113,7 @@ static void s_server_start(peer *p, const char *srv, const char *const *extra)
     p->pid = twt_spawn_stdin(argv, p->log, &p->stdin_fd);
     assert_true(p->pid > 0);
     live_add(p->pid);
-    if (!twt_wait_listen(p->port, 5000)) {
+    if (!twt_wait_listen(p->port, 20000)) {
         peer_stop(p);
         fail_msg("s_server did not listen on %u", (unsigned)p->port);
     }
