@@ -96,13 +96,4 @@ bool twt_have(const char *program);
 #define TWT_ASSERT_LAST_ERROR(module, what) twt_assert_last_error((module), (what), __FILE__, __LINE__)
 void twt_assert_last_error(const char *module, const char *what, const char *file, int line);
 
-/* Skips the calling cmocka test (with a message) when `program` is not in PATH. */
-#define TWT_REQUIRE_PROGRAM(p)                                                                 \
-    do {                                                                                      \
-        if (!twt_have(p)) {                                                                   \
-            print_message("skipping: %s not installed\n", p);                                \
-            skip();                                                                           \
-        }                                                                                     \
-    } while (0)
-
 #endif
