@@ -19,8 +19,8 @@
 //   - --broker-log (a broker that is SIGKILLed, without persistence): a QoS 1 message the broker
 //     acknowledged to the gateway but had not yet forwarded when it was killed is lost by the
 //     broker, not by the gateway (MQTT moves the responsibility with the PUBACK). From the broker's
-//     log (log_type all), per broker life: messages received from the gateway minus messages sent
-//     to the subscriber = messages the broker lost, B. Each lost message is a run of consecutive
+//     log (log_type all), per broker life: messages received from the gateway minus messages the
+//     subscriber acknowledged (PUBACK) = messages the broker may have lost, B. Each lost message is a run of consecutive
 //     values, so the values missing at the subscriber must form at most B runs ("gaps"); any other
 //     loss still fails.
 // Prints "N passed, M failed" and exits non-zero on any failure.
@@ -44,13 +44,18 @@ const brokerLog = flags.includes('--broker-log') ? flags[flags.indexOf('--broker
 // messages the broker acknowledged but never forwarded (see above); 0 without --broker-log
 let brokerLost = 0;
 if (brokerLog) {
-  let rec = 0, sent = 0;
-  const endLife = () => { brokerLost += Math.max(0, rec - sent); rec = sent = 0; };
+  // forwarded = sent to the subscriber AND acknowledged by it (QoS 1 PUBACK, matched by message id
+  // within one broker life); a PUBLISH logged as sent whose PUBACK never came may have died with
+  // the broker
+  let rec = 0, acked = 0, inflight = new Map();
+  const endLife = () => { brokerLost += Math.max(0, rec - acked); rec = acked = 0; inflight = new Map(); };
   const data = /'spBv1\.0\/Deliv\/(NBIRTH|NDATA)\//;
   for (const line of fs.readFileSync(brokerLog, 'utf8').split('\n')) {
+    let m;
     if (/mosquitto version .* starting/.test(line)) endLife();
     else if (/Received PUBLISH from /.test(line) && data.test(line)) rec++;
-    else if (/Sending PUBLISH to host-sub /.test(line) && data.test(line)) sent++;
+    else if ((m = /Sending PUBLISH to host-sub \(d\d, q1, r\d, m(\d+),/.exec(line)) && data.test(line)) inflight.set(m[1], true);
+    else if ((m = /Received PUBACK from host-sub \(Mid: (\d+)/.exec(line)) && inflight.delete(m[1])) acked++;
   }
   endLife();
   console.log(`broker log: ${brokerLost} message(s) acknowledged by a broker that was killed before it forwarded them`);
