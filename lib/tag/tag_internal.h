@@ -44,7 +44,7 @@ struct tw_tag {
     size_t max_len;
     /* ---- collector-only ---- */
     uint64_t collected_version;   /* state >> 2 when last collected */
-    struct tw_tag *pnext;         /* collector's pending list */
+    uint64_t alias;               /* fixed after add; on the collector's line (read per change) */
     unsigned char *snap;          /* collector's copy of STRING/BYTES values */
     /* ---- metadata ---- */
     char *name;
@@ -52,7 +52,6 @@ struct tw_tag {
     uint64_t name_hash;
     char *unit;
     char *description;
-    uint64_t alias;
     double min, max;
     tw_access access;
     tw_deadband_mode deadband_mode;
@@ -71,8 +70,12 @@ struct tw_tagset {
     tw_tagset_notify_fn notify_fn;
     void *notify_ud;
     char pad_[TW__CACHELINE];     /* keeps the stack head off the tags' lines */
-    /* collector-only */
-    struct tw_tag *pending;       /* taken from the stack, in change order, not yet reported */
+    /* collector-only: the tags taken from the stack and not yet reported, newest first
+     * (reported from pending[npend - 1] down). A tag is at most once in the stack or here (it is
+     * pushed only by the setter that turned DIRTY on, and DIRTY is cleared only after the
+     * collector took it out), so cap_pend >= ntags is always enough; kept so by reserve_one(). */
+    struct tw_tag **pending;
+    size_t npend, cap_pend;
     /* registry (driving thread) */
     struct tw_tag **tags;
     size_t ntags, cap_tags;
