@@ -175,10 +175,11 @@ static void drain(tw_tagset *set)
 static void push_changed(tw_tag *t)
 {
     tw_tagset *set = t->set;
-    tw_tag *h = atomic_load_explicit(&set->head, memory_order_relaxed);
+    tw__tag_link *l = t->link;
+    tw__tag_link *h = atomic_load_explicit(&set->head, memory_order_relaxed);
     do {
-        atomic_store_explicit(&t->next, h, memory_order_relaxed);
-    } while (!atomic_compare_exchange_weak_explicit(&set->head, &h, t, memory_order_release,
+        atomic_store_explicit(&l->next, h, memory_order_relaxed);
+    } while (!atomic_compare_exchange_weak_explicit(&set->head, &h, l, memory_order_release,
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&set->npending, 1, memory_order_relaxed);
     if (!h) wake(set);
@@ -519,18 +520,19 @@ static uint64_t read_for_collector(tw_tag *t, tw_tag_change *out, int clear_dirt
  * failed): the stack is then left as it was. */
 static int take_stack(tw_tagset *ts)
 {
-    tw_tag *h = atomic_exchange_explicit(&ts->head, NULL, memory_order_acquire);
+    tw__tag_link *first = atomic_exchange_explicit(&ts->head, NULL, memory_order_acquire);
+    tw__tag_link *h = first;
     size_t n = 0;
     while (h) {
         if (n == ts->cap_pend) {
             size_t nc = ts->cap_pend ? ts->cap_pend * 2 : 16;
             tw_tag **np = tw__realloc(ts->pending, nc * sizeof *np);
             if (!np) {
-                /* put back what was taken: the chain from ts->pending[0] is intact up to h */
-                tw_tag *first = n ? ts->pending[0] : h, *last = h;
+                /* put back what was taken: the chain from `first` is intact */
+                tw__tag_link *last = h;
                 while (atomic_load_explicit(&last->next, memory_order_relaxed))
                     last = atomic_load_explicit(&last->next, memory_order_relaxed);
-                tw_tag *cur = atomic_load_explicit(&ts->head, memory_order_relaxed);
+                tw__tag_link *cur = atomic_load_explicit(&ts->head, memory_order_relaxed);
                 do {
                     atomic_store_explicit(&last->next, cur, memory_order_relaxed);
                 } while (!atomic_compare_exchange_weak_explicit(&ts->head, &cur, first, memory_order_release,
@@ -540,7 +542,7 @@ static int take_stack(tw_tagset *ts)
             ts->pending = np;
             ts->cap_pend = nc;
         }
-        ts->pending[n++] = h;
+        ts->pending[n++] = h->tag;
         h = atomic_load_explicit(&h->next, memory_order_relaxed);
     }
     ts->npend = n;
@@ -678,6 +680,13 @@ static tw_status reserve_one(tw_tagset *ts)
         ts->tags = nv;
         ts->cap_tags = nc;
     }
+    if (!ts->chunks || ts->chunk_used == TW__LINK_CHUNK) {
+        tw__link_chunk *c = tw__calloc(1, sizeof *c);
+        if (!c) return TW_ERR_NOMEM;
+        c->prev = ts->chunks;
+        ts->chunks = c;
+        ts->chunk_used = 0;
+    }
     if (ts->cap_pend < ts->cap_tags) { /* see tw_tagset.pending */
         tw_tag **np = tw__realloc(ts->pending, ts->cap_tags * sizeof *np);
         if (!np) return TW_ERR_NOMEM;
@@ -760,6 +769,11 @@ void tw_tagset_free(tw_tagset *ts)
     for (size_t i = 0; i < ts->ntags; i++) tag_destroy(ts->tags[i]);
     tw__free(ts->tags);
     tw__free(ts->pending);
+    while (ts->chunks) {
+        tw__link_chunk *c = ts->chunks;
+        ts->chunks = c->prev;
+        tw__free(c);
+    }
     tw__free(ts->by_name);
     tw__free(ts->by_alias);
     if (ts->evfd_r >= 0) close(ts->evfd_r);
@@ -852,7 +866,9 @@ tw_status tw_tagset_add(tw_tagset *ts, tw_tag **out, const char *name, tw_type t
     atomic_init(&t->value, 0);
     atomic_init(&t->ts, 0);
     atomic_init(&t->quality, TW_QUALITY_BAD_WAITING_FOR_INITIAL);
-    atomic_init(&t->next, NULL);
+    t->link = &ts->chunks->l[ts->chunk_used++];
+    t->link->tag = t;
+    atomic_init(&t->link->next, NULL);
     t->type = type;
     t->rbe = o.report_every_sample ? 0 : 1;
     t->has_range = (uint8_t)has_range;
