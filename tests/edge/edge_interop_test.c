@@ -1145,7 +1145,7 @@ static void test_broker_max_packet_size(void **state)
             "max_packet_size 2048\nlog_dest file %s\nlog_type all\n"
             "listener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
             "require_certificate true\nuse_identity_as_username true\nacl_file %s\n",
-            log2, (unsigned)port, P(1, "ca.pem"), P(2, "server.pem"), P(3, "server.key"), P(4, "acl"));
+            log2, (unsigned)port, P(1, "ca.pem"), P(2, "server.pem"), P(3, "server.key"), P(4, "mosquitto.acl"));
     fclose(f);
     char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto",
                     "-c", conf, NULL};
