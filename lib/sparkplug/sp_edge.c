@@ -697,15 +697,16 @@ static int can_publish(const tw_edge *e)
     return tw_mqtt_client_pending_bytes(e->mc) + e->pay_cap + TOPIC_MAX + 16 <= ring;
 }
 
-static void fill_metric(tw_sp_metric *m, const edge_set *s, uint64_t tag_alias,
-                        const tw_value *v, tw_quality q, int64_t ts_ns, int hist)
+/* The metric of a queued record, written in place (no tw_value built aside and copied: that copy
+ * of freshly written bytes stalled on store forwarding, once per metric). */
+static void fill_metric(tw_sp_metric *m, const edge_set *s, const qrec *r)
 {
     memset(m, 0, sizeof *m);
-    m->alias = s->base + tag_alias;
-    m->ts_ms = ts_to_ms(ts_ns);
-    m->value = *v;
-    m->quality = q;
-    m->flags = hist ? TW_SP_METRIC_HISTORICAL : 0;
+    m->alias = s->base + r->alias;
+    m->ts_ms = ts_to_ms(r->ts_ns);
+    rec_value(r, &m->value);
+    m->quality = r->quality;
+    m->flags = r->hist ? TW_SP_METRIC_HISTORICAL : 0;
 }
 
 /*
@@ -794,9 +795,7 @@ static tw_status drain_queue(tw_edge *e)
                 e->need_nbirth = 1;
                 break;
             }
-            tw_value v;
-            rec_value(r, &v);
-            fill_metric(&e->metrics[n], s, r->alias, &v, r->quality, r->ts_ns, r->hist);
+            fill_metric(&e->metrics[n], s, r);
             n++;
             off += r->size;
         }

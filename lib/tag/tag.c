@@ -175,10 +175,11 @@ static void drain(tw_tagset *set)
 static void push_changed(tw_tag *t)
 {
     tw_tagset *set = t->set;
-    tw_tag *h = atomic_load_explicit(&set->head, memory_order_relaxed);
+    tw__tag_link *l = t->link;
+    tw__tag_link *h = atomic_load_explicit(&set->head, memory_order_relaxed);
     do {
-        atomic_store_explicit(&t->next, h, memory_order_relaxed);
-    } while (!atomic_compare_exchange_weak_explicit(&set->head, &h, t, memory_order_release,
+        atomic_store_explicit(&l->next, h, memory_order_relaxed);
+    } while (!atomic_compare_exchange_weak_explicit(&set->head, &h, l, memory_order_release,
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&set->npending, 1, memory_order_relaxed);
     if (!h) wake(set);
@@ -514,40 +515,75 @@ static uint64_t read_for_collector(tw_tag *t, tw_tag_change *out, int clear_dirt
     return s >> 2;
 }
 
+/* Takes the whole change stack into ts->pending (newest first). Returns 0 when the array could
+ * not hold it (only if the invariant documented at tw_tagset.pending were broken and growing
+ * failed): the stack is then left as it was. */
+static int take_stack(tw_tagset *ts)
+{
+    tw__tag_link *first = atomic_exchange_explicit(&ts->head, NULL, memory_order_acquire);
+    tw__tag_link *h = first;
+    size_t n = 0;
+    while (h) {
+        if (n == ts->cap_pend) {
+            size_t nc = ts->cap_pend ? ts->cap_pend * 2 : 16;
+            tw_tag **np = tw__realloc(ts->pending, nc * sizeof *np);
+            if (!np) {
+                /* put back what was taken: the chain from `first` is intact */
+                tw__tag_link *last = h;
+                while (atomic_load_explicit(&last->next, memory_order_relaxed))
+                    last = atomic_load_explicit(&last->next, memory_order_relaxed);
+                tw__tag_link *cur = atomic_load_explicit(&ts->head, memory_order_relaxed);
+                do {
+                    atomic_store_explicit(&last->next, cur, memory_order_relaxed);
+                } while (!atomic_compare_exchange_weak_explicit(&ts->head, &cur, first, memory_order_release,
+                                                                memory_order_relaxed));
+                return 0;
+            }
+            ts->pending = np;
+            ts->cap_pend = nc;
+        }
+        ts->pending[n++] = h->tag;
+        h = atomic_load_explicit(&h->next, memory_order_relaxed);
+    }
+    ts->npend = n;
+    return 1;
+}
+
 tw_status tw_tagset_collect(tw_tagset *ts, tw_tag_change *out, size_t cap, size_t *n, int *more)
 {
     if (!ts || !n || (!out && cap)) return TW_ERR_INVALID_ARG;
     *n = 0;
     if (more) *more = 0;
-    if (!ts->pending) {
+    if (!ts->npend) {
         drain(ts);
-        tw_tag *h = atomic_exchange_explicit(&ts->head, NULL, memory_order_acquire);
-        /* the stack is newest-first: reverse it into change order */
-        tw_tag *list = NULL;
-        while (h) {
-            tw_tag *nx = atomic_load_explicit(&h->next, memory_order_relaxed);
-            h->pnext = list;
-            list = h;
-            h = nx;
-        }
-        ts->pending = list;
+        if (!take_stack(ts)) return TW_ERR_NOMEM;
     }
-    size_t k = 0;
-    while (ts->pending && k < cap) {
-        tw_tag *t = ts->pending;
-        ts->pending = t->pnext; /* before DIRTY is cleared: t may be pushed again */
-        t->pnext = NULL;
+    size_t k = 0, taken = 0;
+    /* oldest first: the array is newest first */
+    while (ts->npend && k < cap) {
+        tw_tag *t = ts->pending[--ts->npend]; /* out of the list before DIRTY is cleared */
+        taken++;
+#if defined(__GNUC__) || defined(__clang__)
+        /* the tags are spread over memory and their first line was last written by a setter's
+         * core: ask for a few ahead so that the misses overlap */
+        if (ts->npend >= 8) {
+            tw_tag *a = ts->pending[ts->npend - 8];
+            __builtin_prefetch(a, 1, 3);
+            __builtin_prefetch((const char *)a + TW__CACHELINE, 1, 3);
+        }
+#endif
         uint64_t ver = read_for_collector(t, &out[k], 1);
-        atomic_fetch_sub_explicit(&ts->npending, 1, memory_order_relaxed);
         if (ver == t->collected_version) continue; /* already reported this version */
         uint64_t c = ver - t->collected_version - 1;
         out[k].coalesced = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
         t->collected_version = ver;
         k++;
     }
+    /* one update of the counter the setters also update, not one per tag */
+    if (taken) atomic_fetch_sub_explicit(&ts->npending, taken, memory_order_relaxed);
     *n = k;
     if (more)
-        *more = ts->pending != NULL || atomic_load_explicit(&ts->head, memory_order_relaxed) != NULL;
+        *more = ts->npend != 0 || atomic_load_explicit(&ts->head, memory_order_relaxed) != NULL;
     return TW_OK;
 }
 
@@ -644,6 +680,19 @@ static tw_status reserve_one(tw_tagset *ts)
         ts->tags = nv;
         ts->cap_tags = nc;
     }
+    if (!ts->chunks || ts->chunk_used == TW__LINK_CHUNK) {
+        tw__link_chunk *c = tw__calloc(1, sizeof *c);
+        if (!c) return TW_ERR_NOMEM;
+        c->prev = ts->chunks;
+        ts->chunks = c;
+        ts->chunk_used = 0;
+    }
+    if (ts->cap_pend < ts->cap_tags) { /* see tw_tagset.pending */
+        tw_tag **np = tw__realloc(ts->pending, ts->cap_tags * sizeof *np);
+        if (!np) return TW_ERR_NOMEM;
+        ts->pending = np;
+        ts->cap_pend = ts->cap_tags;
+    }
     if ((ts->ntags + 1) * 2 > ts->cap_name) {
         size_t nc = ts->cap_name ? ts->cap_name * 2 : 32;
         tw_tag **nn = tw__calloc(nc, sizeof *nn);
@@ -719,6 +768,12 @@ void tw_tagset_free(tw_tagset *ts)
     if (!ts) return;
     for (size_t i = 0; i < ts->ntags; i++) tag_destroy(ts->tags[i]);
     tw__free(ts->tags);
+    tw__free(ts->pending);
+    while (ts->chunks) {
+        tw__link_chunk *c = ts->chunks;
+        ts->chunks = c->prev;
+        tw__free(c);
+    }
     tw__free(ts->by_name);
     tw__free(ts->by_alias);
     if (ts->evfd_r >= 0) close(ts->evfd_r);
@@ -811,7 +866,9 @@ tw_status tw_tagset_add(tw_tagset *ts, tw_tag **out, const char *name, tw_type t
     atomic_init(&t->value, 0);
     atomic_init(&t->ts, 0);
     atomic_init(&t->quality, TW_QUALITY_BAD_WAITING_FOR_INITIAL);
-    atomic_init(&t->next, NULL);
+    t->link = &ts->chunks->l[ts->chunk_used++];
+    t->link->tag = t;
+    atomic_init(&t->link->next, NULL);
     t->type = type;
     t->rbe = o.report_every_sample ? 0 : 1;
     t->has_range = (uint8_t)has_range;

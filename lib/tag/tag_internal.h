@@ -24,6 +24,21 @@
 
 #define TW__CACHELINE 64
 
+/* A tag's entry in its set's change stack. The entries live in chunks (allocated by
+ * tw_tagset_add, never moved), in the order the tags were added, so that the collector walking the
+ * stack reads a few dense lines rather than one line of every tag (the tags' first lines were last
+ * written by the setters' cores: a miss each, and a chain of them cannot overlap). */
+typedef struct tw__tag_link {
+    struct tw__tag_link *_Atomic next; /* written by the pusher */
+    struct tw_tag *tag;                /* fixed after add */
+} tw__tag_link;
+
+#define TW__LINK_CHUNK 256
+typedef struct tw__link_chunk {
+    struct tw__link_chunk *prev;
+    tw__tag_link l[TW__LINK_CHUNK];
+} tw__link_chunk;
+
 struct tw_tag {
     /* ---- hot: written by setters ---- */
     _Atomic uint64_t state;
@@ -31,7 +46,7 @@ struct tw_tag {
     _Atomic int64_t ts;
     _Atomic uint32_t quality;
     uint32_t len;                 /* STRING/BYTES length, under LOCK */
-    struct tw_tag *_Atomic next;  /* change-set stack link (written by the pusher) */
+    tw__tag_link *link;           /* change-set stack entry (fixed after add) */
     /* ---- read by setters, fixed after add ---- */
     tw_type type;
     uint8_t rbe;
@@ -44,7 +59,7 @@ struct tw_tag {
     size_t max_len;
     /* ---- collector-only ---- */
     uint64_t collected_version;   /* state >> 2 when last collected */
-    struct tw_tag *pnext;         /* collector's pending list */
+    uint64_t alias;               /* fixed after add; on the collector's line (read per change) */
     unsigned char *snap;          /* collector's copy of STRING/BYTES values */
     /* ---- metadata ---- */
     char *name;
@@ -52,7 +67,6 @@ struct tw_tag {
     uint64_t name_hash;
     char *unit;
     char *description;
-    uint64_t alias;
     double min, max;
     tw_access access;
     tw_deadband_mode deadband_mode;
@@ -65,14 +79,20 @@ struct tw_tag {
 
 struct tw_tagset {
     /* change set: Treiber stack pushed by setters, taken whole by the collector */
-    struct tw_tag *_Atomic head;
+    tw__tag_link *_Atomic head;
     _Atomic size_t npending;
     int evfd_r, evfd_w;           /* eventfd (both the same) or a pipe */
     tw_tagset_notify_fn notify_fn;
     void *notify_ud;
     char pad_[TW__CACHELINE];     /* keeps the stack head off the tags' lines */
-    /* collector-only */
-    struct tw_tag *pending;       /* taken from the stack, in change order, not yet reported */
+    /* collector-only: the tags taken from the stack and not yet reported, newest first
+     * (reported from pending[npend - 1] down). A tag is at most once in the stack or here (it is
+     * pushed only by the setter that turned DIRTY on, and DIRTY is cleared only after the
+     * collector took it out), so cap_pend >= ntags is always enough; kept so by reserve_one(). */
+    struct tw_tag **pending;
+    size_t npend, cap_pend;
+    tw__link_chunk *chunks;       /* newest first; chunk_used entries of the newest are taken */
+    size_t chunk_used;
     /* registry (driving thread) */
     struct tw_tag **tags;
     size_t ntags, cap_tags;
