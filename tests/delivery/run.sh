@@ -24,6 +24,7 @@
 # Every process started here is stopped by its PID on exit (also on failure).
 set -euo pipefail
 mode=$1 src=$2 bin=$3
+. "$src/tests/support/peers.sh" # free_port, wait_listen
 gw=$bin/tests/delivery_gw
 mosquitto=/usr/sbin/mosquitto
 [ -x "$mosquitto" ] || mosquitto=$(command -v mosquitto)
@@ -42,14 +43,6 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; keep=1; echo "--- gateway output"; tail -n 30 "$tmp/gw.out" || true; exit 1; }
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_listen() { # port (up to 30 s: a loaded machine)
-  for _ in $(seq 300); do
-    ss -ltn "( sport = :$1 )" | grep -q LISTEN && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 sh "$src/tests/fixtures/make_pki.sh" "$tmp/pki" >/dev/null
 port=$(free_port)

@@ -17,6 +17,7 @@
 # Every process started here is stopped on exit (also on failure).
 set -euo pipefail
 mode=$1 src=$2 bin=$3
+. "$src/tests/support/peers.sh" # free_port, wait_listen
 tagwire=$bin/tools/tagwire/tagwire
 mbserver=${TW_MBSERVER:-$bin/tests/tw_mbserver}
 mosquitto=/usr/sbin/mosquitto
@@ -38,14 +39,6 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; keep=1; echo "--- mosquitto log"; tail -n 30 "$tmp/mosquitto.log" || true;
          echo "--- runner output"; tail -n 40 "$tmp/runner.out" || true; exit 1; }
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_listen() { # port (up to 30 s: a loaded machine)
-  for _ in $(seq 300); do
-    ss -ltn "( sport = :$1 )" | grep -q LISTEN && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 sh "$src/tests/fixtures/make_pki.sh" "$tmp/pki" >/dev/null
 mqtt_port=$(free_port)

@@ -30,6 +30,7 @@
 # Every process started here is stopped by its PID on exit (also on failure).
 set -euo pipefail
 mode=$1 src=$2 bin=$3
+. "$src/tests/support/peers.sh" # free_port, wait_listen
 gw=$bin/tests/renew_gw
 tagwire=$bin/tools/tagwire/tagwire
 mosquitto=/usr/sbin/mosquitto
@@ -53,14 +54,6 @@ fail() {
   exit 1
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_listen() { # port (up to 30 s: a loaded machine)
-  for _ in $(seq 300); do
-    ss -ltn "( sport = :$1 )" | grep -q LISTEN && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 case $mode in # the node is stepped by renew_gw in "live" and runs on its own thread in "est_down"
 live) lifetime=30 fraction=0.3 seconds=36 drive=step ;;
