@@ -91,10 +91,15 @@
  *     point leaves the rest of the old certificate's lifetime as the margin to fall back on.
  *     The first connection that completes with the new certificate (TLS handshake and CONNACK)
  *     commits it (tw_enroll_commit(): `current` then names the new generation; stats.cert_renewals).
- *     When the broker refuses it (TLS alert, CONNACK refused) the node rolls it back
- *     (tw_enroll_rollback()), reconnects with the old credential, counts stats.cert_rollbacks and
- *     renews again after back-off. Network errors (broker down) decide nothing: the renewed
- *     credential stays pending until the broker answers.
+ *     When the broker refuses it three times in a row (a TLS alert or a CONNACK "not authorized";
+ *     or six other failures in a row after the TCP connect, such as a connection closed during
+ *     set-up) the node rolls it back (tw_enroll_rollback()), reconnects with the old credential,
+ *     counts stats.cert_rollbacks and renews again after back-off. A single refusal is not a
+ *     verdict (a broker restarting mid-handshake looks the same), and network errors (broker down,
+ *     connection refused, timeout) decide nothing: the renewed credential stays pending until the
+ *     broker answers.
+ *   - With options.tls (a tw_tls_config of the caller) the node loads and replaces the client
+ *     credential in that configuration: do not share it with other nodes or transports.
  *   - Nothing accepted is lost across that reconnect: what the broker has not confirmed stays in
  *     the store (or the memory queue) and is published after the new births, flagged historical.
  *   - A pending credential found by tw_node_new() (a renewal cut short by a stop or a crash) is

@@ -43,6 +43,9 @@ typedef struct node_renew {
     int64_t pending_not_after;
     /* driving thread */
     int trying;             /* the next connection that completes or is refused decides */
+    int refusals;           /* while trying: connections refused in a way that names our
+                             * certificate (TLS alert, not authorised), in a row */
+    int odd_failures;       /* while trying: other failures after the TCP connect, in a row */
     /* renewal thread */
     int awaiting;           /* a pending credential waits for the verdict */
     uint32_t rollbacks_in_row;
@@ -72,11 +75,35 @@ static int inspect(const node_renew *r, tw_credential_info *ci)
     return tw_credential_inspect(ci, r->dir, r->fraction) == TW_OK && ci->has_current;
 }
 
-/* A refusal of our certificate (rather than a network problem or a broker that is away). */
+/* A refusal that names our certificate (rather than a network problem or a broker that is away).
+ * TW_ERR_TLS_PEER_REFUSED also covers a peer that closed the connection during the handshake (a
+ * broker restarting), so one refusal is not a verdict: see RENEW_REFUSALS. */
 static int credential_refused(tw_status st)
 {
-    return st == TW_ERR_TLS_PEER_REFUSED || st == TW_ERR_TLS_CREDENTIALS || st == TW_ERR_MQTT_REFUSED ||
-           st == TW_ERR_MQTT_NOT_AUTHORIZED;
+    return st == TW_ERR_TLS_PEER_REFUSED || st == TW_ERR_TLS_CREDENTIALS || st == TW_ERR_MQTT_NOT_AUTHORIZED;
+}
+
+/* A failure after the TCP connect that does not name the certificate: the connection closed or
+ * failed during TLS/MQTT set-up, or the broker refused for another reason (busy, unavailable,
+ * quota). A refusal of a TLS 1.3 client certificate can look like this (the alert arrives after the
+ * handshake), so many of them in a row count as a refusal too; a broker that is simply unreachable
+ * (connection refused, timeout) never does. */
+static int odd_failure(tw_status st)
+{
+    return st == TW_ERR_CLOSED || st == TW_ERR_IO || st == TW_ERR_PROTOCOL || st == TW_ERR_TLS_HANDSHAKE ||
+           st == TW_ERR_MQTT_REFUSED;
+}
+
+/* A renewed certificate is rolled back only after this many refusals in a row (or RENEW_ODD other
+ * failures after the TCP connect), so that a broker restart during the first connection with it
+ * never throws a good certificate away. */
+#define RENEW_REFUSALS 3
+#define RENEW_ODD 6
+
+static void start_trying(node_renew *r)
+{
+    r->trying = 1;
+    r->refusals = r->odd_failures = 0;
 }
 
 /* ---- events of the enrollment client (renewal thread) ------------------------------------------ */
@@ -198,12 +225,12 @@ tw_status tw__renew_new(tw_node *n, const tw_node_options *o)
                        "enroll.credentials_dir '%s' and credentials_dir '%s' differ", eo.credentials_dir,
                        o->credentials_dir);
     node_renew *r = tw__calloc(1, sizeof *r);
-    if (!r) return TW_ERR_NOMEM;
+    if (!r) return tw__err(&n->err, MOD, TW_ERR_NOMEM, "enroll: out of memory");
     n->renew = r;
     r->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     r->dir = tw__strdup(dir);
     if (r->fd < 0) return tw__err(&n->err, MOD, TW_ERR_IO, "eventfd: %s", strerror(errno));
-    if (!r->dir) return TW_ERR_NOMEM;
+    if (!r->dir) return tw__err(&n->err, MOD, TW_ERR_NOMEM, "enroll: out of memory");
     r->fraction = eo.renew_fraction;
     tw_credential_info ci;
     if (!inspect(r, &ci))
@@ -216,17 +243,19 @@ tw_status tw__renew_new(tw_node *n, const tw_node_options *o)
     const char *key = ci.has_pending ? ci.pending_key_path : ci.key_path;
     const char *chain = ci.has_pending ? ci.pending_chain_path : ci.chain_path;
     tw_status st = tw_tls_config_set_credentials_file(n->tls, chain, key, NULL);
+    int drop_pending = 0;
     if (st && ci.has_pending) {
         tw__log(TW_LOG_WARN, MOD, "enroll: pending credential in '%s' unusable (%s); using the current one", dir,
                 tw_tls_config_last_error(n->tls));
         ci.has_pending = 0;
+        drop_pending = 1; /* rolled back once the enrollment client exists (below) */
         st = tw_tls_config_set_credentials_file(n->tls, ci.chain_path, ci.key_path, NULL);
     }
     if (st)
         return tw__err(&n->err, MOD, st, "enroll: credential in '%s': %s", dir, tw_tls_config_last_error(n->tls));
     if (ci.has_pending) {
         /* a renewal cut short: the first connection decides, as after a renewal */
-        r->trying = 1;
+        start_trying(r);
         r->awaiting = 1;
         tw__log(TW_LOG_INFO, MOD, "enroll: trying the pending credential of '%s' first", dir);
     }
@@ -244,6 +273,9 @@ tw_status tw__renew_new(tw_node *n, const tw_node_options *o)
         return tw__err(&n->err, MOD, st, "enroll: %s%s", tw__err_detail(st),
                        st == TW_ERR_IDENTITY && !o->enroll->identity
                            ? " (identity taken from the current certificate; give enroll->identity)" : "");
+    if (drop_pending && (st = tw_enroll_rollback(r->e)))
+        tw__log(TW_LOG_WARN, MOD, "enroll: cannot drop the unusable pending credential in '%s': %s", dir,
+                tw_enroll_last_error(r->e));
     atomic_store(&n->cert_renew_at, ci.renew_at);
     return TW_OK;
 }
@@ -353,11 +385,11 @@ void tw__renew_poll(tw_node *n)
     /* the TLS config already holds the renewed credential: end this session cleanly and connect
      * again with it (unconfirmed data stays queued / stored and is published after the births) */
     if (!n->edge_started) {
-        r->trying = 1; /* the next start connects with it */
+        start_trying(r); /* the next start connects with it */
         return;
     }
     tw_status st = tw_edge_stop(n->edge, 1000);
-    r->trying = 1;
+    start_trying(r);
     if (st && st != TW_ERR_TIMEOUT)
         tw__log(TW_LOG_WARN, MOD, "%s/%s: ending the session for the renewed certificate: %s", n->group_id,
                 n->edge_node_id, tw_edge_last_error(n->edge));
@@ -378,7 +410,14 @@ void tw__renew_on_state(tw_node *n, tw_edge_state state, tw_status status)
         tw__log(TW_LOG_INFO, MOD, "%s/%s: connected with the renewed certificate", n->group_id, n->edge_node_id);
         atomic_store(&r->verdict, 1);
         poke(r->fd);
-    } else if (state == TW_EDGE_BACKOFF && credential_refused(status)) {
+    } else if (state == TW_EDGE_BACKOFF && (credential_refused(status) || odd_failure(status))) {
+        if (credential_refused(status)) r->refusals++;
+        else r->odd_failures++;
+        if (r->refusals < RENEW_REFUSALS && r->odd_failures < RENEW_ODD) {
+            tw__log(TW_LOG_INFO, MOD, "%s/%s: connection with the renewed certificate failed (%s); trying it again",
+                    n->group_id, n->edge_node_id, tw_status_name(status));
+            return;
+        }
         r->trying = 0;
         tw_status st = tw_tls_config_set_credentials_file(n->tls, r->cur_chain, r->cur_key, NULL);
         tw__log(TW_LOG_WARN, MOD, "%s/%s: the broker refused the renewed certificate (%s); back to the current one%s",
