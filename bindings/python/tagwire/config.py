@@ -5,6 +5,7 @@ import os
 from typing import Any, List, NamedTuple, Optional, Tuple
 
 from ._ffi import ffi, lib, opt_string, string
+from ._handle import Handle
 from .core import Type
 from .errors import Closed, ConfigError, check, check_new
 from .store import Overflow, Sync
@@ -23,9 +24,11 @@ class Scaling(NamedTuple):
     eng_max: float
 
 
-class Config:
+class Config(Handle):
     """A loaded, validated, immutable configuration. Load with Config.load_file() or
     Config.load_string(); ConfigError carries the loader's message (file, JSON path, problem)."""
+    _FREE = lib.tw_config_free
+    _WHAT = "config"
 
     def __init__(self) -> None:
         out = ffi.new("tw_config **")
@@ -57,28 +60,6 @@ class Config:
             c.close()
             raise
         return c
-
-    def close(self) -> None:
-        if self._ptr is not None:
-            lib.tw_config_free(self._ptr)
-            self._ptr = None
-
-    def __enter__(self) -> "Config":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def _p(self) -> Any:
-        if self._ptr is None:
-            raise Closed(lib.TW_ERR_CLOSED, "config is closed")
-        return self._ptr
 
     @property
     def last_error(self) -> str:

@@ -6,6 +6,7 @@ import enum
 from typing import Any, Callable, Dict, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
+from ._handle import Handle
 from .core import keep_alive_c
 from .errors import Closed, check, check_new
 from .tags import TagSet
@@ -45,9 +46,12 @@ EdgeStats = NamedTuple("EdgeStats", [("state", EdgeState), ("host_online", bool)
                        + [(f, int) for f in _EDGE_STATS])  # type: ignore[misc]
 
 
-class Edge:
+class Edge(Handle):
     """A Sparkplug B edge session over one MQTT connection (tw_edge): you own the tag sets and
     drive it with step(). The node runtime (Node) builds on it."""
+    _FREE = lib.tw_edge_free
+    _WHAT = "edge"
+    _LAST_ERROR = lib.tw_edge_last_error
 
     def __init__(self, group_id: str, edge_node_id: str, host: str, port: int, *,
                  tls: Optional[TlsConfig] = None, insecure: bool = False,
@@ -84,32 +88,6 @@ class Edge:
         self._sets: Dict[str, TagSet] = {}
         self._store = store  # must outlive the edge
         self._cb = None
-
-    def close(self) -> None:
-        if self._ptr is not None:
-            lib.tw_edge_free(self._ptr)
-            self._ptr = None
-
-    def __enter__(self) -> "Edge":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def _p(self) -> Any:
-        if self._ptr is None:
-            raise Closed(lib.TW_ERR_CLOSED, "edge is closed")
-        return self._ptr
-
-    def _check(self, st: int) -> None:
-        reraise()
-        check(st, lambda: string(lib.tw_edge_last_error(self._ptr)))
 
     def set_node_tags(self, ts: Optional[TagSet]) -> None:
         self._check(lib.tw_edge_set_node_tags(self._p(), ts._p() if ts is not None else ffi.NULL))

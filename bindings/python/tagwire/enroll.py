@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, opt_string, reraise, store_exception, string
+from ._handle import Handle
 from .errors import Closed, EnrollError, check, check_new
 
 
@@ -106,8 +107,11 @@ class EnrollEvent(NamedTuple):
     not_after: int
 
 
-class Enrollment:
+class Enrollment(Handle):
     """An EST client with its credential directory (tw_enroll). Blocking calls; one thread."""
+    _FREE = lib.tw_enroll_free
+    _WHAT = "enrollment"
+    _LAST_ERROR = lib.tw_enroll_last_error
 
     def __init__(self, server_url: str, credentials_dir: str, *,
                  identity: Optional[Identity] = None, server_ca_file: Optional[str] = None,
@@ -151,32 +155,6 @@ class Enrollment:
         st = lib.tw_enroll_new(out, o)
         check_new(st)
         self._ptr = out[0]
-
-    def close(self) -> None:
-        if self._ptr is not None:
-            lib.tw_enroll_free(self._ptr)
-            self._ptr = None
-
-    def __enter__(self) -> "Enrollment":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def _p(self) -> Any:
-        if self._ptr is None:
-            raise Closed(lib.TW_ERR_CLOSED, "enrollment is closed")
-        return self._ptr
-
-    def _check(self, st: int) -> None:
-        reraise()
-        check(st, lambda: string(lib.tw_enroll_last_error(self._ptr)))
 
     @property
     def last_error(self) -> str:

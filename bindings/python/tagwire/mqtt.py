@@ -5,6 +5,7 @@ import enum
 from typing import Any, Callable, NamedTuple, Optional
 
 from ._ffi import cstr, ffi, lib, reraise, store_exception, string
+from ._handle import Handle
 from .core import keep_alive_c
 from .errors import Closed, MqttError, check, check_new
 from .transport import Transport
@@ -47,9 +48,12 @@ def filter_valid(flt: str) -> bool:
     return lib.tw_mqtt_filter_check(flt.encode()) == 0
 
 
-class MqttClient:
+class MqttClient(Handle):
     """An MQTT client session; it takes ownership of `transport`. Driven by one thread:
     step()/process() run the callbacks; their exceptions are re-raised by that call."""
+    _FREE = lib.tw_mqtt_client_free
+    _WHAT = "MQTT client"
+    _LAST_ERROR = lib.tw_mqtt_client_last_error
 
     def __init__(self, transport: Transport, host: str, port: int, *, client_id: str = "",
                  username: Optional[str] = None, password: Optional[bytes] = None,
@@ -85,32 +89,6 @@ class MqttClient:
         self._ptr = out[0]
         self._cbs: dict = {}
         self._token = ffi.new("uint64_t *")
-
-    def close(self) -> None:
-        if self._ptr is not None:
-            lib.tw_mqtt_client_free(self._ptr)
-            self._ptr = None
-
-    def __enter__(self) -> "MqttClient":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def _p(self) -> Any:
-        if self._ptr is None:
-            raise Closed(lib.TW_ERR_CLOSED, "MQTT client is closed")
-        return self._ptr
-
-    def _check(self, st: int) -> None:
-        reraise()
-        check(st, lambda: string(lib.tw_mqtt_client_last_error(self._ptr)))
 
     # callbacks
     def on_message(self, fn: Optional[Callable[[Message], None]]) -> None:
